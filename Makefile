@@ -1,0 +1,42 @@
+# The README's commands. Each target sets up what it needs from nothing (see scripts/bootstrap.sh).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+
+.PHONY: help bootstrap test lint unit demo airflow constraints clean bench-%
+
+help:
+	@echo "make test      lint + the whole test suite on real MariaDB, PostgreSQL, moto and a Slack sink"
+	@echo "make demo      embedded Airflow under .airflow/, demo data, every DAG run once, summary table"
+	@echo "make airflow   local Airflow UI on http://127.0.0.1:8080 with the demo connections"
+	@echo "make bench-X   benchmark X (see BENCHMARKS.md)"
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+lint: bootstrap
+	$(VENV)/bin/ruff check .
+
+test: lint
+	$(PY) -m pytest
+
+unit: bootstrap
+	$(PY) -m pytest tests/unit tests/dags
+
+demo: bootstrap
+	$(PY) scripts/demo.py run
+
+airflow: bootstrap
+	$(PY) scripts/demo.py serve
+
+bench-%: bootstrap
+	$(PY) benchmarks/bench_$*.py
+
+constraints: bootstrap
+	{ echo "# Full resolved dependency set (pip freeze of requirements-dev.txt); regenerate with: make constraints"; \
+	  $(VENV)/bin/pip freeze --exclude-editable | grep -v -E "^(pip|setuptools|wheel)=="; } > constraints.txt
+
+clean:
+	rm -rf .airflow .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Logic of the data platform's pipelines; DAG files in dags/ only wire these modules together."""

@@ -1,0 +1,90 @@
+"""The contract between ``make demo`` and each pipeline family.
+
+A family takes part in the demo by giving ``pipelines/<family>/demo.py`` a module-level
+``DEMOS: list[DemoSpec]``. The demo runner (scripts/demo.py) finds those modules, seeds their data into
+local stand-ins (MariaDB, PostgreSQL, an in-process moto server), defines their connections through
+``AIRFLOW_CONN_*`` variables, runs each DAG once with ``airflow dags test`` and prints a summary with
+the counts each spec reports.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipelines.common.localdb import Database, create_database
+
+DEMO_DB_PREFIX = "pipelines_demo"
+
+
+@dataclass
+class DemoEnv:
+    """Local stand-ins for production systems, handed to each spec's seed / connections / counts."""
+
+    aws_endpoint: str
+    work_dir: Path
+    aws_region: str = "us-east-1"
+    _databases: dict[tuple[str, str], Database] = field(default_factory=dict)
+
+    def database(self, engine: str, name: str) -> Database:
+        """The demo database ``pipelines_demo_<name>`` on the local ``postgres`` or ``mysql`` server.
+
+        Created empty on its first use in a demo run, so every run starts from the same seed."""
+        key = (engine, name)
+        if key not in self._databases:
+            self._databases[key] = create_database(engine, name=f"{DEMO_DB_PREFIX}_{name}")
+        return self._databases[key]
+
+    def aws_conn(self) -> str:
+        import json
+
+        return json.dumps(
+            {"conn_type": "aws", "login": "demo", "password": "demo",
+             "extra": {"endpoint_url": self.aws_endpoint, "region_name": self.aws_region}}
+        )
+
+    def aws_client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.aws_endpoint, region_name=self.aws_region,
+                            aws_access_key_id="demo", aws_secret_access_key="demo")
+
+
+@dataclass(frozen=True)
+class DemoSpec:
+    """One DAG run of the demo.
+
+    ``seed(env)`` loads demo data; ``connections(env)`` returns ``{conn_id: connection JSON}``;
+    ``counts(env)`` returns the key figures shown in the summary after the run.
+    """
+
+    dag_id: str
+    seed: Callable[[DemoEnv], None]
+    connections: Callable[[DemoEnv], Mapping[str, str]]
+    counts: Callable[[DemoEnv], Mapping[str, Any]] | None = None
+    conf: Mapping[str, Any] = field(default_factory=dict)
+    variables: Mapping[str, str] = field(default_factory=dict)
+    expect_state: str = "success"
+    order: int = 100
+
+
+def discover_demos() -> list[DemoSpec]:
+    """Every ``DEMOS`` list found in ``pipelines.<family>.demo`` modules, in run order."""
+    import pipelines
+
+    specs: list[DemoSpec] = []
+    for family in pkgutil.iter_modules(pipelines.__path__):
+        if not family.ispkg or family.name == "common":
+            continue
+        try:
+            module = importlib.import_module(f"pipelines.{family.name}.demo")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"pipelines.{family.name}.demo":
+                continue
+            raise
+        specs.extend(getattr(module, "DEMOS", []))
+    return sorted(specs, key=lambda spec: (spec.order, spec.dag_id))

@@ -1,0 +1,124 @@
+"""Throwaway and named databases on the local MariaDB / PostgreSQL servers, for tests, the demo and
+benchmarks. Not used by the pipelines themselves: they reach databases through Airflow connections."""
+
+from __future__ import annotations
+
+import json
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
+MARIADB_HOST, MARIADB_PORT, MARIADB_USER = "127.0.0.1", 3306, "root"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def conn_env_name(conn_id: str) -> str:
+    return "AIRFLOW_CONN_" + conn_id.upper()
+
+
+@dataclass(frozen=True)
+class Database:
+    """A throwaway database on a local server, with its SQLAlchemy URL and Airflow connection."""
+
+    engine: str  # "postgres" or "mysql"
+    name: str
+
+    @property
+    def url(self) -> str:
+        if self.engine == "postgres":
+            return f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{self.name}"
+        return f"mysql+mysqldb://{MARIADB_USER}@{MARIADB_HOST}:{MARIADB_PORT}/{self.name}?charset=utf8mb4"
+
+    def airflow_conn(self) -> str:
+        host, port, login = (
+            (PG_HOST, PG_PORT, PG_USER) if self.engine == "postgres" else (MARIADB_HOST, MARIADB_PORT, MARIADB_USER)
+        )
+        extra = {} if self.engine == "postgres" else {"charset": "utf8mb4"}
+        return json.dumps(
+            {"conn_type": self.engine, "host": host, "port": port, "login": login, "schema": self.name,
+             "extra": extra}
+        )
+
+    def connect(self) -> Any:
+        """A DB-API connection (autocommit) for test setup and assertions."""
+        if self.engine == "postgres":
+            import psycopg
+
+            return psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=self.name, autocommit=True)
+        import MySQLdb
+
+        conn = MySQLdb.connect(host=MARIADB_HOST, port=MARIADB_PORT, user=MARIADB_USER, database=self.name,
+                               charset="utf8mb4")
+        conn.autocommit(True)
+        return conn
+
+    def scalar(self, sql: str, params: Any = None) -> Any:
+        with self.connect() as conn:
+            cur = conn.cursor()
+            cur.execute(sql, params)
+            row = cur.fetchone()
+            return None if row is None else row[0]
+
+
+def _admin_postgres() -> Any:
+    import psycopg
+
+    return psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True)
+
+
+def _admin_mariadb() -> Any:
+    import MySQLdb
+
+    conn = MySQLdb.connect(host=MARIADB_HOST, port=MARIADB_PORT, user=MARIADB_USER)
+    conn.autocommit(True)
+    return conn
+
+
+def create_database(engine: str, prefix: str = "pipelines_test", name: str | None = None) -> Database:
+    """Create a database (a unique name from ``prefix`` unless ``name`` is given; recreated if it exists)."""
+    db = Database(engine, name or unique_name(prefix))
+    drop_database(db)
+    if engine == "postgres":
+        with _admin_postgres() as conn:
+            conn.execute(f'CREATE DATABASE "{db.name}"')
+    else:
+        conn = _admin_mariadb()
+        try:
+            conn.cursor().execute(f"CREATE DATABASE `{db.name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        finally:
+            conn.close()
+    return db
+
+
+def drop_database(db: Database) -> None:
+    if db.engine == "postgres":
+        with _admin_postgres() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)')
+    else:
+        conn = _admin_mariadb()
+        try:
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{db.name}`")
+        finally:
+            conn.close()
+
+
+@contextmanager
+def temporary_database(engine: str, prefix: str = "pipelines_test") -> Iterator[Database]:
+    db = create_database(engine, prefix)
+    try:
+        yield db
+    finally:
+        drop_database(db)

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Prepares this machine for `make test` / `make demo` from nothing, and does nothing twice:
+# OS build headers, the .venv with pinned requirements, and the local MariaDB and PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+OS_PACKAGES=(libmariadb-dev pkg-config)
+
+log() { printf 'bootstrap: %s\n' "$*"; }
+die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi; }
+
+ensure_os_packages() {
+  local missing=()
+  for pkg in "${OS_PACKAGES[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing OS packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get install -y -q "${missing[@]}" >/dev/null \
+    || { as_root apt-get update -q >/dev/null && as_root apt-get install -y -q "${missing[@]}" >/dev/null; } \
+    || die "could not install ${missing[*]} with apt-get"
+}
+
+ensure_venv() {
+  local stamp=.venv/.requirements.sha256 want
+  want=$(cat requirements.txt requirements-dev.txt constraints.txt | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  [ -x .venv/bin/python ] || { log "creating .venv with $($PYTHON --version)"; "$PYTHON" -m venv .venv; }
+  log "installing pinned requirements into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+  echo "$want" > "$stamp"
+}
+
+wait_for() {  # wait_for NAME COMMAND...
+  local name=$1; shift
+  for _ in $(seq 1 60); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
+  die "$name does not answer on 127.0.0.1 after 30 s"
+}
+
+ensure_postgres() {
+  pg_isready -q -h 127.0.0.1 -p 5432 && return 0
+  [ -d /etc/postgresql ] || die "PostgreSQL is not installed (expected a local server on 127.0.0.1:5432)"
+  log "starting PostgreSQL"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+  wait_for PostgreSQL pg_isready -q -h 127.0.0.1 -p 5432
+}
+
+ensure_mariadb() {
+  mariadb-admin -h 127.0.0.1 -P 3306 -u root ping >/dev/null 2>&1 && return 0
+  [ -x /usr/sbin/mariadbd ] || die "MariaDB is not installed (expected a local server on 127.0.0.1:3306)"
+  log "starting MariaDB"
+  as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
+  wait_for MariaDB mariadb-admin -h 127.0.0.1 -P 3306 -u root ping
+}
+
+ensure_os_packages
+ensure_venv
+ensure_postgres
+ensure_mariadb
+log "ready"

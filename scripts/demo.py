@@ -1,0 +1,209 @@
+#!/usr/bin/env python
+"""``make demo`` and ``make airflow``: an embedded Airflow under .airflow/ wired to local stand-ins.
+
+  demo.py run     migrate the metadata DB, import pools, seed demo data, run every DAG once with
+                  ``airflow dags test`` and print a summary table (exit 1 if a DAG ended unexpectedly)
+  demo.py serve   the same setup, then ``airflow standalone`` on http://127.0.0.1:8080
+
+Connections come from ``AIRFLOW_CONN_*`` variables (JSON) pointing at the local MariaDB and PostgreSQL
+and at an in-process moto server. Slack alerts go to the log unless SLACK_WEBHOOK_URL is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+HOME = ROOT / ".airflow"
+AIRFLOW = Path(sys.executable).with_name("airflow")
+UI_PORT = 8080
+sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+
+from pipelines.common.demo import DemoEnv, DemoSpec, discover_demos  # noqa: E402
+from pipelines.common.localdb import conn_env_name, free_port  # noqa: E402
+from pipelines.common.paths import POOLS_FILE  # noqa: E402
+
+
+def say(message: str) -> None:
+    print(f"demo: {message}", flush=True)
+
+
+def airflow_env(extra: dict[str, str]) -> dict[str, str]:
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(HOME),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{HOME}/airflow.db",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{UI_PORT}",
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
+        **extra,
+    }
+
+
+def airflow(env: dict[str, str], *args: str, log: Path) -> int:
+    """Run an airflow CLI command with its output in ``log``; returns the exit code."""
+    with log.open("w") as out:
+        command = [str(AIRFLOW), *args]
+        return subprocess.run(command, env=env, check=False, stdout=out, stderr=subprocess.STDOUT).returncode
+
+
+def prepare_home(env: dict[str, str]) -> None:
+    HOME.mkdir(exist_ok=True)
+    (HOME / "demo").mkdir(exist_ok=True)
+    say(f"metadata DB: {HOME / 'airflow.db'} (airflow db migrate)")
+    if airflow(env, "db", "migrate", log=HOME / "demo" / "db_migrate.log") != 0:
+        sys.exit(f"demo: airflow db migrate failed; see {HOME / 'demo' / 'db_migrate.log'}")
+    if json.loads(POOLS_FILE.read_text()):
+        say(f"pools: airflow pools import {POOLS_FILE.relative_to(ROOT)}")
+        if airflow(env, "pools", "import", str(POOLS_FILE), log=HOME / "demo" / "pools_import.log") != 0:
+            sys.exit(f"demo: airflow pools import failed; see {HOME / 'demo' / 'pools_import.log'}")
+
+
+def start_moto() -> tuple[Any, str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return server, f"http://127.0.0.1:{port}"
+
+
+def stand_in_settings(specs: list[DemoSpec], demo_env: DemoEnv) -> dict[str, str]:
+    """AIRFLOW_CONN_* / AIRFLOW_VAR_* for every spec, plus Slack when a webhook URL is given."""
+    settings: dict[str, str] = {}
+    for spec in specs:
+        settings.update({conn_env_name(cid): conn for cid, conn in spec.connections(demo_env).items()})
+        settings.update({f"AIRFLOW_VAR_{key.upper()}": value for key, value in spec.variables.items()})
+    webhook = os.environ.get("SLACK_WEBHOOK_URL")
+    if webhook:
+        settings[conn_env_name("slack_alerts")] = json.dumps({"conn_type": "slackwebhook", "password": webhook})
+    return settings
+
+
+@dataclass
+class Outcome:
+    dag_id: str
+    state: str
+    seconds: float
+    counts: str
+    ok: bool
+
+
+def last_run_state(dag_id: str) -> str:
+    with sqlite3.connect(HOME / "airflow.db") as db:
+        row = db.execute(
+            "SELECT state FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
+        ).fetchone()
+    return row[0] if row else "not run"
+
+
+def run_spec(spec: DemoSpec, demo_env: DemoEnv, env: dict[str, str]) -> Outcome:
+    say(f"{spec.dag_id}: seeding demo data")
+    spec.seed(demo_env)
+    log = HOME / "demo" / f"{spec.dag_id}.log"
+    say(f"{spec.dag_id}: airflow dags test (log: {log.relative_to(ROOT)})")
+    started = time.monotonic()
+    airflow(env, "dags", "test", spec.dag_id, "-c", json.dumps(dict(spec.conf)), log=log)
+    seconds = time.monotonic() - started
+    state = last_run_state(spec.dag_id)
+    counts = spec.counts(demo_env) if spec.counts else {}
+    return Outcome(spec.dag_id, state, seconds, ", ".join(f"{k}={v}" for k, v in counts.items()),
+                   state == spec.expect_state)
+
+
+def print_summary(outcomes: list[Outcome]) -> None:
+    headers = ("DAG id", "state", "duration", "key counts")
+    rows = [(o.dag_id, o.state if o.ok else f"{o.state} (!)", f"{o.seconds:.1f}s", o.counts) for o in outcomes]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
+    line = "  ".join(f"{{:<{width}}}" for width in widths)
+    print()
+    print(line.format(*headers))
+    print(line.format(*("-" * width for width in widths)))
+    for row in rows:
+        print(line.format(*row))
+    if not rows:
+        print("(no pipeline DAGs yet)")
+    print()
+
+
+def setup() -> tuple[list[DemoSpec], DemoEnv, dict[str, str], Any]:
+    specs = discover_demos()
+    moto, endpoint = start_moto()
+    demo_env = DemoEnv(aws_endpoint=endpoint, work_dir=HOME / "demo")
+    env = airflow_env(stand_in_settings(specs, demo_env))
+    prepare_home(env)
+    return specs, demo_env, env, moto
+
+
+def run() -> int:
+    specs, demo_env, env, moto = setup()
+    try:
+        outcomes = [run_spec(spec, demo_env, env) for spec in specs]
+    finally:
+        moto.stop()
+    print_summary(outcomes)
+    failed = [o.dag_id for o in outcomes if not o.ok]
+    if failed:
+        say(f"unexpected end state for: {', '.join(failed)} (logs in .airflow/demo/)")
+        return 1
+    return 0
+
+
+def serve() -> int:
+    specs, demo_env, env, moto = setup()
+    for spec in specs:
+        spec.seed(demo_env)
+    say(f"starting airflow standalone on http://127.0.0.1:{UI_PORT} (log: .airflow/demo/standalone.log)")
+    with (HOME / "demo" / "standalone.log").open("w") as log:
+        proc = subprocess.Popen([str(AIRFLOW), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_ui(proc)
+        passwords = HOME / "simple_auth_manager_passwords.json.generated"
+        login = json.loads(passwords.read_text()) if passwords.exists() else {}
+        for user, password in login.items():
+            say(f"UI ready: http://127.0.0.1:{UI_PORT}  login: {user} / {password}")
+        say("Ctrl-C stops it")
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        return proc.wait()
+    finally:
+        moto.stop()
+
+
+def wait_for_ui(proc: subprocess.Popen, timeout: float = 180) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit("demo: airflow standalone exited; see .airflow/demo/standalone.log")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{UI_PORT}/api/v2/monitor/health", timeout=2)
+            return
+        except OSError:
+            time.sleep(1)
+    sys.exit(f"demo: the UI did not answer on port {UI_PORT} within {timeout:.0f}s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["run", "serve"])
+    args = parser.parse_args()
+    return run() if args.command == "run" else serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

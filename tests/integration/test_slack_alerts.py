@@ -1,0 +1,58 @@
+"""The Slack failure alerts, end to end: a mapped task fails on purpose under dag.test() and the local
+webhook server receives the alert; without a connection, or with Slack answering an error, the run's
+outcome is exactly the same."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fixtures.dags.alert_probe import SECRET_ROW_VALUE
+from tests.support.airflow_env import TEST_DAGS_FOLDER, load_dags
+
+pytestmark = pytest.mark.integration
+EXPECTED_STATES = {0: "success", 1: "success", 2: "failed", 3: "success"}
+
+
+@pytest.fixture(scope="module")
+def probe_dag():
+    return load_dags(TEST_DAGS_FOLDER)["alert_probe"]
+
+
+def test_failed_mapped_task_posts_alert_with_label(dag_runner, slack_webhook, probe_dag):
+    result = dag_runner(probe_dag)
+
+    assert result.state == "failed"
+    assert result.states_of("stage") == EXPECTED_STATES
+    task_alerts = [m for m in slack_webhook.messages if m["text"].startswith("Task failed")]
+    dag_alerts = [m for m in slack_webhook.messages if m["text"].startswith("DAG run failed")]
+    assert len(task_alerts) == 1, slack_webhook.texts()
+    text = task_alerts[0]["text"]
+    assert "Task failed: alert_probe.stage [rem=2/4]" in text
+    assert f"Run: {result.run_id}" in text
+    assert "Try: 2" in text
+    assert "Error: RuntimeError: partition 2 broke on purpose" in text
+    assert "/dags/alert_probe/runs/" in text
+    assert "/tasks/stage/mapped/2" in text
+    assert task_alerts[0]["blocks"][0]["type"] == "header"
+    assert len(dag_alerts) == 1, slack_webhook.texts()
+    assert "DAG: alert_probe" in dag_alerts[0]["text"]
+    assert all(SECRET_ROW_VALUE not in str(message) for message in slack_webhook.messages)
+
+
+def test_missing_connection_leaves_failure_unchanged(dag_runner, monkeypatch, probe_dag):
+    monkeypatch.delenv("AIRFLOW_CONN_SLACK_ALERTS", raising=False)
+
+    result = dag_runner(probe_dag)
+
+    assert result.state == "failed"
+    assert result.states_of("stage") == EXPECTED_STATES
+
+
+def test_slack_http_error_leaves_failure_unchanged(dag_runner, slack_webhook, probe_dag):
+    slack_webhook.status = 500
+
+    result = dag_runner(probe_dag)
+
+    assert result.state == "failed"
+    assert result.states_of("stage") == EXPECTED_STATES
+    assert any("rem=2/4" in text for text in slack_webhook.texts())  # the post was attempted
