@@ -31,7 +31,11 @@ ensure_venv() {
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
   [ -x .venv/bin/python ] || { log "creating .venv with $($PYTHON --version)"; "$PYTHON" -m venv .venv; }
   log "installing pinned requirements into .venv"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+  if ! .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c constraints.txt \
+      > .venv/pip-install.log 2>&1; then
+    grep -v "is ignored: it is neither a file nor a directory" .venv/pip-install.log | tail -30 >&2
+    die "pip install failed (full log: .venv/pip-install.log)"
+  fi
   echo "$want" > "$stamp"
 }
 

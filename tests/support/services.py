@@ -18,6 +18,8 @@ from pipelines.common.localdb import (
     create_database,
     drop_database,
     free_port,
+    moto_client,
+    moto_conn,
     temporary_database,
 )
 
@@ -81,16 +83,10 @@ class MotoEndpoint:
     region: str = "us-east-1"
 
     def airflow_conn(self) -> str:
-        return json.dumps(
-            {"conn_type": "aws", "login": "testing", "password": "testing",
-             "extra": {"endpoint_url": self.url, "region_name": self.region}}
-        )
+        return moto_conn(self.url, self.region)
 
     def client(self, service: str) -> Any:
-        import boto3
-
-        return boto3.client(service, endpoint_url=self.url, region_name=self.region,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        return moto_client(service, self.url, self.region)
 
     def reset(self) -> None:
         import urllib.request

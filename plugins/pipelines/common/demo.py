@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.common.localdb import Database, create_database
+from pipelines.common.localdb import Database, create_database, moto_client, moto_conn
 
 DEMO_DB_PREFIX = "pipelines_demo"
 
@@ -40,18 +40,10 @@ class DemoEnv:
         return self._databases[key]
 
     def aws_conn(self) -> str:
-        import json
-
-        return json.dumps(
-            {"conn_type": "aws", "login": "demo", "password": "demo",
-             "extra": {"endpoint_url": self.aws_endpoint, "region_name": self.aws_region}}
-        )
+        return moto_conn(self.aws_endpoint, self.aws_region)
 
     def aws_client(self, service: str) -> Any:
-        import boto3
-
-        return boto3.client(service, endpoint_url=self.aws_endpoint, region_name=self.aws_region,
-                            aws_access_key_id="demo", aws_secret_access_key="demo")
+        return moto_client(service, self.aws_endpoint, self.aws_region)
 
 
 @dataclass(frozen=True)

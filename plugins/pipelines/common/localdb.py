@@ -1,5 +1,6 @@
-"""Throwaway and named databases on the local MariaDB / PostgreSQL servers, for tests, the demo and
-benchmarks. Not used by the pipelines themselves: they reach databases through Airflow connections."""
+"""Local stand-ins for tests, the demo and benchmarks: databases on the local MariaDB / PostgreSQL servers
+and a moto server for AWS. Not used by the pipelines themselves: they reach systems through Airflow
+connections."""
 
 from __future__ import annotations
 
@@ -73,18 +74,21 @@ class Database:
             return None if row is None else row[0]
 
 
-def _admin_postgres() -> Any:
-    import psycopg
+def _admin_execute(engine: str, statement: str) -> None:
+    """Run one statement as the local server's administrator (outside any database)."""
+    if engine == "postgres":
+        import psycopg
 
-    return psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True)
-
-
-def _admin_mariadb() -> Any:
+        with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True) as conn:
+            conn.execute(statement)
+        return
     import MySQLdb
 
     conn = MySQLdb.connect(host=MARIADB_HOST, port=MARIADB_PORT, user=MARIADB_USER)
-    conn.autocommit(True)
-    return conn
+    try:
+        conn.cursor().execute(statement)
+    finally:
+        conn.close()
 
 
 def create_database(engine: str, prefix: str = "pipelines_test", name: str | None = None) -> Database:
@@ -92,27 +96,17 @@ def create_database(engine: str, prefix: str = "pipelines_test", name: str | Non
     db = Database(engine, name or unique_name(prefix))
     drop_database(db)
     if engine == "postgres":
-        with _admin_postgres() as conn:
-            conn.execute(f'CREATE DATABASE "{db.name}"')
+        _admin_execute(engine, f'CREATE DATABASE "{db.name}"')
     else:
-        conn = _admin_mariadb()
-        try:
-            conn.cursor().execute(f"CREATE DATABASE `{db.name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        finally:
-            conn.close()
+        _admin_execute(engine, f"CREATE DATABASE `{db.name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
     return db
 
 
 def drop_database(db: Database) -> None:
     if db.engine == "postgres":
-        with _admin_postgres() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)')
+        _admin_execute(db.engine, f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)')
     else:
-        conn = _admin_mariadb()
-        try:
-            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{db.name}`")
-        finally:
-            conn.close()
+        _admin_execute(db.engine, f"DROP DATABASE IF EXISTS `{db.name}`")
 
 
 @contextmanager
@@ -122,3 +116,19 @@ def temporary_database(engine: str, prefix: str = "pipelines_test") -> Iterator[
         yield db
     finally:
         drop_database(db)
+
+
+def moto_conn(endpoint_url: str, region: str = "us-east-1") -> str:
+    """Airflow ``aws`` connection JSON pointing at a moto server (dummy keys)."""
+    return json.dumps(
+        {"conn_type": "aws", "login": "moto", "password": "moto",
+         "extra": {"endpoint_url": endpoint_url, "region_name": region}}
+    )
+
+
+def moto_client(service: str, endpoint_url: str, region: str = "us-east-1") -> Any:
+    """A boto3 client talking to a moto server."""
+    import boto3
+
+    return boto3.client(service, endpoint_url=endpoint_url, region_name=region,
+                        aws_access_key_id="moto", aws_secret_access_key="moto")

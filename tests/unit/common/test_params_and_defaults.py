@@ -83,5 +83,5 @@ def test_dag_defaults_set_callback_and_sql_search_path():
 
 
 def test_read_sql_names_missing_file():
-    with pytest.raises(FileNotFoundError, match="include/sql/nope/missing.sql"):
+    with pytest.raises(FileNotFoundError, match=r"include/sql/nope/missing\.sql"):
         read_sql("nope/missing.sql")
