@@ -39,16 +39,24 @@ def test_failed_mapped_task_posts_alert_with_label(dag_runner, slack_webhook, pr
     assert all(SECRET_ROW_VALUE not in str(message) for message in slack_webhook.messages)
 
 
-def test_missing_connection_leaves_failure_unchanged(dag_runner, monkeypatch, probe_dag):
+def alert_log(caplog, level: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "pipelines.common.alerts" and r.levelname == level]
+
+
+def test_missing_connection_leaves_failure_unchanged(dag_runner, monkeypatch, probe_dag, caplog):
     monkeypatch.delenv("AIRFLOW_CONN_SLACK_ALERTS", raising=False)
 
     result = dag_runner(probe_dag)
 
     assert result.state == "failed"
     assert result.states_of("stage") == EXPECTED_STATES
+    warnings = alert_log(caplog, "WARNING")
+    assert len(warnings) == 2, warnings  # one per alert: the task's and the DAG run's
+    assert "'slack_alerts' is not configured" in warnings[0]
+    assert "Task failed: alert_probe.stage [rem=2/4]" in warnings[0]
 
 
-def test_slack_http_error_leaves_failure_unchanged(dag_runner, slack_webhook, probe_dag):
+def test_slack_http_error_leaves_failure_unchanged(dag_runner, slack_webhook, probe_dag, caplog):
     slack_webhook.status = 500
 
     result = dag_runner(probe_dag)
@@ -56,3 +64,4 @@ def test_slack_http_error_leaves_failure_unchanged(dag_runner, slack_webhook, pr
     assert result.state == "failed"
     assert result.states_of("stage") == EXPECTED_STATES
     assert any("rem=2/4" in text for text in slack_webhook.texts())  # the post was attempted
+    assert any("could not be posted" in message for message in alert_log(caplog, "ERROR"))
