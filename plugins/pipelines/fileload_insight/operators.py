@@ -1,0 +1,177 @@
+"""The three kinds of task in a Fileload or Insight run: take the partition's run lock (setup, a sensor
+in reschedule mode), run a program step, release the run lock (teardown)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from pipelines.common.alerts import FailureAlert, post_alert
+from pipelines.fileload_insight.config import Command, Partition
+from pipelines.fileload_insight.lockfile import LockfileHeld, ensure_lockfile_free
+from pipelines.fileload_insight.locks import Holder, LockRequest, open_lock_store
+from pipelines.fileload_insight.runner import RunningCommand, base_environment, check_exit, start_command
+
+
+@dataclass(frozen=True)
+class StaleLockAlert(FailureAlert):
+    """A Slack message about a lock left behind by a run that is no longer working."""
+
+    @property
+    def title(self) -> str:
+        return f"Stale lock on partition: {self.dag_id}"
+
+
+def stale_alert(context: Mapping[str, Any], partition: str, holder: Holder, action: str) -> StaleLockAlert:
+    ti = context["ti"]
+    return StaleLockAlert(
+        dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, reason=action,
+        details={"Partition": partition, "Held by": f"{holder.dag_id} / {holder.run_id}",
+                 "Age": f"{holder.age_seconds // 60} min"},
+    )
+
+
+class PartitionRunLockSensor(BaseSensorOperator):
+    """Setup: take partition p's run lock (Insight: and its lock flag), waiting while another run holds it.
+
+    Run in ``mode="reschedule"``: between pokes the task holds neither a worker nor a pool slot.
+    """
+
+    ui_color = "#f0e4ba"
+
+    def __init__(self, *, partition: str, conn_id: str, database: str, with_flag: bool,
+                 stale_after_seconds: int, **kwargs: Any) -> None:
+        kwargs.setdefault("mode", "reschedule")
+        super().__init__(**kwargs)
+        self.partition = partition
+        self.conn_id = conn_id
+        self.database = database
+        self.with_flag = with_flag
+        self.stale_after_seconds = stale_after_seconds
+
+    def poke(self, context: Any) -> bool:
+        ti = context["ti"]
+        request = LockRequest(
+            partition=self.partition, dag_id=ti.dag_id, run_id=ti.run_id, with_flag=self.with_flag,
+            stale_after_seconds=self.stale_after_seconds,
+            force_unlock=bool(context["params"].get("force_unlock", False)),
+        )
+        with open_lock_store(self.conn_id, self.database) as store:
+            store.ensure_tables()
+            attempt = store.try_acquire(request)
+        if attempt.stale_flag is not None:
+            action = ("cleared with force_unlock" if attempt.acquired
+                      else "left in place: trigger with force_unlock=true to clear it")
+            post_alert(stale_alert(context, self.partition, attempt.stale_flag, f"Insight lock flag {action}"))
+            if not attempt.acquired:
+                raise AirflowFailException(
+                    f"stale Insight lock flag on partition {self.partition} held by {attempt.stale_flag}; "
+                    "trigger with force_unlock=true to clear it")
+        for holder in attempt.forced:
+            self.log.warning("force_unlock: took over partition %s from %s", self.partition, holder)
+        if attempt.acquired:
+            what = "run lock and Insight lock flag" if self.with_flag else "run lock"
+            self.log.info("Partition %s %s taken by this run", self.partition, what)
+            return True
+        self.log.info("Partition %s is held by %s; waiting (no slot held)", self.partition, attempt.blocked_by)
+        return False
+
+
+class ReleaseRunLockOperator(BaseOperator):
+    """Teardown: clear this run's Insight lock flag and release its run lock, even when a step failed."""
+
+    ui_color = "#d8e4f0"
+
+    def __init__(self, *, partition: str, conn_id: str, database: str, with_flag: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.partition = partition
+        self.conn_id = conn_id
+        self.database = database
+        self.with_flag = with_flag
+
+    def execute(self, context: Any) -> dict[str, bool]:
+        ti = context["ti"]
+        with open_lock_store(self.conn_id, self.database) as store:
+            flag_cleared, released = store.release(self.partition, ti.dag_id, ti.run_id, self.with_flag)
+        self.log.info("Partition %s: run lock released=%s, lock flag cleared=%s", self.partition, released,
+                      flag_cleared)
+        return {"run_lock_released": released, "flag_cleared": flag_cleared}
+
+
+def program_environment(partition: Partition, connection: Any, *, dag_id: str, run_id: str,
+                        extra: Mapping[str, str], inherited: Mapping[str, str]) -> dict[str, str]:
+    """What the program sees: its partition's names, and the DB credentials from the Airflow connection.
+
+    Credentials go only here, never on the command line (visible to every user through ``ps``)."""
+    env = {
+        **inherited,
+        **extra,
+        "PARTITION": partition.name,
+        "MEMBER_REPOSITORY_DB": partition.member_repository_db,
+        "OUTCOMES_IDENTIFICATION_DB": partition.outcomes_identification_db,
+        "POLICY_IDS": ",".join(str(policy) for policy in partition.policies),
+        "DB_HOST": connection.host or "",
+        "DB_PORT": "" if connection.port is None else str(connection.port),
+        "DB_USER": connection.login or "",
+        "DB_PASSWORD": connection.password or "",
+        "PIPELINE_DAG_ID": dag_id,
+        "PIPELINE_RUN_ID": run_id,
+    }
+    if partition.volume:
+        env["STORAGE_VOLUME"] = partition.volume
+    return env
+
+
+class PartitionCommandOperator(BaseOperator):
+    """Run one program step of a partition as a subprocess (Fileload, or one Insight step)."""
+
+    ui_color = "#e0f0d8"
+
+    def __init__(self, *, partition: Partition, command: Command, step: str, lockfile: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.partition = partition
+        self.command = command
+        self.step = step
+        self.lockfile = lockfile
+        self._running: RunningCommand | None = None
+
+    def placeholders(self) -> dict[str, str]:
+        return {
+            "partition": self.partition.name,
+            "lockfile": self.lockfile or "",
+            "member_repository_db": self.partition.member_repository_db,
+            "outcomes_identification_db": self.partition.outcomes_identification_db,
+        }
+
+    def environment(self, connection: Any, dag_id: str, run_id: str) -> dict[str, str]:
+        extra = dict(self.command.env)
+        extra["PIPELINE_STEP"] = self.step
+        if self.lockfile:
+            extra["PUP_FILELOAD_LOCKFILE"] = self.lockfile
+        return program_environment(self.partition, connection, dag_id=dag_id, run_id=run_id, extra=extra,
+                                   inherited=base_environment())
+
+    def argv(self) -> Sequence[str]:
+        return self.command.render_argv(self.placeholders())
+
+    def execute(self, context: Any) -> None:
+        ti = context["ti"]
+        if self.lockfile:
+            try:
+                ensure_lockfile_free(Path(self.lockfile))
+            except LockfileHeld as exc:
+                raise AirflowFailException(str(exc)) from None
+        connection = BaseHook.get_connection(self.partition.conn_id)
+        env = self.environment(connection, ti.dag_id, ti.run_id)
+        self._running = start_command(f"{self.step}[{self.partition.name}]", self.argv(), env)
+        check_exit(self._running, self._running.wait())
+
+    def on_kill(self) -> None:
+        if self._running is not None:
+            self._running.kill()

@@ -1,0 +1,112 @@
+"""Run a partition's program as a subprocess: output streamed to the task log, credentials in the
+environment only, a non-zero exit raised with the last stderr lines, the whole process group killed
+when the task is killed or times out."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO
+
+log = logging.getLogger(__name__)
+
+STDERR_TAIL_LINES = 5
+KILL_GRACE_SECONDS = 10
+#: The only variables a program inherits from the worker: it must not see the worker's own secrets
+#: (other connections, the Airflow config), only what its partition needs.
+INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
+
+
+class CommandFailed(RuntimeError):
+    """The program exited non-zero; the message names it, its exit code and its last stderr lines."""
+
+
+def base_environment(source: Mapping[str, str] | None = None) -> dict[str, str]:
+    source = os.environ if source is None else source
+    return {key: source[key] for key in INHERITED_ENV if key in source}
+
+
+@dataclass
+class RunningCommand:
+    """A started program: ``wait()`` streams its output; ``kill()`` ends its whole process group."""
+
+    name: str
+    process: subprocess.Popen
+    logger: logging.Logger = log
+    stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=STDERR_TAIL_LINES))
+
+    def _pump(self, stream: IO[str], level: int, keep: bool) -> None:
+        for line in stream:
+            line = line.rstrip("\n")
+            self.logger.log(level, "[%s] %s", self.name, line)
+            if keep and line.strip():
+                self.stderr_tail.append(line)
+
+    def wait(self, timeout: float | None = None) -> int:
+        assert self.process.stdout is not None
+        assert self.process.stderr is not None
+        pumps = [
+            threading.Thread(target=self._pump, args=(self.process.stdout, logging.INFO, False), daemon=True),
+            threading.Thread(target=self._pump, args=(self.process.stderr, logging.WARNING, True), daemon=True),
+        ]
+        for pump in pumps:
+            pump.start()
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise CommandFailed(f"{self.name} ran longer than {timeout:.0f}s and was killed") from None
+        for pump in pumps:
+            pump.join(timeout=5)
+        return code
+
+    def kill(self) -> None:
+        """SIGTERM the process group, then SIGKILL whatever is left after a grace period."""
+        if self.process.poll() is not None:
+            return
+        pgid = self.process.pid  # the program leads its own session, so its pid is the group id
+        self.logger.warning("Stopping %s (process group %s)", self.name, pgid)
+        for sig, grace in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.process.wait(timeout=grace)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+def start_command(name: str, argv: Sequence[str], env: Mapping[str, str], cwd: str | None = None,
+                  logger: logging.Logger = log) -> RunningCommand:
+    """Start ``argv`` (no shell) in a new session, with exactly ``env`` as its environment."""
+    logger.info("Starting %s: %s", name, " ".join(argv))
+    logger.info("Environment names passed: %s", ", ".join(sorted(env)))
+    process = subprocess.Popen(
+        list(argv), env=dict(env), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        errors="replace", bufsize=1, start_new_session=True,
+    )
+    return RunningCommand(name, process, logger)
+
+
+def run_command(name: str, argv: Sequence[str], env: Mapping[str, str], timeout: float | None = None,
+                logger: logging.Logger = log) -> None:
+    """Run to completion; raise ``CommandFailed`` on a non-zero exit."""
+    running = start_command(name, argv, env, logger=logger)
+    check_exit(running, running.wait(timeout))
+
+
+def check_exit(running: RunningCommand, code: int) -> None:
+    if code == 0:
+        running.logger.info("%s finished", running.name)
+        return
+    reason = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    tail = " | ".join(running.stderr_tail) or "(no stderr)"
+    raise CommandFailed(f"{running.name} {reason}; last stderr lines: {tail}")

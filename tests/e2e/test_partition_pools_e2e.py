@@ -1,0 +1,121 @@
+"""Under a real scheduler (dag.test() ignores pools): Fileload and Insight runs on one partition never
+overlap, from the first step's start to the last step's end, while another partition runs alongside;
+an Insight run that fails still clears its lock flag and releases the partition."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pipelines.fileload_insight.config import PARTITIONS_FILE_ENV, load_partitions
+from pipelines.fileload_insight.pools import merged_pools, render
+from tests.fixtures.fileload_insight.partitions import (
+    partition_entry,
+    partitions_document,
+    records,
+    run_intervals,
+    write_partitions,
+)
+from tests.support.airflow_cluster import airflow_cluster
+from tests.support.services import Database, conn_env_name, start_slack_sink
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DAG_FILE = PROJECT_ROOT / "dags" / "fileload_insight.py"
+STEP_SECONDS = 3
+PARTITION_B_SECONDS = 10  # long enough to span partition a's first run whichever program goes first
+
+
+def lock_rows(db: Database) -> tuple[int, int]:
+    return (db.scalar("SELECT count(*) FROM partition_run_lock"), db.scalar("SELECT count(*) FROM insight_lock_flag"))
+
+
+@pytest.fixture(scope="module")
+def slack():
+    sink = start_slack_sink()
+    yield sink
+    sink.server.shutdown()
+    sink.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def setup_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fli_e2e")
+    dirs = {name: root / name for name in ("records", "locks", "dags", "home")}
+    for path in dirs.values():
+        path.mkdir()
+    # Only this family's DAG file: the cluster parses what the test needs, nothing else.
+    (dirs["dags"] / DAG_FILE.name).symlink_to(DAG_FILE)
+    return root, dirs
+
+
+@pytest.fixture(scope="module")
+def cluster(setup_dirs, database_factory, slack):
+    root, dirs = setup_dirs
+    outcomes = {name: database_factory("postgres") for name in ("a", "b")}
+    document = partitions_document({
+        "a": partition_entry("a", "fli_e2e_a", outcomes["a"].name, dirs["records"], [1, 2, 3], STEP_SECONDS),
+        "b": partition_entry("b", "fli_e2e_b", outcomes["b"].name, dirs["records"], [4, 5, 6], PARTITION_B_SECONDS),
+    }, dirs["locks"])
+    partitions_file = write_partitions(root / "partitions.yaml", document)
+    pools_file = root / "pools.json"
+    pools_file.write_text(render(merged_pools({}, load_partitions(partitions_file))))
+    env = {
+        PARTITIONS_FILE_ENV: str(partitions_file),
+        conn_env_name("slack_alerts"): slack.airflow_conn(),
+        **{conn_env_name(f"fli_e2e_{name}"): db.airflow_conn() for name, db in outcomes.items()},
+    }
+    with airflow_cluster(dirs["dags"], dirs["home"], env=env, pools_file=pools_file) as running:
+        running.wait_for_dags(["pup_fileload__a", "gr_insight__a", "pup_fileload__b"])
+        yield running, outcomes, dirs["records"]
+
+
+def test_pools_imported_from_the_partitions_file(cluster):
+    running, _, _ = cluster
+    pools = {pool["name"]: pool["slots"] for pool in running.api("GET", "pools")["pools"]}
+    assert pools["partition_a"] == 1
+    assert pools["partition_b"] == 1
+
+
+def test_runs_on_one_partition_never_overlap_while_partitions_run_side_by_side(cluster):
+    running, outcomes, record_dir = cluster
+    dag_ids = ["pup_fileload__a", "gr_insight__a", "pup_fileload__b"]
+
+    runs = [(dag_id, running.trigger(dag_id)) for dag_id in dag_ids]
+    states = running.wait_for_runs(runs, timeout=150)
+
+    assert set(states.values()) == {"success"}, {key: running.task_states(*key) for key in states}
+    intervals = run_intervals(record_dir)
+    fileload_a, insight_a, fileload_b = (intervals[run] for run in runs)
+    assert not fileload_a.overlaps(insight_a), (fileload_a, insight_a)
+    assert fileload_b.overlaps(fileload_a) or fileload_b.overlaps(insight_a), intervals
+    insight_steps = [r for r in records(record_dir) if r["env"]["PIPELINE_RUN_ID"] == insight_a.run_id]
+    assert len(insight_steps) == 2
+    for name in ("a", "b"):
+        assert lock_rows(outcomes[name]) == (0, 0)
+
+
+def test_failed_insight_clears_its_lock_flag_and_releases_the_partition(cluster, slack):
+    running, outcomes, record_dir = cluster
+    (record_dir / "fail_insight_a_push_policies").touch()
+    try:
+        run_id = running.trigger("gr_insight__a")
+        states = running.wait_for_runs([("gr_insight__a", run_id)], timeout=90)
+    finally:
+        os.remove(record_dir / "fail_insight_a_push_policies")
+
+    assert states[("gr_insight__a", run_id)] == "failed"
+    tasks = running.task_states("gr_insight__a", run_id)
+    assert tasks["insight_run_insight"] == "success"
+    assert tasks["insight_push_policies"] == "failed"
+    assert tasks["release_run_lock"] == "success"
+    assert lock_rows(outcomes["a"]) == (0, 0)
+    assert any("gr_insight__a.insight_push_policies" in text for text in slack.texts()), slack.texts()
+
+    # The partition is free again: the next Fileload run on it goes through.
+    next_run = running.trigger("pup_fileload__a")
+    assert running.wait_for_runs([("pup_fileload__a", next_run)], timeout=60)[("pup_fileload__a", next_run)] \
+        == "success"
