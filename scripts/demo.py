@@ -48,6 +48,8 @@ def airflow_env(extra: dict[str, str]) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{UI_PORT}",
         "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
+        # airflow standalone starts its components as `airflow ...` from PATH.
+        "PATH": os.pathsep.join([str(AIRFLOW.parent), os.environ.get("PATH", "")]),
         **extra,
     }
 
