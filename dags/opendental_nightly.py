@@ -1,0 +1,131 @@
+"""
+### OpenDental nightly ETL
+
+Copies the clinic's OpenDental database every night: production MySQL (`opendental_source`, read only)
+→ local replica (`opendental_replication`) → PostgreSQL `raw` → cleaned PostgreSQL `public`
+(`opendental_analytics`).
+
+**Shape**: business-hours gate → connection test → plan → per table (mapped, labelled with the table):
+extract → load → transform → validate → summary.
+
+**Strategy per table** (see `include/config/opendental_tables.yaml`): `incremental` on a change timestamp
+(`DateTStamp`, `SecDateTEdit`, ...), `append_only` on an auto-increment key, else `full` (shadow table
+swapped in atomically). Watermarks live in `etl_table_state` on the replica; per-run row counts in
+`etl_run_validation`.
+
+**Params**: `tables` (default all), `force` (full refresh), `dry_run` (log the plan, change nothing),
+`parallel` (tables at a time), `allow_business_hours` (run against production during opening hours).
+
+**Rerun one table**: clear its failed task instance (e.g. `load [procedurelog]`) with downstream;
+the other tables are not touched.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule, task
+
+from pipelines.common.alerts import task_failure_alert
+from pipelines.common.defaults import dag_defaults, default_args
+from pipelines.common.params import bool_param, identifier_list_param, int_param
+from pipelines.opendental import runner
+from pipelines.opendental.config import load_settings
+from pipelines.opendental.extract import extract_table
+from pipelines.opendental.load import load_table
+from pipelines.opendental.transform import transform_table
+from pipelines.opendental.validation import validate_table
+
+SETTINGS = load_settings()
+TABLE_LABEL = "{{ table_label }}"
+per_table = {
+    "map_index_template": TABLE_LABEL,
+    "max_active_tis_per_dagrun": SETTINGS.parallel_max,
+    "on_failure_callback": task_failure_alert(details=runner.alert_details),
+}
+
+with DAG(
+    "opendental_nightly",
+    schedule=CronTriggerTimetable(SETTINGS.cron, timezone=SETTINGS.timezone),
+    max_active_runs=1,
+    doc_md=__doc__,
+    params={
+        "tables": identifier_list_param(
+            title="Tables", description="OpenDental tables to process (default: all discovered tables). "
+            "Unknown names are rejected with the list of valid ones."),
+        "force": bool_param(False, title="Force full refresh",
+                            description="Copy every table in full, ignoring watermarks."),
+        "dry_run": bool_param(False, title="Dry run", description="Log the per-table plan (strategy, watermark, "
+                              "estimated rows) and change nothing anywhere."),
+        "parallel": int_param(SETTINGS.parallel_default, title="Parallel tables", minimum=1,
+                              maximum=SETTINGS.parallel_max, description="How many tables run at the same time."),
+        "allow_business_hours": bool_param(
+            False, title="Allow business hours", description=f"Run against production between "
+            f"{SETTINGS.business_start:%H:%M} and {SETTINGS.business_end:%H:%M} ({SETTINGS.timezone})."),
+    },
+    **dag_defaults(
+        tags=["opendental", "etl", "nightly"],
+        default_args=default_args(retries=SETTINGS.retries, retry_delay=SETTINGS.retry_delay),
+    ),
+):
+
+    @task
+    def business_hours_gate(params: dict) -> str:
+        from airflow.sdk.exceptions import AirflowFailException
+        from pendulum import now
+
+        try:
+            return runner.check_business_hours(now("UTC"), SETTINGS, bool(params["allow_business_hours"]))
+        except runner.BusinessHoursError as exc:
+            raise AirflowFailException(str(exc)) from None
+
+    @task
+    def test_connections() -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from pipelines.opendental.connections import ConnectionCheckError
+
+        try:
+            return runner.connection_check()
+        except ConnectionCheckError as exc:
+            raise AirflowFailException(str(exc)) from None
+
+    @task
+    def plan(params: dict) -> list[dict]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from pipelines.opendental.identifiers import UnknownTablesError
+
+        try:
+            return runner.plan_tables(params, SETTINGS)
+        except UnknownTablesError as exc:
+            raise AirflowFailException(str(exc)) from None
+
+    @task(execution_timeout=SETTINGS.timeouts["extract"], **per_table)
+    def extract(table_plan: dict) -> dict:
+        from pipelines.opendental.plan import TablePlan
+
+        return runner.table_stage("extract", lambda item, s: extract_table(TablePlan.from_dict(item), s),
+                                  table_plan, SETTINGS)
+
+    @task(execution_timeout=SETTINGS.timeouts["load"], **per_table)
+    def load(extracted: dict) -> dict:
+        return runner.table_stage("load", load_table, extracted, SETTINGS)
+
+    @task(execution_timeout=SETTINGS.timeouts["transform"], **per_table)
+    def transform(loaded: dict) -> dict:
+        return runner.table_stage("transform", transform_table, loaded, SETTINGS)
+
+    @task(**per_table)
+    def validate(transformed: dict) -> dict:
+        context = runner.label_this_task(transformed["table"])
+        # Not wrapped: the mismatch message itself names the table and both counts.
+        return validate_table(transformed, context["run_id"])
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def summary(planned: list[dict], validated: list[dict]) -> list[dict]:
+        return runner.summarize(list(planned or []), list(validated or []))
+
+    planned = plan()
+    business_hours_gate() >> test_connections() >> planned
+    validated = validate.expand(transformed=transform.expand(loaded=load.expand(extracted=extract.expand(
+        table_plan=planned))))
+    summary(planned, validated)

@@ -1,0 +1,47 @@
+"""Table and column names: validated before any SQL is built, always quoted when used."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+SAFE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+class UnknownTablesError(ValueError):
+    """Requested table names that are not (safe) tables of the source."""
+
+
+def is_safe_name(name: str) -> bool:
+    return bool(SAFE_NAME.match(name))
+
+
+def mysql_ident(name: str) -> str:
+    """A MySQL identifier in backticks (embedded backticks doubled)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def pg_ident(name: str) -> str:
+    """A PostgreSQL identifier in double quotes (embedded quotes doubled); case is kept."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def snake_case(name: str) -> str:
+    """OpenDental's PascalCase to snake_case: ``PatNum`` -> ``pat_num``, ``DateTStamp`` -> ``date_t_stamp``."""
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    text = re.sub(r"([A-Z])([A-Z][a-z])", r"\1_\2", text)
+    return re.sub(r"_+", "_", text).lower()
+
+
+def validate_tables(requested: Iterable[str] | None, available: Iterable[str]) -> list[str]:
+    """The requested names mapped to the source's spelling; all of them when none are requested.
+
+    Raises UnknownTablesError listing the unknown names and the valid ones (one line)."""
+    by_lower = {name.lower(): name for name in available}
+    if not requested:
+        return sorted(by_lower.values(), key=str.lower)
+    unknown = [name for name in requested if not is_safe_name(str(name)) or str(name).lower() not in by_lower]
+    if unknown:
+        shown = ", ".join(repr(name) for name in unknown)
+        raise UnknownTablesError(f"unknown tables: {shown}; valid tables: {', '.join(sorted(by_lower))}")
+    return [by_lower[str(name).lower()] for name in dict.fromkeys(requested)]
