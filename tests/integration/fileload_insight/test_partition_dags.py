@@ -1,0 +1,126 @@
+"""Whole Fileload and Insight runs with dag.test(): stand-in programs, lock tables on PostgreSQL, Slack sink."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pipelines.common.paths import read_sql
+from pipelines.fileload_insight.config import parse_partitions
+from pipelines.fileload_insight.factory import build_dags
+from tests.fixtures.fileload_insight.partitions import STANDIN, partition_entry, partitions_document, records
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "test-only-password"
+
+
+@pytest.fixture
+def partition_a(tmp_path, database_factory, set_connection):
+    outcomes = database_factory("postgres")
+    set_connection("fli_it_a", json.dumps({**json.loads(outcomes.airflow_conn()), "password": PASSWORD}))
+    record_dir, lock_dir = tmp_path / "records", tmp_path / "locks"
+    record_dir.mkdir()
+    config = parse_partitions(partitions_document(
+        {"a": partition_entry("a", "fli_it_a", outcomes.name, record_dir, [1, 2, 3])}, lock_dir))
+    return build_dags(config), outcomes, record_dir, lock_dir
+
+
+def lock_rows(db) -> tuple[int, int]:
+    return (db.scalar("SELECT count(*) FROM partition_run_lock"), db.scalar("SELECT count(*) FROM insight_lock_flag"))
+
+
+def plant_stale_flag(db) -> None:
+    with db.connect() as conn:
+        conn.execute(read_sql("postgres/fileload_insight/lock_tables.sql"))
+        conn.execute("INSERT INTO insight_lock_flag VALUES ('a', 'gr_insight__a', 'crashed_run', now() - interval "
+                     "'3 hours')")
+
+
+def test_fileload_run_passes_its_partition_and_frees_it(partition_a, dag_runner, slack_webhook):
+    dags, outcomes, record_dir, lock_dir = partition_a
+
+    result = dag_runner(dags["pup_fileload__a"])
+
+    assert result.state == "success"
+    [record] = records(record_dir)
+    assert record["env"] == {
+        "PARTITION": "a", "MEMBER_REPOSITORY_DB": "member_repository_a", "OUTCOMES_IDENTIFICATION_DB": outcomes.name,
+        "POLICY_IDS": "1,2,3", "DB_HOST": "127.0.0.1", "DB_PORT": "5432", "DB_USER": "postgres",
+        "STORAGE_VOLUME": "vol_a", "PIPELINE_DAG_ID": "pup_fileload__a", "PIPELINE_RUN_ID": result.run_id,
+        "PIPELINE_STEP": "fileload", "PUP_FILELOAD_LOCKFILE": str(lock_dir / "pup_fileload.a.lock"),
+    }
+    assert record["password_sha256"] == hashlib.sha256(PASSWORD.encode()).hexdigest()
+    assert PASSWORD not in json.dumps(record["argv"])
+    assert str(lock_dir / "pup_fileload.a.lock") in record["argv"]
+    assert lock_rows(outcomes) == (0, 0)
+    assert slack_webhook.messages == []
+
+
+def test_failed_insight_step_still_clears_the_flag_and_alerts(partition_a, dag_runner, slack_webhook):
+    dags, outcomes, record_dir, _ = partition_a
+    (record_dir / "fail_insight_a_run_insight").touch()
+
+    result = dag_runner(dags["gr_insight__a"])
+
+    assert result.state == "failed"
+    assert result.state_of("take_run_lock") == "success"
+    assert result.state_of("insight_run_insight") == "failed"
+    assert result.state_of("insight_push_policies") == "upstream_failed"
+    assert result.state_of("release_run_lock") == "success"
+    assert lock_rows(outcomes) == (0, 0)
+    alerts = slack_webhook.texts()
+    assert any("Task failed: gr_insight__a.insight_run_insight" in text and "exited with code 3" in text
+               for text in alerts), alerts
+    assert not any(PASSWORD in text for text in alerts)
+
+
+def test_stale_flag_alerts_and_blocks_until_force_unlock(partition_a, dag_runner, slack_webhook):
+    dags, outcomes, record_dir, _ = partition_a
+    plant_stale_flag(outcomes)
+
+    blocked = dag_runner(dags["gr_insight__a"])
+
+    assert blocked.state == "failed"
+    assert blocked.state_of("take_run_lock") == "failed"
+    assert records(record_dir) == []
+    assert lock_rows(outcomes) == (0, 1)
+    stale = [m["text"] for m in slack_webhook.messages if m["text"].startswith("Stale lock on partition")]
+    assert "crashed_run" in stale[0]
+    assert "force_unlock=true" in stale[0]
+
+    forced = dag_runner(dags["gr_insight__a"], {"force_unlock": True})
+
+    assert forced.state == "success"
+    assert len(records(record_dir)) == 2
+    assert lock_rows(outcomes) == (0, 0)
+    assert any("cleared with force_unlock" in m["text"] for m in slack_webhook.messages)
+
+
+def test_fileload_refuses_to_start_while_its_lockfile_is_held(partition_a, dag_runner, slack_webhook):
+    dags, outcomes, record_dir, lock_dir = partition_a
+    lock_dir.mkdir()
+    lockfile = lock_dir / "pup_fileload.a.lock"
+    holder = subprocess.Popen([sys.executable, str(STANDIN), "--record-dir", str(lock_dir), "--label", "manual",
+                               "--sleep", "60", "--lockfile", str(lockfile)])
+    try:
+        deadline = time.monotonic() + 20
+        while not lockfile.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+        result = dag_runner(dags["pup_fileload__a"])
+    finally:
+        holder.kill()
+        holder.wait()
+
+    assert result.state == "failed"
+    assert result.state_of("fileload") == "failed"
+    assert result.state_of("release_run_lock") == "success"
+    assert records(record_dir) == []
+    assert lock_rows(outcomes) == (0, 0)
+    assert any(f"pup_fileload.a.lock is held by process {holder.pid}" in text for text in slack_webhook.texts())

@@ -1,0 +1,113 @@
+"""The command runner and the PUP_fileload lockfile check, with real subprocesses (the stand-in program)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pipelines.fileload_insight.lockfile import LockfileHeld, ensure_lockfile_free, inspect_lockfile
+from pipelines.fileload_insight.runner import CommandFailed, base_environment, run_command, start_command
+from tests.fixtures.fileload_insight.partitions import STANDIN, records
+
+pytestmark = pytest.mark.integration
+
+
+def standin(record_dir, label, *extra):
+    return [sys.executable, str(STANDIN), "--record-dir", str(record_dir), "--label", label, *extra]
+
+
+def wait_for_record(record_dir, timeout: float = 20) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = records(record_dir)
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    raise AssertionError("the stand-in program never started")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (dead, not yet reaped by its parent) counts as gone
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(")")[-1].split()[0] != "Z"
+
+
+def test_output_streams_to_the_log_and_only_given_env_reaches_the_program(tmp_path, caplog):
+    env = {**base_environment({"PATH": os.environ["PATH"], "AIRFLOW_CONN_OTHER": "postgres://x:secret@h/db"}),
+           "PARTITION": "b", "DB_PASSWORD": "only-in-env"}
+
+    with caplog.at_level(logging.INFO):
+        run_command("fileload[b]", standin(tmp_path, "ok"), env)
+
+    record = records(tmp_path)[0]
+    assert record["env"]["PARTITION"] == "b"
+    assert "AIRFLOW_CONN_OTHER" not in record["env_names"]
+    assert "only-in-env" not in json.dumps(record["argv"])
+    assert record["password_sha256"] is not None
+    assert "[fileload[b]] ok: started for partition b" in caplog.text
+    assert "[fileload[b]] ok: done" in caplog.text
+    assert "only-in-env" not in caplog.text
+
+
+def test_non_zero_exit_fails_with_the_last_stderr_lines(tmp_path):
+    (tmp_path / "fail_bad").touch()
+
+    with pytest.raises(CommandFailed) as failed:
+        run_command("run_insight[a]", standin(tmp_path, "bad"), base_environment())
+
+    assert str(failed.value) == (
+        "run_insight[a] exited with code 3; last stderr lines: bad: simulated failure for the test")
+
+
+def test_kill_takes_down_the_whole_process_group(tmp_path):
+    running = start_command("fileload[a]", standin(tmp_path, "slow", "--sleep", "120", "--spawn-child"),
+                            base_environment())
+    record = wait_for_record(tmp_path)
+    child = record["child_pid"]
+    assert alive(child)
+
+    running.kill()
+
+    assert running.process.poll() is not None
+    deadline = time.monotonic() + 10
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(child)
+
+
+def test_lockfile_held_by_a_live_program_refuses_the_start(tmp_path):
+    lockfile = tmp_path / "pup_fileload.a.lock"
+    holder = subprocess.Popen(standin(tmp_path, "holder", "--sleep", "60", "--lockfile", str(lockfile)))
+    try:
+        wait_for_record(tmp_path)
+        with pytest.raises(LockfileHeld, match=rf"pup_fileload\.a\.lock is held by process {holder.pid}"):
+            ensure_lockfile_free(lockfile)
+        assert lockfile.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_lockfile_of_a_dead_process_is_removed(tmp_path):
+    lockfile = tmp_path / "pup_fileload.b.lock"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lockfile.write_text(f"{dead.pid}\n")
+
+    state = ensure_lockfile_free(lockfile)
+
+    assert state.exists
+    assert state.pid == dead.pid
+    assert not state.held
+    assert not lockfile.exists()
+    assert not inspect_lockfile(lockfile).exists
