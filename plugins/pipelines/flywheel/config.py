@@ -54,7 +54,7 @@ class FlywheelConfig:
     snapshot_timeout_hours: int
 
     def job_name(self, job: str) -> str:
-        """Glue job name, e.g. ``etl-omc-flywheel-prod-register-staged-tables`` for ``register_staged_tables``."""
+        """Glue job name: ``<job_prefix>-<suffix>``, e.g. ``...-prod-register-staged-tables``."""
         try:
             return f"{self.job_prefix}-{self.job_suffixes[job]}"
         except KeyError:
