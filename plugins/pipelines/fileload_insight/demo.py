@@ -1,0 +1,139 @@
+"""``make demo`` for Fileload and Insight, and the stand-in program the demo runs in their place.
+
+The demo gets its own partitions file (two partitions whose lock tables live in local PostgreSQL
+databases standing in for SQL Server, and whose programs are this module run as a script), named by
+``$FILELOAD_INSIGHT_PARTITIONS_FILE``. Partition b starts with a stale Insight lock flag left by a
+crashed run; its Insight run is triggered with ``force_unlock`` and clears it.
+
+    python -m pipelines.fileload_insight.demo STEP --record FILE [--sleep S] [--lockfile PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipelines.common.demo import DemoEnv, DemoSpec
+from pipelines.common.paths import read_sql
+from pipelines.fileload_insight.config import PARTITIONS_FILE_ENV
+
+PARTITIONS = {"a": [1, 2, 3], "b": [4, 5, 6]}
+STEP_SECONDS = 1
+
+
+def _outcomes_db(env: DemoEnv, partition: str):
+    return env.database("postgres", f"fli_outcomes_{partition}")
+
+
+def _record_file(env: DemoEnv) -> Path:
+    return env.work_dir / "fileload_insight_runs.jsonl"
+
+
+def _program(env: DemoEnv, step: str, *extra: str) -> dict[str, Any]:
+    return {"argv": [sys.executable, "-m", "pipelines.fileload_insight.demo", step, "--record",
+                     str(_record_file(env)), "--sleep", str(STEP_SECONDS), *extra]}
+
+
+def demo_partitions(env: DemoEnv) -> dict[str, Any]:
+    return {
+        "lock_dir": str(env.work_dir / "locks"),
+        "lock_poke_seconds": 5,
+        "stale_lock_minutes": 60,
+        "partitions": {
+            name: {
+                "conn_id": f"mssql_partition_{name}",
+                "member_repository_db": f"MemberRepository_{name.upper()}",
+                "outcomes_identification_db": _outcomes_db(env, name).name,
+                "policies": policies,
+                "schedules": {"fileload": None, "insight": None},
+                "fileload": _program(env, "fileload", "--lockfile", "{lockfile}"),
+                "insight": {"steps": [{"name": step, **_program(env, step)}
+                                      for step in ("run_insight", "push_policies")]},
+            }
+            for name, policies in PARTITIONS.items()
+        },
+    }
+
+
+def connections(env: DemoEnv) -> Mapping[str, str]:
+    """The partitions' connections, and the demo partitions file for the DAG processor.
+
+    The demo runner builds the Airflow environment from this process's environment right after asking
+    for connections, which is the one hook it offers to name the partitions file."""
+    path = env.work_dir / "partitions.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(demo_partitions(env), sort_keys=False))
+    os.environ[PARTITIONS_FILE_ENV] = str(path)
+    return {f"mssql_partition_{name}": _outcomes_db(env, name).airflow_conn() for name in PARTITIONS}
+
+
+def seed(env: DemoEnv) -> None:
+    """Empty lock tables; partition b has a stale Insight flag left by a crashed run (3 hours old)."""
+    _record_file(env).unlink(missing_ok=True)
+    for name in PARTITIONS:
+        with _outcomes_db(env, name).connect() as conn:
+            conn.execute(read_sql("postgres/fileload_insight/lock_tables.sql"))
+            conn.execute("DELETE FROM partition_run_lock")
+            conn.execute("DELETE FROM insight_lock_flag")
+    with _outcomes_db(env, "b").connect() as conn:
+        conn.execute("INSERT INTO insight_lock_flag VALUES ('b', 'gr_insight__b', 'crashed_run', "
+                     "now() - interval '3 hours')")
+
+
+def counts(env: DemoEnv) -> Mapping[str, Any]:
+    steps = _record_file(env).read_text().splitlines() if _record_file(env).exists() else []
+    held = sum(_outcomes_db(env, name).scalar("SELECT count(*) FROM partition_run_lock") for name in PARTITIONS)
+    flags = sum(_outcomes_db(env, name).scalar("SELECT count(*) FROM insight_lock_flag") for name in PARTITIONS)
+    return {"steps_run": len(steps), "run_locks_held": held, "lock_flags_set": flags}
+
+
+def keep_state(env: DemoEnv) -> None:
+    """Later runs of the family see what the earlier ones left (locks released, steps recorded)."""
+
+
+def _spec(dag_id: str, order: int, seed_with: Any = keep_state, **kwargs: Any) -> DemoSpec:
+    return DemoSpec(dag_id=dag_id, seed=seed_with, connections=connections, counts=counts, order=order, **kwargs)
+
+
+DEMOS = [
+    _spec("pup_fileload__a", 60, seed_with=seed),
+    _spec("gr_insight__a", 61),
+    _spec("pup_fileload__b", 62),
+    _spec("gr_insight__b", 63, conf={"force_unlock": True}),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The demo's stand-in for PUP_fileload and the Insight steps: says what it got, holds the lockfile."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("step")
+    parser.add_argument("--record", type=Path, required=True)
+    parser.add_argument("--sleep", type=float, default=0)
+    parser.add_argument("--lockfile", type=Path)
+    args = parser.parse_args(argv)
+    if args.lockfile:
+        args.lockfile.write_text(f"{os.getpid()}\n")
+    try:
+        print(f"{args.step}: partition {os.environ.get('PARTITION')} on {os.environ.get('DB_HOST')} "
+              f"{os.environ.get('MEMBER_REPOSITORY_DB')} / {os.environ.get('OUTCOMES_IDENTIFICATION_DB')}, "
+              f"policies {os.environ.get('POLICY_IDS')}, password given: {bool(os.environ.get('DB_PASSWORD'))}")
+        time.sleep(args.sleep)
+        with args.record.open("a") as record:
+            record.write(json.dumps({"step": args.step, "partition": os.environ.get("PARTITION"),
+                                     "run_id": os.environ.get("PIPELINE_RUN_ID")}) + "\n")
+    finally:
+        if args.lockfile:
+            args.lockfile.unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
