@@ -208,3 +208,18 @@ def try_number(run_id, task_id):
 
     with create_session() as session:
         return session.query(TaskInstance).filter_by(run_id=run_id, task_id=task_id).one().try_number
+
+
+def test_no_split_starts_before_the_snapshot_folder_exists(dag_runner, prod):
+    dag = load_flywheel_dag("flywheel_partitioned")
+    for sensor in (t for t in dag.tasks if t.task_id.startswith("wait_for_")):
+        # Test pacing: poke from the worker for a second instead of deferring for 12 hours.
+        sensor.deferrable, sensor.poke_interval, sensor.timeout = False, 0.2, 1
+
+    result = dag_runner(dag, {"snapshot_dt": "2026-03-09"})  # seeded: 2026-03-01 only
+
+    assert result.state == "failed"
+    assert result.state_of("wait_for_infobase_split_and_part_snapshot") == "failed"
+    assert result.state_of("infobase_split_and_part") == "upstream_failed"
+    assert result.state_of("register_part_tables") == "upstream_failed"
+    assert prod.job_runs() == []
