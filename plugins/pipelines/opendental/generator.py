@@ -47,9 +47,10 @@ NOW = datetime(2026, 1, 15, 12, 0, 0)
 
 
 def read_ddl_statements(text: str) -> list[str]:
-    """CREATE statements of a DDL file: ``--`` comment lines dropped, split on ``;`` at line ends."""
+    """CREATE statements of a DDL file: ``--`` comment lines dropped, split on ``;`` at line ends and before a
+    line that starts a new CREATE (one corpus file lacks its final semicolon)."""
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
-    statements = re.split(r";\s*(?:\n|$)", "\n".join(lines))
+    statements = re.split(r";\s*(?:\n|$)|\n(?=CREATE\s)", "\n".join(lines), flags=re.IGNORECASE)
     return [s.strip() for s in statements if s.strip()]
 
 
@@ -214,6 +215,8 @@ def grow_table(conn: Any, table: str, target_rows: int) -> int:
     others = [mysql_ident(c.name) for c in schema.columns if c.name != key.name]
     cur = conn.cursor()
     cur.execute("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', SESSION time_zone = '+00:00'")
+    # Secondary indexes are rebuilt once at the end (MyISAM), not maintained row by row.
+    cur.execute(f"ALTER TABLE {mysql_ident(table)} DISABLE KEYS")
     while True:
         cur.execute(f"SELECT COUNT(*), COALESCE(MAX({mysql_ident(key.name)}), 0) FROM {mysql_ident(table)}")
         count, top = (int(v) for v in cur.fetchone())
@@ -223,5 +226,6 @@ def grow_table(conn: Any, table: str, target_rows: int) -> int:
         cur.execute(f"INSERT INTO {mysql_ident(table)} ({mysql_ident(key.name)}, {', '.join(others)}) "
                     f"SELECT {mysql_ident(key.name)} + {top}, {', '.join(others)} FROM {mysql_ident(table)} "
                     f"ORDER BY {mysql_ident(key.name)} LIMIT {take}")
+    cur.execute(f"ALTER TABLE {mysql_ident(table)} ENABLE KEYS")
     cur.close()
     return count

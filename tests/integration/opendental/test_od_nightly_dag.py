@@ -9,7 +9,8 @@ from tests.integration.opendental.odsupport import differences, fixture_files, s
 
 pytestmark = pytest.mark.integration
 TABLES = ["patient", "procedurelog", "definition", "document", "preference"]
-RUN = {"allow_business_hours": True, "parallel": 2}
+# Every param given on every run: dag.test() keeps a previous run's conf values in the DAG's params.
+RUN = {"allow_business_hours": True, "parallel": 2, "force": False, "dry_run": False}
 
 
 def test_full_run_copies_every_table_to_every_stage(stack, nightly_dag, dag_runner, slack_webhook):

@@ -1,0 +1,286 @@
+#!/usr/bin/env python
+"""``make bench-opendental``: the OpenDental pipeline on a big ``procedurelog`` against the usual tools.
+
+  1. a ``procedurelog`` of --rows rows (the shared OpenDental DDL when present, else the project's
+     fixture DDL) in a throwaway MariaDB source: generated rows, then doubled with INSERT ... SELECT;
+  2. full extract source -> replica (the pipeline) vs ``mysqldump --single-transaction --quick | mariadb``
+     into another database;
+  3. full load replica -> PostgreSQL raw (the pipeline) vs ``pgloader`` loading the same table;
+  4. full transform raw -> public, validation;
+  5. an incremental run after 1% of the rows changed (extract + load + transform + validate);
+  6. peak memory of extract and load at --rows/10 and at --rows (bounded by batch size, not table size).
+
+Every database is created for the run and dropped afterwards. Heavy: run it once, on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+from pipelines.common.localdb import (  # noqa: E402
+    MARIADB_HOST,
+    MARIADB_PORT,
+    MARIADB_USER,
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    Database,
+    conn_env_name,
+    create_database,
+    drop_database,
+)
+from pipelines.opendental import generator  # noqa: E402
+from pipelines.opendental.config import load_settings  # noqa: E402
+from pipelines.opendental.connections import mysql  # noqa: E402
+from pipelines.opendental.extract import extract_table  # noqa: E402
+from pipelines.opendental.load import load_table  # noqa: E402
+from pipelines.opendental.plan import build_plan  # noqa: E402
+from pipelines.opendental.schema import discover  # noqa: E402
+from pipelines.opendental.transform import transform_table  # noqa: E402
+from pipelines.opendental.validation import validate_table  # noqa: E402
+
+TABLE = "procedurelog"
+SHARED_DDL = ROOT / ".." / "shared" / "corpus" / "opendental" / "ddl" / f"{TABLE}.sql"
+FIXTURE_DDL = ROOT / "tests" / "fixtures" / "opendental" / f"{TABLE}.sql"
+
+
+def say(message: str) -> None:
+    print(f"bench-opendental: {message}", flush=True)
+
+
+class PeakRss:
+    """Peak resident memory of this process while the block runs (sampled every 50 ms)."""
+
+    def __init__(self) -> None:
+        self.peak = self.start = 0
+        self._stop = threading.Event()
+
+    @staticmethod
+    def rss() -> int:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, self.rss())
+
+    def __enter__(self) -> PeakRss:
+        self.start = self.peak = self.rss()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def growth_mb(self) -> float:
+        return (self.peak - self.start) / 2**20
+
+
+def timed(label: str, work: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.monotonic()
+    value = work()
+    seconds = time.monotonic() - started
+    say(f"{label}: {seconds:.1f}s")
+    return seconds, value
+
+
+def build_source(source: Database, rows: int) -> None:
+    ddl = SHARED_DDL if SHARED_DDL.is_file() else FIXTURE_DDL
+    say(f"source table from {ddl.relative_to(ROOT) if ddl == FIXTURE_DDL else 'the shared OpenDental DDL'}")
+    conn = source.connect()
+    try:
+        generator.load_ddl_files(conn, [ddl])
+        generator.fill_table(conn, TABLE, min(rows, 20_000))
+        generator.grow_table(conn, TABLE, rows)
+    finally:
+        conn.close()
+
+
+def connect_pipeline(source: Database, replica: Database, analytics: Database) -> None:
+    os.environ[conn_env_name("opendental_source")] = source.airflow_conn()
+    os.environ[conn_env_name("opendental_replication")] = replica.airflow_conn()
+    os.environ[conn_env_name("opendental_analytics")] = analytics.airflow_conn()
+
+
+def plan_for(source_conn_id: str, force: bool) -> Any:
+    settings = load_settings()
+    with mysql(source_conn_id, read_only=True) as conn:
+        return build_plan(discover(conn.cursor(), TABLE), settings, [TABLE], force=force)[0]
+
+
+def pipeline_stages(force: bool, memory: dict[str, float] | None = None) -> dict[str, float]:
+    """extract, load, transform and validate the table once; seconds per stage."""
+    settings = load_settings()
+    plan = plan_for("opendental_source", force)
+    seconds: dict[str, float] = {}
+    with PeakRss() as rss:
+        seconds["extract"], extracted = timed(f"pipeline extract ({'full' if force else 'incremental'})",
+                                              lambda: extract_table(plan, settings))
+    if memory is not None:
+        memory["extract"] = rss.growth_mb
+    with PeakRss() as rss:
+        seconds["load"], loaded = timed("pipeline load", lambda: load_table(extracted, settings))
+    if memory is not None:
+        memory["load"] = rss.growth_mb
+    seconds["transform"], transformed = timed("pipeline transform", lambda: transform_table(loaded, settings))
+    seconds["validate"], _ = timed("pipeline validation", lambda: validate_table(transformed, "bench"))
+    seconds["rows_extract"] = extracted["stages"]["extract"]["rows"]
+    seconds["rows_load"] = loaded["stages"]["load"]["rows"]
+    return seconds
+
+
+def dump_and_restore(source: Database, target: Database) -> float:
+    """``mysqldump --single-transaction --quick SRC procedurelog | mariadb TARGET`` (no password: local root)."""
+    dump = [shutil.which("mariadb-dump") or "mysqldump", "--single-transaction", "--quick", "-h", MARIADB_HOST,
+            "-P", str(MARIADB_PORT), "-u", MARIADB_USER, source.name, TABLE]
+    restore = [shutil.which("mariadb") or "mysql", "-h", MARIADB_HOST, "-P", str(MARIADB_PORT), "-u",
+               MARIADB_USER, target.name]
+    started = time.monotonic()
+    producer = subprocess.Popen(dump, stdout=subprocess.PIPE)
+    consumer = subprocess.run(restore, stdin=producer.stdout, check=False)
+    producer.stdout.close()
+    if producer.wait() != 0 or consumer.returncode != 0:
+        raise SystemExit("bench-opendental: mysqldump | mariadb failed")
+    seconds = time.monotonic() - started
+    say(f"mysqldump | mariadb: {seconds:.1f}s")
+    return seconds
+
+
+def ensure_pgloader() -> str | None:
+    found = shutil.which("pgloader")
+    if found:
+        return found
+    say("pgloader missing: apt-get install -y pgloader")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "install", "-y", "pgloader"], env=env, check=False, capture_output=True)
+    return shutil.which("pgloader")
+
+
+def run_pgloader(replica: Database, target: Database) -> float | None:
+    binary = ensure_pgloader()
+    if not binary:
+        say("pgloader not available: skipped")
+        return None
+    script = f"""LOAD DATABASE
+  FROM mysql://{MARIADB_USER}@{MARIADB_HOST}:{MARIADB_PORT}/{replica.name}
+  INTO postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{target.name}
+  WITH include drop, create tables, create indexes, reset sequences, workers = 2, concurrency = 1
+  INCLUDING ONLY TABLE NAMES MATCHING '{TABLE}';
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".load", delete=False) as file:
+        file.write(script)
+    started = time.monotonic()
+    result = subprocess.run([binary, file.name], check=False, capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    os.unlink(file.name)
+    if result.returncode != 0:
+        say(f"pgloader failed (exit {result.returncode}): {result.stderr.strip().splitlines()[-1:]}")
+        return None
+    say(f"pgloader: {seconds:.1f}s")
+    return seconds
+
+
+def change_one_percent(source: Database) -> int:
+    conn = source.connect()
+    try:
+        cur = conn.cursor()
+        cur.execute(f"UPDATE `{TABLE}` SET ProcFee = ProcFee + 1, DateTStamp = UTC_TIMESTAMP() "
+                    "WHERE ProcNum % 100 = 0")
+        return cur.rowcount
+    finally:
+        conn.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in procedurelog (default 1,000,000)")
+    parser.add_argument("--skip-memory", action="store_true", help="skip the --rows/10 memory comparison")
+    args = parser.parse_args()
+    rows = args.rows
+    dbs = {name: create_database(engine, prefix=f"bench_od_{name}") for name, engine in
+           (("source", "mysql"), ("replica", "mysql"), ("dump", "mysql"), ("raw", "postgres"),
+            ("pgloader", "postgres"))}
+    try:
+        connect_pipeline(dbs["source"], dbs["replica"], dbs["raw"])
+        memory_small: dict[str, float] = {}
+        if not args.skip_memory:
+            say(f"memory at {rows // 10:,} rows")
+            build_source(dbs["source"], rows // 10)
+            pipeline_stages(force=True, memory=memory_small)
+        say(f"building a {rows:,}-row {TABLE}")
+        timed("source build", lambda: build_source_to(dbs["source"], rows))
+        memory_big: dict[str, float] = {}
+        full = pipeline_stages(force=True, memory=memory_big)
+        dump_seconds = dump_and_restore(dbs["source"], dbs["dump"])
+        pgloader_seconds = run_pgloader(dbs["replica"], dbs["pgloader"])
+        changed = change_one_percent(dbs["source"])
+        say(f"changed {changed:,} rows (1%)")
+        incremental = pipeline_stages(force=False)
+        report(rows, full, incremental, dump_seconds, pgloader_seconds, memory_small, memory_big, changed)
+    finally:
+        for db in dbs.values():
+            drop_database(db)
+    return 0
+
+
+def build_source_to(source: Database, rows: int) -> None:
+    conn = source.connect()
+    try:
+        if source.scalar(f"SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+                         f"AND TABLE_NAME = '{TABLE}'"):
+            generator.grow_table(conn, TABLE, rows)
+            return
+    finally:
+        conn.close()
+    build_source(source, rows)
+
+
+def report(rows: int, full: dict[str, float], inc: dict[str, float], dump_s: float, pgloader_s: float | None,
+           mem_small: dict[str, float], mem_big: dict[str, float], changed: int) -> None:
+    full_total = full["extract"] + full["load"] + full["transform"] + full["validate"]
+    inc_total = inc["extract"] + inc["load"] + inc["transform"] + inc["validate"]
+    lines = [
+        f"rows: {rows:,} ({TABLE}); cores: {os.cpu_count()}",
+        f"extract (pipeline, full):       {full['extract']:6.1f}s  {rows / full['extract']:9,.0f} rows/s",
+        f"mysqldump | mariadb:            {dump_s:6.1f}s  {rows / dump_s:9,.0f} rows/s"
+        f"   -> pipeline/dump = {dump_s / full['extract']:.2f}x (goal >= 1.0x)",
+        f"load (pipeline, full, COPY):    {full['load']:6.1f}s  {rows / full['load']:9,.0f} rows/s",
+    ]
+    if pgloader_s:
+        lines.append(f"pgloader:                       {pgloader_s:6.1f}s  {rows / pgloader_s:9,.0f} rows/s"
+                     f"   -> pipeline/pgloader = {pgloader_s / full['load']:.2f}x (goal >= 1.5x)")
+    lines += [
+        f"transform (full rebuild):       {full['transform']:6.1f}s",
+        f"validation:                     {full['validate']:6.1f}s",
+        f"full run total:                 {full_total:6.1f}s",
+        f"incremental run ({changed:,} rows changed, {inc['rows_extract']:,.0f} extracted, "
+        f"{inc['rows_load']:,.0f} loaded): {inc_total:.1f}s = {100 * inc_total / full_total:.1f}% of the full run "
+        f"(goal < 5%)  [extract {inc['extract']:.1f}s, load {inc['load']:.1f}s, transform {inc['transform']:.1f}s,"
+        f" validation {inc['validate']:.1f}s]",
+    ]
+    if mem_small:
+        lines.append(f"peak RSS growth, extract: {mem_small['extract']:.0f} MB at {rows // 10:,} rows, "
+                     f"{mem_big['extract']:.0f} MB at {rows:,} rows; load: {mem_small['load']:.0f} MB, "
+                     f"{mem_big['load']:.0f} MB")
+    print("\n" + "\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

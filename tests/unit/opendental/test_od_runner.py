@@ -1,0 +1,61 @@
+"""Business-hours window, watermark arithmetic and the run summary."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from pipelines.opendental.config import Settings
+from pipelines.opendental.runner import BusinessHoursError, check_business_hours, summarize
+from pipelines.opendental.state import as_text, later, window_start
+
+SETTINGS = Settings()  # America/Chicago, 06:00-21:00
+
+
+def test_refuses_inside_business_hours_in_the_dag_timezone():
+    noon_chicago = datetime(2026, 3, 10, 17, 0, tzinfo=UTC)  # 12:00 CDT
+    with pytest.raises(BusinessHoursError, match=r"refusing .* 12:00 America/Chicago.*allow_business_hours"):
+        check_business_hours(noon_chicago, SETTINGS, allow=False)
+
+
+def test_allows_with_the_override_and_at_night():
+    noon_chicago = datetime(2026, 3, 10, 17, 0, tzinfo=UTC)
+    assert "inside business hours" in check_business_hours(noon_chicago, SETTINGS, allow=True)
+    one_am_chicago = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)  # 01:00 CDT
+    assert "outside" in check_business_hours(one_am_chicago, SETTINGS, allow=False)
+
+
+def test_window_edges_and_timezone_are_configurable():
+    settings = Settings(timezone="UTC", business_start=time(8, 0), business_end=time(9, 0))
+    check_business_hours(datetime(2026, 1, 1, 9, 0, tzinfo=UTC), settings, allow=False)
+    with pytest.raises(BusinessHoursError):
+        check_business_hours(datetime(2026, 1, 1, 8, 0, tzinfo=UTC), settings, allow=False)
+
+
+def test_watermark_window_and_text_forms():
+    assert window_start("2026-01-02 00:03:00", timedelta(minutes=5)) == "2026-01-01 23:58:00"
+    assert window_start("0001-01-01 00:00:00", timedelta(minutes=5)) is None
+    assert window_start("0000-00-00 00:00:00", timedelta(minutes=5)) is None
+    assert window_start(None, timedelta(minutes=5)) is None
+    assert as_text(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2026-01-02 03:04:05"
+    assert as_text(datetime(1, 1, 1)) == "0001-01-01 00:00:00"
+    assert later("2026-01-02 00:00:00", "2025-12-31 23:59:59") == "2026-01-02 00:00:00"
+    assert later(None, "2025-12-31 23:59:59") == "2025-12-31 23:59:59"
+
+
+def test_summary_has_rows_duration_and_rate_per_stage_and_lists_unfinished_tables():
+    done = {"table": "patient", "strategy": "incremental", "mode": "incremental", "validation": {},
+            "stages": {"extract": {"rows": 100, "seconds": 2.0}, "load": {"rows": 100, "seconds": 0.5},
+                       "transform": {"rows": 100, "seconds": 0.25}}}
+    planned = [{"table": "patient", "strategy": "incremental"}, {"table": "fee", "strategy": "full"}]
+
+    rows = summarize(planned, [done, None])
+
+    patient, fee = rows
+    assert patient["stages"]["extract"] == {"rows": 100, "seconds": 2.0, "rows_per_second": 50}
+    assert patient["stages"]["transform"]["rows_per_second"] == 400
+    assert patient["seconds"] == 2.75
+    assert patient["validated"] is True
+    assert fee == {"table": "fee", "strategy": "full", "mode": "not completed", "validated": False, "stages": {},
+                   "seconds": 0.0}
