@@ -4,6 +4,8 @@ an Insight run that fails still clears its lock flag and releases the partition.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -27,6 +29,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = PROJECT_ROOT / "dags" / "fileload_insight.py"
 STEP_SECONDS = 3
 PARTITION_B_SECONDS = 10  # long enough to span partition a's first run whichever program goes first
+
+
+def with_password(conn_json: str) -> str:
+    return json.dumps({**json.loads(conn_json), "password": "test-e2e-password"})
 
 
 def lock_rows(db: Database) -> tuple[int, int]:
@@ -66,7 +72,7 @@ def cluster(setup_dirs, database_factory, slack):
     env = {
         PARTITIONS_FILE_ENV: str(partitions_file),
         conn_env_name("slack_alerts"): slack.airflow_conn(),
-        **{conn_env_name(f"fli_e2e_{name}"): db.airflow_conn() for name, db in outcomes.items()},
+        **{conn_env_name(f"fli_e2e_{name}"): with_password(db.airflow_conn()) for name, db in outcomes.items()},
     }
     with airflow_cluster(dirs["dags"], dirs["home"], env=env, pools_file=pools_file) as running:
         running.wait_for_dags(["pup_fileload__a", "gr_insight__a", "pup_fileload__b"])
@@ -94,6 +100,9 @@ def test_runs_on_one_partition_never_overlap_while_partitions_run_side_by_side(c
     assert fileload_b.overlaps(fileload_a) or fileload_b.overlaps(insight_a), intervals
     insight_steps = [r for r in records(record_dir) if r["env"]["PIPELINE_RUN_ID"] == insight_a.run_id]
     assert len(insight_steps) == 2
+    for record in records(record_dir):  # credentials reached every program through its environment only
+        assert record["password_sha256"] == hashlib.sha256(b"test-e2e-password").hexdigest()
+        assert "test-e2e-password" not in json.dumps(record["argv"])
     for name in ("a", "b"):
         assert lock_rows(outcomes[name]) == (0, 0)
 
@@ -114,6 +123,10 @@ def test_failed_insight_clears_its_lock_flag_and_releases_the_partition(cluster,
     assert tasks["release_run_lock"] == "success"
     assert lock_rows(outcomes["a"]) == (0, 0)
     assert any("gr_insight__a.insight_push_policies" in text for text in slack.texts()), slack.texts()
+    step_log = running.task_log("gr_insight__a", run_id, "insight_push_policies")
+    assert "insight_a_push_policies: simulated failure for the test" in step_log
+    assert "exited with code 3; last stderr lines" in step_log
+    assert "test-e2e-password" not in step_log
 
     # The partition is free again: the next Fileload run on it goes through.
     next_run = running.trigger("pup_fileload__a")

@@ -185,6 +185,11 @@ class AirflowCluster:
             raise ClusterError(f"runs still going after {timeout:.0f}s: {sorted(pending)}")
         return states
 
+    def task_log(self, dag_id: str, run_id: str, task_id: str) -> str:
+        """Every attempt's log of one task instance, as the LocalExecutor's workers wrote them."""
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        return "\n".join(path.read_text(errors="replace") for path in sorted(folder.rglob("*.log")))
+
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         instances = self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
         return {ti["task_id"]: ti["state"] for ti in instances}

@@ -7,13 +7,17 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
+from pipelines.fileload_insight.config import parse_partitions
 from pipelines.fileload_insight.lockfile import LockfileHeld, ensure_lockfile_free, inspect_lockfile
+from pipelines.fileload_insight.operators import PartitionCommandOperator
 from pipelines.fileload_insight.runner import CommandFailed, base_environment, run_command, start_command
-from tests.fixtures.fileload_insight.partitions import STANDIN, records
+from tests.fixtures.fileload_insight.partitions import STANDIN, partition_entry, partitions_document, records
 
 pytestmark = pytest.mark.integration
 
@@ -111,3 +115,34 @@ def test_lockfile_of_a_dead_process_is_removed(tmp_path):
     assert not state.held
     assert not lockfile.exists()
     assert not inspect_lockfile(lockfile).exists
+
+
+def test_killing_the_task_kills_the_program_and_its_children(tmp_path, set_connection):
+    set_connection("fli_kill", json.dumps({"conn_type": "postgres", "host": "127.0.0.1", "login": "u"}))
+    config = parse_partitions(partitions_document({"a": partition_entry("a", "fli_kill", "o_a", tmp_path, [1])},
+                                                  tmp_path / "locks"))
+    command = config.partitions["a"].fileload.model_copy(
+        update={"argv": standin(tmp_path, "long", "--sleep", "120", "--spawn-child")})
+    task = PartitionCommandOperator(task_id="fileload", partition=config.partitions["a"], command=command,
+                                    step="fileload")
+    outcome: list[BaseException] = []
+
+    def execute() -> None:
+        try:
+            task.execute({"ti": SimpleNamespace(dag_id="pup_fileload__a", run_id="manual__kill")})
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=execute)
+    worker.start()
+    child = wait_for_record(tmp_path)["child_pid"]
+
+    task.on_kill()
+    worker.join(timeout=30)
+
+    assert isinstance(outcome[0], CommandFailed)
+    assert "fileload[a] killed by signal 15" in str(outcome[0])
+    deadline = time.monotonic() + 10
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(child)
