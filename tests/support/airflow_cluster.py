@@ -79,7 +79,7 @@ class AirflowCluster:
             )
         self.wait_until_healthy(timeout)
 
-    def stop(self, grace: float = 20) -> None:
+    def stop(self, grace: float = 10) -> None:
         """SIGTERM every component's process group, SIGKILL what is left after ``grace`` seconds."""
         for process in self.processes.values():
             with suppress(ProcessLookupError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import pytest
@@ -46,8 +47,6 @@ def test_the_committed_partitions_file_is_valid():
 def test_committed_pools_file_matches_the_partitions_file():
     config = load_partitions(ROOT / "include" / "config" / "partitions.yaml")
     pools_file = ROOT / "include" / "config" / "pools.json"
-
-    import json
 
     assert pools_file.read_text() == render(merged_pools(json.loads(pools_file.read_text()), config))
     assert {name for name in json.loads(pools_file.read_text()) if name.startswith("partition_")} == {
@@ -166,3 +165,18 @@ def test_lockfile_is_qualified_by_partition(tmp_path):
     config = parse_partitions(document(tmp_path))
 
     assert config.lockfile(config.partitions["b"]) == tmp_path / "locks" / "pup_fileload.b.lock"
+
+
+def test_pools_cli_writes_merges_and_checks(tmp_path, monkeypatch, capsys):
+    from pipelines.fileload_insight.pools import main
+
+    monkeypatch.setenv(PARTITIONS_FILE_ENV, str(write_partitions(tmp_path / "p.yaml", document(tmp_path))))
+    pools_file = tmp_path / "pools.json"
+    pools_file.write_text('{"opendental_replica": {"slots": 2, "description": "kept"}}')
+
+    assert main(["--check", "--pools-file", str(pools_file)]) == 1
+    assert main(["--pools-file", str(pools_file)]) == 0
+    assert main(["--check", "--pools-file", str(pools_file)]) == 0
+
+    assert sorted(json.loads(pools_file.read_text())) == ["opendental_replica", "partition_a", "partition_b"]
+    assert "out of date" in capsys.readouterr().err
