@@ -121,8 +121,14 @@ with DAG(
         return validate_table(transformed, context["run_id"])
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def summary(planned: list[dict], validated: list[dict]) -> list[dict]:
-        return runner.summarize(list(planned or []), list(validated or []))
+    def summary(planned: list[dict] | None, validated: list[dict] | None) -> list[dict]:
+        # Runs whatever failed, so the figures are always logged; then fails the run if a table did not finish.
+        from airflow.sdk.exceptions import AirflowFailException
+
+        try:
+            return runner.finish(planned, validated)
+        except runner.IncompleteRunError as exc:
+            raise AirflowFailException(str(exc)) from None
 
     planned = plan()
     business_hours_gate() >> test_connections() >> planned

@@ -24,6 +24,10 @@ class BusinessHoursError(RuntimeError):
     """The run would read production while the clinic is open."""
 
 
+class IncompleteRunError(RuntimeError):
+    """Some planned tables did not reach validation (or there was no plan at all)."""
+
+
 class StageError(RuntimeError):
     """A stage failed for one table; names the table and stage, not the rows (the log has the cause)."""
 
@@ -191,3 +195,14 @@ def table_stage(stage: str, work: Any, item: dict[str, Any], *args: Any) -> dict
     parallel = int(context["params"].get("parallel") or 1)
     with concurrency_slot(parallel):
         return run_stage(stage, item["table"], work, item, *args)
+
+
+def finish(planned: list[dict[str, Any]] | None, validated: list[dict[str, Any] | None] | None) -> list[dict[str, Any]]:
+    """Log the summary; raise if the plan is missing or a planned table was not validated."""
+    rows = summarize(list(planned or []), list(validated or []))
+    if planned is None:
+        raise IncompleteRunError("no plan: the run stopped before planning (see the failed task above)")
+    unfinished = [row["table"] for row in rows if not row["validated"]]
+    if unfinished:
+        raise IncompleteRunError(f"{len(unfinished)} of {len(rows)} tables did not complete: {', '.join(unfinished)}")
+    return rows

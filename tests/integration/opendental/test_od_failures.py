@@ -1,0 +1,121 @@
+"""Bad input and broken stages: each fails in the right place with a one-line message naming the table or
+connection, alerts Slack without row values, and leaves everything already written in place."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from pipelines.common.localdb import free_port
+from pipelines.common.paths import config_path
+from tests.integration.opendental.odsupport import differences, fixture_files, seed
+
+pytestmark = pytest.mark.integration
+BASE = {"allow_business_hours": True, "force": False, "dry_run": False, "parallel": 2, "tables": None}
+
+
+def run(dag_runner, dag, **conf):
+    return dag_runner(dag, {**BASE, **conf})
+
+
+def alerts(sink):
+    return [m["text"] for m in sink.messages if m["text"].startswith("Task failed")]
+
+
+def test_a_table_whose_ddl_changed_is_rebuilt_everywhere(stack, nightly_dag, dag_runner):
+    seed(stack.source, fixture_files(["definition", "procedurelog"]), rows=60)
+    assert run(dag_runner, nightly_dag, tables=["definition", "procedurelog"]).state == "success"
+    conn = stack.source.connect()
+    conn.cursor().execute("ALTER TABLE definition ADD COLUMN `ItemOrderAlt` int(11) NOT NULL DEFAULT 7, "
+                          "MODIFY `ItemValue` varchar(400) DEFAULT ''")
+    conn.close()
+
+    result = run(dag_runner, nightly_dag, tables=["definition", "procedurelog"])
+
+    assert result.state == "success", result.task_states
+    extracted = {v["table"]: v for v in (result.xcom("opendental_nightly", "extract", i) for i in range(2))}
+    assert extracted["definition"]["schema_drift"] is True
+    assert extracted["definition"]["mode"] == "full"
+    assert extracted["procedurelog"]["schema_drift"] is False
+    assert stack.replica.scalar("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
+                                " AND TABLE_NAME = 'definition' AND COLUMN_NAME = 'ItemOrderAlt'") == 1
+    assert stack.pg_rows("SELECT DISTINCT item_order_alt FROM public.definition") == [(7,)]
+    assert stack.pg_rows("SELECT character_maximum_length FROM information_schema.columns WHERE "
+                         "table_schema = 'raw' AND table_name = 'definition' AND column_name = 'ItemValue'") == [(400,)]
+    assert differences(stack, "definition") == []
+
+
+def test_count_mismatch_fails_only_that_table_and_alerts_with_both_counts(
+        stack, nightly_dag, dag_runner, slack_webhook):
+    seed(stack.source, fixture_files(["definition", "preference"]), rows=40)
+    assert run(dag_runner, nightly_dag, tables=["definition", "preference"]).state == "success"
+    with stack.analytics.connect() as pg:
+        pg.execute('DELETE FROM raw."definition" WHERE "DefNum" = 1')  # lost behind the pipeline's back
+
+    result = run(dag_runner, nightly_dag, tables=["definition", "preference"])
+
+    assert result.state == "failed"
+    labels = {result.rendered_map_indexes[("validate", i)]: result.state_of("validate", i) for i in range(2)}
+    assert labels == {"definition": "failed", "preference": "success"}
+    texts = alerts(slack_webhook)
+    # The summary still runs, logs every table's figures, and fails the run naming the unfinished table.
+    assert result.state_of("summary") == "failed"
+    assert any("summary" in t and "1 of 2 tables did not complete: definition" in t for t in texts), texts
+    assert any("validate [definition]" in t and "replica=40 raw=39" in t and "Table: definition" in t
+               for t in texts), texts
+    recorded = stack.mysql_rows(stack.replica, "SELECT table_name, ok, replica_rows, raw_rows FROM "
+                                "etl_run_validation WHERE run_id = %s ORDER BY table_name", [result.run_id])
+    assert recorded == [("definition", 0, 40, 39), ("preference", 1, 40, 40)]
+
+
+def test_unreachable_source_fails_the_connection_test_and_changes_nothing(
+        stack, nightly_dag, dag_runner, slack_webhook, set_connection):
+    set_connection("opendental_source", json.dumps(
+        {"conn_type": "mysql", "host": "127.0.0.1", "port": free_port(), "login": "root", "schema": "x"}))
+
+    result = run(dag_runner, nightly_dag)
+
+    assert result.state == "failed"
+    assert result.state_of("test_connections") == "failed"
+    assert result.state_of("plan") == "upstream_failed"
+    assert any("connection 'opendental_source' (mysql) failed" in t for t in alerts(slack_webhook))
+    assert stack.replica.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()") == 0
+    assert stack.pg_rows("SELECT nspname FROM pg_namespace WHERE nspname = 'raw'") == []
+
+
+def test_unknown_tables_are_rejected_with_the_valid_ones(stack, nightly_dag, dag_runner, slack_webhook):
+    seed(stack.source, fixture_files(["definition", "payment"]), rows=5)
+
+    result = run(dag_runner, nightly_dag, tables=["definition", "nosuchtable"])
+
+    assert result.state_of("plan") == "failed"
+    text = next(t for t in alerts(slack_webhook) if "plan" in t)
+    assert "unknown tables: 'nosuchtable'; valid tables: definition, payment" in text
+    assert stack.replica.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()") == 0
+
+
+def test_malicious_table_names_never_reach_sql(stack, nightly_dag, dag_runner):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match="tables"):
+        run(dag_runner, nightly_dag, tables=["patient; drop table x"])
+
+
+def test_business_hours_refusal(stack, tmp_path, monkeypatch, dag_runner, slack_webhook):
+    data = yaml.safe_load(config_path("opendental_tables.yaml").read_text())
+    data["schedule"]["business_hours"] = {"start": "00:00", "end": "23:59"}  # always open
+    data["stages"].update({"retries": 1, "retry_delay_minutes": 0})
+    path = tmp_path / "always_open.yaml"
+    path.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("OPENDENTAL_ETL_CONFIG", str(path))
+    from tests.support.airflow_env import load_dags
+
+    dag = load_dags()["opendental_nightly"]
+
+    refused = run(dag_runner, dag, allow_business_hours=False)
+
+    assert refused.state_of("business_hours_gate") == "failed"
+    assert refused.state_of("test_connections") == "upstream_failed"
+    assert any("refusing to read the production source" in t for t in alerts(slack_webhook))
