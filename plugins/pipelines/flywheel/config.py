@@ -51,7 +51,7 @@ class FlywheelConfig:
     glue_poll_seconds: int
     glue_max_poll_attempts: int
     snapshot_poke_seconds: int
-    snapshot_timeout_hours: int
+    snapshot_timeout_seconds: int
 
     def job_name(self, job: str) -> str:
         """Glue job name: ``<job_prefix>-<suffix>``, e.g. ``...-prod-register-staged-tables``."""
@@ -124,7 +124,7 @@ def load_config(env: str, path: Path | None = None) -> FlywheelConfig:
             glue_poll_seconds=int(data["glue_wait"]["poll_seconds"]),
             glue_max_poll_attempts=int(data["glue_wait"]["max_poll_attempts"]),
             snapshot_poke_seconds=int(data["snapshot_wait"]["poke_seconds"]),
-            snapshot_timeout_hours=int(data["snapshot_wait"]["timeout_hours"]),
+            snapshot_timeout_seconds=int(data["snapshot_wait"]["timeout_seconds"]),
         )
     except KeyError as exc:
         raise FlywheelConfigError(f"{CONFIG_FILE}: key {exc.args[0]!r} missing for environment {env!r}") from None

@@ -205,7 +205,7 @@ class SnapshotPrefixSensor(S3KeySensor):
         kwargs.setdefault("task_id", f"wait_for_{split_step}_snapshot")
         kwargs.setdefault("aws_conn_id", shared_setting("aws_conn_id"))
         kwargs.setdefault("poke_interval", int(wait["poke_seconds"]))
-        kwargs.setdefault("timeout", int(wait["timeout_hours"]) * 3600)
+        kwargs.setdefault("timeout", int(wait["timeout_seconds"]))
         super().__init__(bucket_key=f"<{self.source}: resolved at run time>", wildcard_match=True,
                          deferrable=True, **kwargs)
         self.split_step = split_step

@@ -3,6 +3,8 @@ catalog, Athena, S3) through the Amazon provider's operators; the assertions rea
 
 from __future__ import annotations
 
+from functools import cache
+
 import pytest
 from airflow.sdk.exceptions import ParamValidationError
 
@@ -143,7 +145,7 @@ def test_reports_runs_the_report_job_without_arguments(dag_runner, prod):
 )
 def test_invalid_params_are_rejected_before_any_aws_call(dag_runner, prod, dag_id, conf):
     with pytest.raises(ParamValidationError):
-        dag_runner(load_flywheel_dag(dag_id), conf)
+        dag_runner(unchanged_dag(dag_id), conf)
 
     assert prod.job_runs() == []
     assert prod.athena_queries() == []
@@ -190,6 +192,12 @@ def test_retry_reattaches_to_the_run_it_started_instead_of_starting_another(dag_
     (run,) = prod.job_runs()
     assert run.state == "SUCCEEDED"
     assert result.xcom("flywheel_reports", "generate_cleanrooms_report") == run.run_id
+
+
+@cache
+def unchanged_dag(dag_id):
+    """Parsed once for the tests that do not change it."""
+    return load_flywheel_dag(dag_id)
 
 
 def part_tables_events(run_id):
