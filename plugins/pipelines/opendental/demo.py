@@ -1,0 +1,75 @@
+"""``make demo`` for OpenDental: a handful of real OpenDental tables (the shared DDL when it is checked out
+next to the project, else the project's own fixture DDL) filled with generated rows in a local MariaDB
+"production", then one ``opendental_nightly`` run into a local replica and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pipelines.common.demo import DemoEnv, DemoSpec
+from pipelines.common.paths import PROJECT_ROOT
+from pipelines.opendental import generator
+from pipelines.opendental.config import ANALYTICS_CONN_ID, REPLICA_CONN_ID, SOURCE_CONN_ID
+
+SHARED_DDL = PROJECT_ROOT / ".." / "shared" / "corpus" / "opendental" / "ddl"
+FIXTURE_DDL = PROJECT_ROOT / "tests" / "fixtures" / "opendental"
+DEMO_TABLES = ["patient", "appointment", "procedurelog", "claimproc", "payment", "definition", "provider",
+               "securitylog"]
+ROWS_PER_TABLE = 500
+
+
+def ddl_files() -> list[Path]:
+    """The demo tables' DDL: shared corpus first, the project's fixtures for anything it lacks."""
+    files = []
+    for table in DEMO_TABLES:
+        for folder in (SHARED_DDL, FIXTURE_DDL):
+            if (folder / f"{table}.sql").is_file():
+                files.append(folder / f"{table}.sql")
+                break
+    return files
+
+
+def _databases(env: DemoEnv) -> tuple[Any, Any, Any]:
+    return (env.database("mysql", "opendental_source"), env.database("mysql", "opendental_replica"),
+            env.database("postgres", "opendental_analytics"))
+
+
+def seed(env: DemoEnv) -> None:
+    source, _, _ = _databases(env)
+    conn = source.connect()
+    try:
+        for table in generator.load_ddl_files(conn, ddl_files()):
+            generator.fill_table(conn, table, ROWS_PER_TABLE)
+    finally:
+        conn.close()
+
+
+def connections(env: DemoEnv) -> Mapping[str, str]:
+    source, replica, analytics = _databases(env)
+    return {SOURCE_CONN_ID: source.airflow_conn(), REPLICA_CONN_ID: replica.airflow_conn(),
+            ANALYTICS_CONN_ID: analytics.airflow_conn()}
+
+
+def counts(env: DemoEnv) -> Mapping[str, Any]:
+    _, replica, analytics = _databases(env)
+    tables = analytics.scalar("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public' "
+                              "AND table_type = 'BASE TABLE'")
+    patients = analytics.scalar("SELECT COUNT(*) FROM public.patient")
+    procedures = analytics.scalar("SELECT COUNT(*) FROM public.procedurelog")
+    validated = replica.scalar("SELECT COUNT(*) FROM etl_run_validation WHERE ok = 1")
+    return {"public tables": tables, "public.patient": patients, "public.procedurelog": procedures,
+            "tables validated": validated}
+
+
+DEMOS = [
+    DemoSpec(
+        dag_id="opendental_nightly",
+        seed=seed,
+        connections=connections,
+        counts=counts,
+        conf={"allow_business_hours": True, "parallel": 2},
+        order=40,
+    ),
+]
