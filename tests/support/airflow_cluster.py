@@ -4,13 +4,17 @@ with the LocalExecutor, metadata in a throwaway local PostgreSQL database, free 
 What ``dag.test()`` cannot show (pools, reschedule-mode sensors, several runs at once, max_active_runs)
 needs the scheduler. Use it as a context manager, which stops every process even when the test fails::
 
-    with airflow_cluster(dags_folder, env={"AIRFLOW_CONN_X": ...}, pools_file=POOLS_FILE) as cluster:
+    with airflow_cluster(dags_folder, tmp_path / "home", env={"AIRFLOW_CONN_X": ...},
+                         pools_file=POOLS_FILE) as cluster:
         cluster.wait_for_dags(["my_dag"])
         run_id = cluster.trigger("my_dag", conf={})
-        assert cluster.wait_for_run("my_dag", run_id) == "success"
+        assert cluster.wait_for_runs([("my_dag", run_id)]) == {("my_dag", run_id): "success"}
 
-Each component's output goes to ``<home>/logs/<component>.log`` (``cluster.log_tail(name)``); task logs
-are under ``<home>/logs/dag_id=...``.
+``dags_folder`` is best a folder holding symlinks to just the DAG files under test (parsing is faster and
+other families' DAGs stay out). DAGs are unpaused at creation, so a DAG with a schedule may start a run
+of its own: give tests ``schedule=None`` configs, or pass ``AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True``
+in ``env`` and call ``cluster.unpause(dag_id)``. Each component's output goes to
+``<home>/logs/<component>.log`` (``cluster.log_tail(name)``); task logs: ``cluster.task_log(...)``.
 """
 
 from __future__ import annotations
