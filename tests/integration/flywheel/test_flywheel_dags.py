@@ -177,14 +177,16 @@ def test_failed_glue_run_fails_its_task_stops_dependents_and_alerts(dag_runner, 
     assert "ended FAILED" in alerts[0]
 
 
-def test_retry_reattaches_to_the_run_it_started_instead_of_starting_another(dag_runner, prod, aws):
+@pytest.mark.parametrize("reads_per_state", [2, 3], ids=["retry-finds-it-succeeded", "retry-finds-it-running"])
+def test_retry_reattaches_to_the_run_it_started_instead_of_starting_another(dag_runner, prod, aws,
+                                                                            reads_per_state):
     """Try 1 starts the run and fails while it is still running (its wait budget runs out after one
     check, as when a worker or triggerer dies); the retry finds the run id in the task state store and
-    waits on that run."""
+    waits on that run (still running, or already succeeded, depending on how slow the run is)."""
     dag = load_flywheel_dag("flywheel_reports")
     fast_retries(dag, waiter_max_attempts=1)
 
-    with slow_glue_runs(aws, reads_per_state=2):
+    with slow_glue_runs(aws, reads_per_state=reads_per_state):
         result = dag_runner(dag, {})
 
     assert result.state == "success"
