@@ -9,7 +9,8 @@ wait for infobase snapshot    -> infobase_split_and_bucket -> register_infobase 
 wait for addressable snapshot -> addressable_bucket        -> register_addressable /
 ```
 
-The two branches are independent and run in parallel; each register step only waits for its own split.
+The two branches are independent and run in parallel; each register step only waits for its own split
+(both run the `register-staged-tables` job, which therefore needs `MaxConcurrentRuns` >= 2 in Glue).
 Every Glue step is a deferrable `GlueJobOperator` (no worker slot held while Glue runs) that returns the
 job run id; a retry reattaches to its still running or succeeded run instead of starting a duplicate.
 Job names, S3 paths and databases come from `include/config/flywheel.yaml` for the environment in the
