@@ -56,23 +56,30 @@ def _execute(conn: Any, sql: str | bytes) -> None:
     cur.close()
 
 
-def _page_query(schema: TableSchema, plan: TablePlan, *, since: str | None, after_key: Any,
+def _page_query(schema: TableSchema, plan: TablePlan, *, since: str | None, after: tuple[Any, Any] | None,
                 limit: int | None) -> tuple[str, list[Any]]:
-    """One keyset page (or the whole table in one streamed read when it has no integer key)."""
+    """One keyset page (or the whole table in one streamed read when it has no integer key).
+
+    Incremental pages walk (watermark, key) so the watermark index finds the few changed rows; full and
+    append-only pages walk the key."""
     key = mysql_ident(plan.key_column) if plan.key_column else "NULL"
     wm = mysql_ident(plan.watermark_column) if plan.watermark_column else "NULL"
+    by_watermark = since is not None and plan.watermark_column is not None and plan.key_column is not None
     where, params = [], []
     if since is not None and plan.watermark_column:
         where.append(f"{wm} >= %s")
         params.append(since)
-    if after_key is not None and plan.key_column:
+    if after is not None and by_watermark:
+        where.append(f"({wm} > %s OR ({wm} = %s AND {key} > %s))")
+        params += [after[1], after[1], after[0]]
+    elif after is not None and after[0] is not None and plan.key_column:
         where.append(f"{key} > %s")
-        params.append(after_key)
+        params.append(after[0])
     sql = f"SELECT {key}, {wm}, {insert_row_expr(schema)} FROM {mysql_ident(schema.name)}"
     if where:
         sql += " WHERE " + " AND ".join(where)
     if plan.key_column:
-        sql += f" ORDER BY {key}"
+        sql += f" ORDER BY {wm}, {key}" if by_watermark else f" ORDER BY {key}"
         if limit:
             sql += f" LIMIT {int(limit)}"
     return sql, params
@@ -94,8 +101,9 @@ def copy_rows(source: Any, replica: Any, schema: TableSchema, plan: TablePlan, t
     head = f"INSERT INTO {mysql_ident(target)} VALUES ".encode()
     suffix = _upsert_suffix(schema) if upsert else b""
     limit = settings.batch_rows if plan.key_column else None
+    position: tuple[Any, Any] | None = None if after_key is None else (after_key, None)
     while True:
-        sql, params = _page_query(schema, plan, since=since, after_key=outcome.max_key, limit=limit)
+        sql, params = _page_query(schema, plan, since=since, after=position, limit=limit)
         cur = streaming_cursor(source)
         cur.execute(sql, params)
         page_rows = 0
@@ -109,9 +117,10 @@ def copy_rows(source: Any, replica: Any, schema: TableSchema, plan: TablePlan, t
                     _execute(replica, head + b",".join(batch) + suffix)
                     batch, size = [], 0
             page_rows += len(rows)
-            last_key, _, _ = rows[-1]
+            last_key, last_watermark, _ = rows[-1]
+            position = (last_key, last_watermark)
             if plan.key_column:
-                outcome.max_key = last_key
+                outcome.max_key = last_key if outcome.max_key is None else max(outcome.max_key, last_key)
             if plan.watermark_column:
                 outcome.max_watermark = later(outcome.max_watermark, max(
                     (as_text(r[1]) for r in rows if r[1] is not None), default=None))

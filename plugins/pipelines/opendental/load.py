@@ -63,13 +63,15 @@ def stream_into_copy(replica: Any, pg_cur: Any, schema: TableSchema, target: str
 
 
 def full_load(replica: Any, pg: Any, schema: TableSchema, watermark: str | None, settings: Settings,
-              progress: Progress) -> int:
+              progress: Progress) -> tuple[int, float]:
     """COPY into a fresh shadow table, key and index it, then swap it in (readers never see it half)."""
     live, shadow = qualified(RAW, schema.name), qualified(RAW, schema.name + SHADOW_SUFFIX)
     with pg.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {shadow}")
         cur.execute(f"CREATE TABLE {shadow} (\n  {pg_columns_ddl(schema, with_primary_key=False)}\n)")
+        copy_started = time.monotonic()
         rows = stream_into_copy(replica, cur, schema, shadow, settings, progress)
+        copy_seconds = time.monotonic() - copy_started
         # Keys and indexes after the bulk COPY: one sort instead of a B-tree insert per row.
         if schema.primary_key:
             cur.execute(f"ALTER TABLE {shadow} ADD PRIMARY KEY ("
@@ -79,7 +81,7 @@ def full_load(replica: Any, pg: Any, schema: TableSchema, watermark: str | None,
         cur.execute(f"DROP TABLE IF EXISTS {live}")
         cur.execute(f"ALTER TABLE {shadow} RENAME TO {pg_ident(schema.name)}")
     pg.commit()
-    return rows
+    return rows, copy_seconds
 
 
 def upsert_load(replica: Any, pg: Any, schema: TableSchema, settings: Settings, progress: Progress,
@@ -141,10 +143,11 @@ def load_table(extracted: dict[str, Any], settings: Settings, ids: ConnIds = DEF
             mode = "full" if since is None else mode
         elif mode == "append_only":
             after = _scalar(pg, f"SELECT MAX({pg_ident(key)}) FROM {live}")
+        copy_seconds = None
         progress = Progress(f"{table} load", total=schema.estimated_rows if mode == "full" else None)
         if mode == "full":
             log.info("%s: full load into raw via a shadow table", table)
-            rows = full_load(replica, pg, schema, watermark, settings, progress)
+            rows, copy_seconds = full_load(replica, pg, schema, watermark, settings, progress)
         elif mode == "incremental":
             log.info("%s: incremental load of rows with %s >= %s (raw's latest minus overlap), upsert by key",
                      table, watermark, since)
@@ -157,5 +160,6 @@ def load_table(extracted: dict[str, Any], settings: Settings, ids: ConnIds = DEF
     progress.done()
     seconds = time.monotonic() - started
     stages = {**extracted["stages"], "load": {"rows": rows, "seconds": round(seconds, 3), "raw_rows": raw_total,
-                                              "mode": mode, "since": since}}
+                                              "mode": mode, "since": since,
+                                              "copy_seconds": None if copy_seconds is None else round(copy_seconds, 3)}}
     return {**extracted, "raw_rebuilt": mode == "full", "stages": stages}

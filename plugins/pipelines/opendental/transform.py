@@ -66,7 +66,7 @@ def output_columns(pg: Any, select_sql: str) -> list[str]:
     return names
 
 
-def rebuild(pg: Any, table: str, select_sql: str, keys: list[str]) -> None:
+def rebuild(pg: Any, table: str, select_sql: str, keys: list[str], watermark: str | None = None) -> None:
     """Build the whole public table beside the live one, key it, swap it in (one transaction)."""
     live, build = qualified(PUBLIC, table), qualified(PUBLIC, table + BUILD_SUFFIX)
     with pg.cursor() as cur:
@@ -74,6 +74,9 @@ def rebuild(pg: Any, table: str, select_sql: str, keys: list[str]) -> None:
         cur.execute(f"CREATE TABLE {build} AS {select_sql}")
         if keys:
             cur.execute(f"ALTER TABLE {build} ADD PRIMARY KEY ({', '.join(pg_ident(k) for k in keys)})")
+        if watermark:
+            # The next incremental run starts from MAX(watermark): an index keeps that instant.
+            cur.execute(f"CREATE INDEX ON {build} ({pg_ident(watermark)})")
         cur.execute(f"DROP TABLE IF EXISTS {live}")
         cur.execute(f"ALTER TABLE {build} RENAME TO {pg_ident(table)}")
     pg.commit()
@@ -142,7 +145,7 @@ def transform_table(loaded: dict[str, Any], settings: Settings, ids: ConnIds = D
         if mode == "full":
             log.info("%s: rebuilding public.%s (%s transform) and swapping it in", table, target,
                      "hand-written" if custom else "generic")
-            rebuild(pg, target, select_sql, keys)
+            rebuild(pg, target, select_sql, keys, watermark if watermark in columns else None)
             rows = int(_scalar(pg, f"SELECT COUNT(*) FROM {live}"))
         elif mode == "incremental":
             log.info("%s: upserting rows with %s >= %s into public.%s", table, watermark, since, target)
