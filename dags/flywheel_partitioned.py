@@ -62,7 +62,7 @@ with DAG(
         aws_conn_id=shared_setting("aws_conn_id"),
         max_active_tis_per_dagrun=shared_setting("msck_max_active"),
         map_index_template=MSCK_LABEL_TEMPLATE,
-        sleep_time=5,
+        sleep_time=shared_setting("athena_poll_seconds"),
     ).expand_kwargs(msck_plan)
 
     @task(outlets=[PART_TABLES], trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
