@@ -83,11 +83,13 @@ def start_moto() -> tuple[Any, str]:
 
 
 def stand_in_settings(specs: list[DemoSpec], demo_env: DemoEnv) -> dict[str, str]:
-    """AIRFLOW_CONN_* / AIRFLOW_VAR_* for every spec, plus Slack when a webhook URL is given."""
+    """AIRFLOW_CONN_* / AIRFLOW_VAR_* and other variables for every spec, plus Slack when a webhook URL is given."""
     settings: dict[str, str] = {}
     for spec in specs:
         settings.update({conn_env_name(cid): conn for cid, conn in spec.connections(demo_env).items()})
         settings.update({f"AIRFLOW_VAR_{key.upper()}": value for key, value in spec.variables.items()})
+        if spec.environment:
+            settings.update(spec.environment(demo_env))
     webhook = os.environ.get("SLACK_WEBHOOK_URL")
     if webhook:
         settings[conn_env_name("slack_alerts")] = json.dumps({"conn_type": "slackwebhook", "password": webhook})

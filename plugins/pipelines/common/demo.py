@@ -51,6 +51,7 @@ class DemoSpec:
     """One DAG run of the demo.
 
     ``seed(env)`` loads demo data; ``connections(env)`` returns ``{conn_id: connection JSON}``;
+    ``environment(env)`` returns other variables the Airflow processes need (e.g. a config file path);
     ``counts(env)`` returns the key figures shown in the summary after the run.
     """
 
@@ -58,6 +59,7 @@ class DemoSpec:
     seed: Callable[[DemoEnv], None]
     connections: Callable[[DemoEnv], Mapping[str, str]]
     counts: Callable[[DemoEnv], Mapping[str, Any]] | None = None
+    environment: Callable[[DemoEnv], Mapping[str, str]] | None = None
     conf: Mapping[str, Any] = field(default_factory=dict)
     variables: Mapping[str, str] = field(default_factory=dict)
     expect_state: str = "success"

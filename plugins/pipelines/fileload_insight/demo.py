@@ -63,15 +63,16 @@ def demo_partitions(env: DemoEnv) -> dict[str, Any]:
     }
 
 
-def connections(env: DemoEnv) -> Mapping[str, str]:
-    """The partitions' connections, and the demo partitions file for the DAG processor.
-
-    The demo runner builds the Airflow environment from this process's environment right after asking
-    for connections, which is the one hook it offers to name the partitions file."""
+def environment(env: DemoEnv) -> Mapping[str, str]:
+    """Writes the demo partitions file and names it for the Airflow processes."""
     path = env.work_dir / "partitions.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(demo_partitions(env), sort_keys=False))
-    os.environ[PARTITIONS_FILE_ENV] = str(path)
+    return {PARTITIONS_FILE_ENV: str(path)}
+
+
+def connections(env: DemoEnv) -> Mapping[str, str]:
+    """The partitions' connections: their lock tables live in local PostgreSQL databases."""
     return {f"mssql_partition_{name}": _outcomes_db(env, name).airflow_conn() for name in PARTITIONS}
 
 
@@ -100,7 +101,8 @@ def keep_state(env: DemoEnv) -> None:
 
 
 def _spec(dag_id: str, order: int, seed_with: Any = keep_state, **kwargs: Any) -> DemoSpec:
-    return DemoSpec(dag_id=dag_id, seed=seed_with, connections=connections, counts=counts, order=order, **kwargs)
+    return DemoSpec(dag_id=dag_id, seed=seed_with, connections=connections, environment=environment, counts=counts,
+                    order=order, **kwargs)
 
 
 DEMOS = [
