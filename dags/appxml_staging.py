@@ -1,0 +1,96 @@
+"""
+### Stage app_XML
+
+Reduces the Provenir documents of `dbo.app_xml` (connection `mssql_appxml`) to
+`/Provenir/Request/CustData` and stages them in `dbo.app_xml_staging`, one partition per
+`app_id % workers` remainder, each a mapped task labelled `rem=3/8`.
+
+**Shape**: plan (checks params) → ensure the staging table → drop index (setup) → stage partitions
+(mapped) → recreate index (teardown: runs even when a partition failed) → summary (totals and a
+per-partition table; outlet: the `appxml_staging` asset).
+
+**Nightly** it stages new app_ids only: each partition resumes after its highest staged app_id.
+Keep `workers` stable between runs (resume is per remainder of the current modulus).
+
+**Params**: `workers` (the modulus), `batch` (rows per transaction), `limit` (rows per partition, 0 = all),
+`remainders` (rerun only these partitions, e.g. `[2, 5]`), `drop_index` (for a large initial load),
+`recreate_index`.
+
+**Rerun a failed partition**: clear its failed mapped instance (`rem=5/8`) or trigger with
+`{"remainders": [5]}`: it resumes after its last committed batch; nothing is staged twice.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import DAG, Asset, CronTriggerTimetable, get_current_context, setup, task, teardown
+
+from pipelines.appxml import dagtasks
+from pipelines.appxml.metrics import partition_label
+from pipelines.common.defaults import dag_defaults
+from pipelines.common.params import bool_param, int_list_param, int_param
+
+# Downstream pipelines schedule on this: schedule=[Asset("appxml_staging")].
+STAGING_ASSET = Asset("appxml_staging")
+
+with DAG(
+    "appxml_staging",
+    schedule=CronTriggerTimetable("30 1 * * *", timezone="UTC"),
+    max_active_runs=1,
+    doc_md=__doc__,
+    params={
+        "workers": int_param(8, title="Workers (modulus)", minimum=1, maximum=64,
+                             description="Partitions: app_id % workers. Keep it stable between runs."),
+        "batch": int_param(1000, title="Batch", minimum=1, maximum=50_000,
+                           description="Rows per keyset read and per transaction."),
+        "limit": int_param(0, title="Limit per partition", minimum=0,
+                           description="Stop each partition after this many source rows (0 = all)."),
+        "remainders": int_list_param(title="Remainders", description="Rerun only these partitions "
+                                     "(e.g. [2, 5]); each must lie in 0..workers-1. Empty = all."),
+        "drop_index": bool_param(False, title="Drop index", description="Drop IX_app_xml_staging_app_id "
+                                 "before staging (for a large initial load)."),
+        "recreate_index": bool_param(True, title="Recreate index", description="Recreate the index "
+                                     "after staging (a no-op when it exists)."),
+    },
+    **dag_defaults(tags=["appxml", "staging", "nightly"]),
+):
+
+    @task
+    def plan(params: dict) -> list[dict]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        try:
+            return dagtasks.plan_partitions(params)
+        except dagtasks.StagingError as exc:
+            raise AirflowFailException(str(exc)) from None
+
+    @task
+    def ensure_staging_table() -> None:
+        dagtasks.ensure_staging_table()
+
+    @setup
+    def drop_index(params: dict) -> None:
+        dagtasks.drop_index(bool(params["drop_index"]))
+
+    @task(map_index_template="{{ partition_label }}", max_active_tis_per_dagrun=dagtasks.MAX_PARALLEL_PARTITIONS)
+    def stage_partition(entry: dict) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        get_current_context()["partition_label"] = partition_label(entry["rem"], entry["mod"])
+        try:
+            return dagtasks.stage(entry)
+        except dagtasks.StagingError as exc:  # bad settings or an injected failure: retrying cannot help
+            raise AirflowFailException(str(exc)) from None
+
+    @teardown
+    def recreate_index(params: dict) -> None:
+        dagtasks.recreate_index(bool(params["recreate_index"]))
+
+    @task(outlets=[STAGING_ASSET])
+    def summary(partitions: list[dict]) -> dict:
+        return dagtasks.summarize(partitions)
+
+    partitions = plan()
+    dropped = drop_index()
+    staged = stage_partition.expand(entry=partitions)
+    partitions >> ensure_staging_table() >> dropped >> staged >> recreate_index().as_teardown(setups=dropped)
+    summary(staged)

@@ -1,0 +1,300 @@
+"""Staging of one partition (``app_id % mod == rem``): keyset reads, reduction, bulk writes.
+
+Three threads overlap the work, because reading, parsing and writing would otherwise take turns:
+a reader prefetches the next keyset batch on its own connection, the calling thread parses (lxml
+releases the GIL for much of it), and a writer commits the previous batch on a second connection
+(one transaction per batch: delete the batch's app_id range of this partition, then bulk insert).
+At most two raw batches are alive at a time (the one being parsed and the one being fetched), which
+bounds memory by about twice a batch's raw bytes.
+
+Idempotent and resumable: by default a partition resumes after the highest app_id already staged for
+its remainder, and a rewritten batch replaces its own range, so a rerun never duplicates or fails on
+rows already staged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipelines.appxml import tables as t
+from pipelines.appxml.extract import Reduced, hardened_parser, reduce_document
+from pipelines.appxml.metrics import PartitionMetrics, partition_label
+
+log = logging.getLogger(__name__)
+
+#: Test and drill hook: ``"<rem>:<n>"`` (or ``"<n>"`` for every partition) makes a partition fail right
+#: after committing its n-th batch, as a crashed worker would.
+FAIL_AFTER_ENV = "PIPELINES_APPXML_FAIL_AFTER_BATCHES"
+_POLL_S = 0.5
+_RAW_BATCHES_IN_FLIGHT = 2
+
+
+class StagingError(Exception):
+    """A user error (bad settings, refused source): one line, no retry helps."""
+
+
+class InjectedFailure(StagingError):
+    """The failure asked for through ``PIPELINES_APPXML_FAIL_AFTER_BATCHES``."""
+
+
+@dataclass(frozen=True)
+class PartitionSpec:
+    """What one partition run stages. ``start_after`` overrides the resume point; ``limit`` 0 = all."""
+
+    mod: int = 1
+    rem: int = 0
+    batch: int = 1000
+    limit: int = 0
+    start_after: int | None = None
+    resume: bool = True
+    source_table: str = t.DEFAULT_SOURCE_TABLE
+    source_column: str = t.DEFAULT_SOURCE_COLUMN
+    staging_table: str = t.DEFAULT_STAGING_TABLE
+    force: bool = False
+
+    @property
+    def label(self) -> str:
+        return partition_label(self.rem, self.mod)
+
+    def validated(self) -> PartitionSpec:
+        """Itself, or a StagingError naming the first bad setting (before anything is read or written)."""
+        if self.mod < 1:
+            raise StagingError(f"mod (workers) must be at least 1, got {self.mod}")
+        if not 0 <= self.rem < self.mod:
+            raise StagingError(f"rem must lie in 0..{self.mod - 1} for mod {self.mod}, got {self.rem}")
+        if self.batch < 1:
+            raise StagingError(f"batch must be at least 1, got {self.batch}")
+        if self.limit < 0:
+            raise StagingError(f"limit must be 0 (all) or positive, got {self.limit}")
+        try:
+            source, staging = t.TableName.parse(self.source_table), t.TableName.parse(self.staging_table)
+            t.check_identifier(self.source_column, "source column")
+        except t.StagingConfigError as exc:
+            raise StagingError(str(exc)) from None
+        if source == staging:
+            raise StagingError(f"source and staging table are the same: {source}")
+        if "staging" in source.name.lower() and not self.force:
+            raise StagingError(f"refusing to read from {source}: its name says staging (use force to override)")
+        return self
+
+
+@dataclass
+class _RawBatch:
+    rows: list[tuple[int, Any]]
+    low: int
+    high: int
+
+
+@dataclass
+class _ReducedBatch:
+    results: list[Reduced]
+    low: int
+    high: int
+    source_bytes: int
+
+
+def fail_after_batches(rem: int, environ: dict[str, str] | os._Environ = os.environ) -> int | None:
+    """The batch count after which this partition must fail, from PIPELINES_APPXML_FAIL_AFTER_BATCHES."""
+    value = environ.get(FAIL_AFTER_ENV, "").strip()
+    if not value:
+        return None
+    target, _, count = value.rpartition(":")
+    if target and int(target) != rem:
+        return None
+    return int(count)
+
+
+class _Pipeline:
+    """The reader / writer threads around the parsing loop of one partition run."""
+
+    def __init__(self, engine: sa.Engine, spec: PartitionSpec, metrics: PartitionMetrics,
+                 src: sa.Table, stg: sa.Table) -> None:
+        self.engine, self.spec, self.metrics, self.src, self.stg = engine, spec, metrics, src, stg
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.raw_slots = threading.Semaphore(_RAW_BATCHES_IN_FLIGHT)
+        self.raw_queue: queue.Queue[_RawBatch | None] = queue.Queue()
+        self.out_queue: queue.Queue[_ReducedBatch | None] = queue.Queue(maxsize=1)
+        self.fail_after = fail_after_batches(spec.rem)
+        self.started = time.monotonic()
+
+    # -- plumbing ---------------------------------------------------------------------------------------
+    def _guard(self, body: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                body()
+            except BaseException as exc:  # handed to the calling thread, which raises it
+                self.errors.append(exc)
+                self.stop.set()
+        return run
+
+    def _put(self, q: queue.Queue, item: Any) -> None:
+        while not self.stop.is_set():
+            try:
+                q.put(item, timeout=_POLL_S)
+                return
+            except queue.Full:
+                continue
+
+    def _get(self, q: queue.Queue) -> Any:
+        while True:
+            try:
+                return q.get(timeout=_POLL_S)
+            except queue.Empty:
+                if self.stop.is_set():
+                    return None
+
+    def _acquire_slot(self) -> bool:
+        while not self.stop.is_set():
+            if self.raw_slots.acquire(timeout=_POLL_S):
+                return True
+        return False
+
+    # -- the three stages ------------------------------------------------------------------------------
+    def read(self) -> None:
+        spec, after, fetched = self.spec, self.metrics.resumed_after, 0
+        column = spec.source_column
+        with self.engine.connect() as conn:
+            while self._acquire_slot():
+                size = spec.batch if not spec.limit else min(spec.batch, spec.limit - fetched)
+                rows = [] if size <= 0 else conn.execute(
+                    t.select_batch(self.src, column, spec.mod, spec.rem, after, size)).all()
+                # End the read transaction between batches: no snapshot held for hours on the source.
+                conn.rollback()
+                if not rows:
+                    self.raw_slots.release()
+                    break
+                fetched += len(rows)
+                low, after = rows[0][0], rows[-1][0]
+                self._put(self.raw_queue, _RawBatch([(row[0], row[1]) for row in rows], low, after))
+        self._put(self.raw_queue, None)
+
+    def parse(self) -> None:
+        parser = hardened_parser()
+        while (raw := self._get(self.raw_queue)) is not None:
+            results = [reduce_document(app_id, value, parser) for app_id, value in raw.rows]
+            source_bytes = sum(len(value) for _, value in raw.rows if value)
+            low, high = raw.low, raw.high
+            del raw  # the raw batch may be large: release it before the reader fetches the next one
+            self.raw_slots.release()
+            self._put(self.out_queue, _ReducedBatch(results, low, high, source_bytes))
+            if self.stop.is_set():
+                return
+        self._put(self.out_queue, None)
+
+    def write(self) -> None:
+        with self.engine.connect() as conn:
+            while (batch := self._get(self.out_queue)) is not None:
+                rows = [{"app_id": r.app_id, t.STAGING_XML_COLUMN: r.xml} for r in batch.results if r.xml]
+                with conn.begin():
+                    conn.execute(t.delete_range(self.stg, self.spec.mod, self.spec.rem, batch.low, batch.high))
+                    bulk_insert(conn, self.stg, rows)
+                staged_bytes = sum(len(row[t.STAGING_XML_COLUMN]) for row in rows)
+                self.metrics.record_batch(batch.results, batch.source_bytes, staged_bytes, batch.high)
+                log_progress(self.metrics, time.monotonic() - self.started)
+                if self.fail_after is not None and self.metrics.batches >= self.fail_after:
+                    raise InjectedFailure(f"{self.spec.label}: failure injected after "
+                                          f"{self.metrics.batches} batches ({FAIL_AFTER_ENV})")
+
+    def run(self) -> None:
+        threads = [threading.Thread(target=self._guard(body), name=f"appxml-{name}-{self.spec.rem}", daemon=True)
+                   for name, body in (("reader", self.read), ("writer", self.write))]
+        for thread in threads:
+            thread.start()
+        self._guard(self.parse)()
+        for thread in threads:
+            thread.join()
+        if self.errors:
+            raise self.errors[0]
+
+
+def bulk_insert(conn: sa.Connection, stg: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """COPY on PostgreSQL (psycopg 3); elsewhere one executemany, which SQLAlchemy turns into multi-row
+    INSERTs (or pyodbc's fast_executemany on SQL Server when the engine enables it)."""
+    if not rows:
+        return
+    driver_conn = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql" and hasattr(driver_conn, "cursor") and conn.dialect.driver == "psycopg":
+        quote = conn.dialect.identifier_preparer
+        copy_sql = (f"COPY {quote.format_table(stg)} ({quote.quote('app_id')}, "
+                    f"{quote.quote(t.STAGING_XML_COLUMN)}) FROM STDIN")
+        with driver_conn.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for row in rows:
+                copy.write_row((row["app_id"], row[t.STAGING_XML_COLUMN]))
+        return
+    conn.execute(t.insert_rows(stg), rows)
+
+
+def log_progress(metrics: PartitionMetrics, elapsed_s: float) -> None:
+    """One line per committed batch: rows done, rate, and an ETA when the partition's size is known."""
+    rate = metrics.processed / elapsed_s if elapsed_s > 0 else 0.0
+    done = f"{metrics.processed:,}"
+    eta = ""
+    if metrics.total:
+        done += f"/{metrics.total:,} ({100 * metrics.processed / metrics.total:.1f}%)"
+        if rate > 0:
+            eta = f", ETA {time.strftime('%H:%M:%S', time.gmtime((metrics.total - metrics.processed) / rate))}"
+    log.info("%s batch %d: %s rows, %d staged, %d skipped, %.1f rows/s, %.1f MB/s%s", metrics.label,
+             metrics.batches, done, metrics.staged, sum(metrics.skipped.values()), rate,
+             metrics.source_bytes / 1e6 / elapsed_s if elapsed_s > 0 else 0.0, eta)
+
+
+def resolve_tables(spec: PartitionSpec, dialect_name: str) -> tuple[sa.Table, sa.Table]:
+    source = t.source_table(t.TableName.parse(spec.source_table), spec.source_column, dialect_name)
+    staging = t.staging_table(t.TableName.parse(spec.staging_table), dialect_name)
+    return source, staging
+
+
+def resume_point(engine: sa.Engine, spec: PartitionSpec, stg: sa.Table) -> int | None:
+    if spec.start_after is not None:
+        return spec.start_after
+    if not spec.resume:
+        return None
+    with engine.connect() as conn:
+        return conn.execute(t.max_staged(stg, spec.mod, spec.rem)).scalar()
+
+
+def stage_partition(engine: sa.Engine, spec: PartitionSpec) -> PartitionMetrics:
+    """Stage one partition and return its metrics. Raises StagingError for bad settings before any write."""
+    spec = spec.validated()
+    src, stg = resolve_tables(spec, engine.dialect.name)
+    metrics = PartitionMetrics(mod=spec.mod, rem=spec.rem, batch=spec.batch)
+    started = time.monotonic()
+    metrics.resumed_after = resume_point(engine, spec, stg)
+    with engine.connect() as conn:
+        remaining = conn.execute(t.count_remaining(src, spec.mod, spec.rem, metrics.resumed_after)).scalar() or 0
+    metrics.total = min(remaining, spec.limit) if spec.limit else remaining
+    log.info("%s: staging %s.%s into %s, %s rows to go after app_id %s (batch %d)", spec.label, spec.source_table,
+             spec.source_column, spec.staging_table, f"{metrics.total:,}", metrics.resumed_after, spec.batch)
+    pipeline = _Pipeline(engine, spec, metrics, src, stg)
+    pipeline.started = started
+    pipeline.run()
+    metrics.finish(time.monotonic() - started)
+    log.info("%s done: %d processed, %d staged, skipped %s, %d id_mismatch, %.1f rows/s in %.1f s", spec.label,
+             metrics.processed, metrics.staged, dict(metrics.skipped) or "none", metrics.id_mismatch,
+             metrics.rows_per_sec, metrics.duration_s)
+    return metrics
+
+
+def iter_partitions(mod: int, remainders: list[int] | None) -> Iterator[int]:
+    """The remainders to run: all of 0..mod-1, or the given ones (validated)."""
+    if remainders is None:
+        yield from range(mod)
+        return
+    bad = sorted(r for r in remainders if not 0 <= r < mod)
+    if bad:
+        raise StagingError(f"remainders {bad} lie outside 0..{mod - 1} for workers={mod}")
+    yield from sorted(set(remainders))
+
+
+def with_partition(spec: PartitionSpec, rem: int) -> PartitionSpec:
+    return replace(spec, rem=rem)

@@ -1,0 +1,112 @@
+"""Command line for the runbook's users: stage one partition, outside Airflow.
+
+    PYTHONPATH=plugins python -m pipelines.appxml.staging --url SQLALCHEMY_URL | --conn-id ID \\
+        [--mod N --rem R] [--batch B] [--limit L] [--start-after ID] [--source-table T] \\
+        [--source-column C] [--staging-table T] [--drop-index] [--recreate-index] [--metrics PATH.json]
+
+Prefer ``--conn-id`` (an Airflow connection) or a URL from the environment (``--url "$APPXML_URL"``):
+a password typed on a command line ends up in shell history and process lists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from pipelines.appxml import ddl
+from pipelines.appxml.engines import engine_from_conn_id, engine_from_url
+from pipelines.appxml.pipeline import PartitionSpec, StagingError, stage_partition
+from pipelines.appxml.tables import DEFAULT_SOURCE_COLUMN, DEFAULT_SOURCE_TABLE, DEFAULT_STAGING_TABLE, TableName
+
+EXIT_USAGE, EXIT_FAILED = 2, 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.appxml.staging",
+                                     description="Stage /Provenir/Request/CustData of app_XML for one partition.")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", help="SQLAlchemy URL of the database (source and staging)")
+    target.add_argument("--conn-id", help="Airflow connection id (e.g. mssql_appxml)")
+    parser.add_argument("--mod", type=int, help="number of partitions (app_id %% mod == rem)")
+    parser.add_argument("--rem", type=int, help="this partition's remainder, 0..mod-1")
+    parser.add_argument("--batch", type=int, default=1000, help="rows per keyset batch and transaction")
+    parser.add_argument("--limit", type=int, default=0, help="stop after this many source rows (0 = all)")
+    parser.add_argument("--start-after", type=int, help="start after this app_id instead of resuming")
+    parser.add_argument("--no-resume", action="store_true", help="rescan from the start (rows are replaced)")
+    parser.add_argument("--source-table", default=DEFAULT_SOURCE_TABLE)
+    parser.add_argument("--source-column", default=DEFAULT_SOURCE_COLUMN)
+    parser.add_argument("--staging-table", default=DEFAULT_STAGING_TABLE)
+    parser.add_argument("--force", action="store_true", help="allow a source table whose name contains 'staging'")
+    parser.add_argument("--drop-index", action="store_true", help="drop the staging index before the load")
+    parser.add_argument("--recreate-index", action="store_true", help="recreate the staging index after the load")
+    parser.add_argument("--skip-staging", action="store_true", help="only the index operations")
+    parser.add_argument("--metrics", type=Path, help="write this partition's metrics JSON here")
+    return parser
+
+
+def spec_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> PartitionSpec:
+    if (args.mod is None) != (args.rem is None):
+        parser.error("--mod and --rem go together")
+    spec = PartitionSpec(
+        mod=1 if args.mod is None else args.mod, rem=0 if args.rem is None else args.rem, batch=args.batch,
+        limit=args.limit, start_after=args.start_after, resume=not args.no_resume, source_table=args.source_table,
+        source_column=args.source_column, staging_table=args.staging_table, force=args.force)
+    try:
+        return spec.validated()
+    except StagingError as exc:
+        parser.error(str(exc))
+        raise  # unreachable: parser.error exits
+
+
+def run(args: argparse.Namespace, spec: PartitionSpec) -> dict | None:
+    engine = engine_from_url(args.url) if args.url else engine_from_conn_id(args.conn_id)
+    staging = TableName.parse(spec.staging_table)
+    try:
+        ddl.ensure_staging_table(engine, staging)
+        if args.drop_index:
+            ddl.drop_staging_index(engine, staging)
+        metrics = None if args.skip_staging else stage_partition(engine, spec).to_dict()
+        if args.recreate_index:
+            ddl.create_staging_index(engine, staging)
+        return metrics
+    finally:
+        engine.dispose()
+
+
+def one_line(exc: BaseException) -> str:
+    """``Class: first line`` of an error, for users (driver messages carry host and user, no password)."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    spec = spec_from_args(args, parser)
+    try:
+        metrics = run(args, spec)
+    except (StagingError, sa.exc.SQLAlchemyError, OSError) as exc:
+        print(f"appxml staging failed ({spec.label}): {one_line(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # e.g. an unknown Airflow connection id: still one line, not a traceback wall
+        if type(exc).__name__ in {"AirflowNotFoundException", "ConnectionNotFound"}:
+            print(f"appxml staging failed: connection {args.conn_id!r} is not defined", file=sys.stderr)
+            return EXIT_FAILED
+        raise
+    if metrics is not None:
+        print(json.dumps({key: metrics[key] for key in ("partition", "processed", "staged", "skipped",
+                                                        "rows_per_sec", "duration_s")}))
+        if args.metrics:
+            args.metrics.parent.mkdir(parents=True, exist_ok=True)
+            args.metrics.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

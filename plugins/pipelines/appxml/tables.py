@@ -1,0 +1,154 @@
+"""Source and staging tables as SQLAlchemy Core objects, and every statement the staging loop issues.
+
+Statements are built with SQLAlchemy Core so each engine gets its own SQL: ``TOP``/``OFFSET`` and bracket
+quoting on SQL Server, ``LIMIT`` and double quotes on PostgreSQL and SQLite. Mixed-case names such as
+``app_XML`` are quoted by SQLAlchemy wherever they appear.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+DEFAULT_SOURCE_TABLE = "dbo.app_xml"
+DEFAULT_SOURCE_COLUMN = "app_XML"
+DEFAULT_STAGING_TABLE = "dbo.app_xml_staging"
+STAGING_XML_COLUMN = "app_XML"
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+class StagingConfigError(ValueError):
+    """A table or column name, or a partition setting, that the staging loop refuses."""
+
+
+class UtcNow(FunctionElement):
+    """The engine's current UTC time, for the ``extracted_at`` default."""
+
+    type = sa.DateTime()
+    inherit_cache = True
+
+
+@compiles(UtcNow)
+def _utc_now_default(element: UtcNow, compiler: object, **kw: object) -> str:
+    return "CURRENT_TIMESTAMP"
+
+
+@compiles(UtcNow, "mssql")
+def _utc_now_mssql(element: UtcNow, compiler: object, **kw: object) -> str:
+    return "SYSUTCDATETIME()"
+
+
+@compiles(UtcNow, "postgresql")
+def _utc_now_postgresql(element: UtcNow, compiler: object, **kw: object) -> str:
+    return "(now() AT TIME ZONE 'utc')"
+
+
+@dataclass(frozen=True)
+class TableName:
+    """``schema.table`` (schema optional); each part a plain identifier, so it can be quoted safely."""
+
+    schema: str | None
+    name: str
+
+    @classmethod
+    def parse(cls, qualified: str) -> TableName:
+        parts = qualified.strip().split(".")
+        if not 1 <= len(parts) <= 2 or not all(_IDENTIFIER.match(part) for part in parts):
+            raise StagingConfigError(f"not a valid table name: {qualified!r} (expected schema.table)")
+        return cls(parts[0], parts[1]) if len(parts) == 2 else cls(None, parts[0])
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
+
+def check_identifier(name: str, what: str) -> str:
+    if not _IDENTIFIER.match(name or ""):
+        raise StagingConfigError(f"not a valid {what} name: {name!r}")
+    return name
+
+
+def effective_schema(table: TableName, dialect_name: str) -> str | None:
+    # SQLite has no schemas: dbo.app_xml is simply app_xml there.
+    return None if dialect_name == "sqlite" else table.schema
+
+
+def source_table(name: TableName, column: str, dialect_name: str) -> sa.Table:
+    return sa.Table(
+        name.name, sa.MetaData(),
+        sa.Column("app_id", sa.Integer, primary_key=True),
+        sa.Column(check_identifier(column, "source column"), sa.UnicodeText),
+        schema=effective_schema(name, dialect_name),
+    )
+
+
+def staging_table(name: TableName, dialect_name: str) -> sa.Table:
+    return sa.Table(
+        name.name, sa.MetaData(),
+        sa.Column("app_id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column(STAGING_XML_COLUMN, sa.UnicodeText(), nullable=True),
+        sa.Column("extracted_at", sa.DateTime(), nullable=False, server_default=UtcNow()),
+        schema=effective_schema(name, dialect_name),
+    )
+
+
+def index_name(staging: TableName) -> str:
+    """``IX_app_xml_staging_app_id`` for the default staging table."""
+    return f"IX_{staging.name}_app_id"
+
+
+def staging_index(table: sa.Table, name: str) -> sa.Index:
+    return sa.Index(name, table.c.app_id)
+
+
+def in_partition(app_id: sa.ColumnElement, mod: int, rem: int) -> sa.ColumnElement[bool]:
+    return (app_id % mod) == rem
+
+
+def select_batch(src: sa.Table, column: str, mod: int, rem: int, after: int | None, batch: int) -> sa.Select:
+    """The next keyset page of one partition: ``batch`` rows with app_id above ``after``."""
+    query = sa.select(src.c.app_id, src.c[column]).where(in_partition(src.c.app_id, mod, rem))
+    if after is not None:
+        query = query.where(src.c.app_id > after)
+    return query.order_by(src.c.app_id).limit(batch)
+
+
+def count_remaining(src: sa.Table, mod: int, rem: int, after: int | None) -> sa.Select:
+    query = sa.select(sa.func.count()).select_from(src).where(in_partition(src.c.app_id, mod, rem))
+    return query.where(src.c.app_id > after) if after is not None else query
+
+
+def max_staged(stg: sa.Table, mod: int, rem: int) -> sa.Select:
+    """The resume point of a partition: its highest app_id already staged."""
+    return sa.select(sa.func.max(stg.c.app_id)).where(in_partition(stg.c.app_id, mod, rem))
+
+
+def delete_range(stg: sa.Table, mod: int, rem: int, low: int, high: int) -> sa.Delete:
+    """Clears the partition's rows in [low, high] so a batch can be written again without a key conflict."""
+    return sa.delete(stg).where(stg.c.app_id.between(low, high), in_partition(stg.c.app_id, mod, rem))
+
+
+def insert_rows(stg: sa.Table) -> sa.Insert:
+    """Executed with a list of ``{"app_id": ..., "app_XML": ...}``: one multi-row round trip per batch."""
+    return sa.insert(stg)
+
+
+def sample_page(src: sa.Table, column: str, offset: int, size: int) -> sa.Select:
+    """An OFFSET page of the source (for spot checks; the staging loop itself never uses OFFSET)."""
+    return sa.select(src.c.app_id, src.c[column]).order_by(src.c.app_id).offset(offset).limit(size)
+
+
+def compile_sql(statement: sa.ClauseElement, dialect_name: str) -> str:
+    """The SQL text one engine receives, with parameters inlined (for tests and the DBA's eyes)."""
+    return str(statement.compile(dialect=dialect_for(dialect_name), compile_kwargs={"literal_binds": True}))
+
+
+def dialect_for(dialect_name: str) -> sa.Dialect:
+    """A dialect without its DB-API driver (none is needed to compile)."""
+    from sqlalchemy.dialects import mssql, postgresql, sqlite
+
+    modules = {"mssql": mssql, "postgresql": postgresql, "sqlite": sqlite}
+    return modules[dialect_name].dialect()

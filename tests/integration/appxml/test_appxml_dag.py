@@ -1,0 +1,98 @@
+"""The appxml_staging DAG under dag.test() on real PostgreSQL (standing in for SQL Server): 4 mapped
+partitions, rerun without duplicates, a partition failing mid-way and rerun exactly once, bad params."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from pipelines.appxml import ddl
+from pipelines.appxml.extract import custdata_c14n
+from pipelines.appxml.pipeline import FAIL_AFTER_ENV
+from pipelines.appxml.tables import TableName
+
+pytestmark = pytest.mark.integration
+DAG_ID = "appxml_staging"
+# Every param on every run: dag.test() keeps a previous run's conf values in the DAG's params.
+RUN = {"workers": 4, "batch": 5, "limit": 0, "remainders": None, "drop_index": True, "recreate_index": True}
+STAGING = TableName("dbo", "app_xml_staging")
+
+
+def assert_staged_exactly(appxml_db) -> None:
+    staged = appxml_db.staged()
+    expected = appxml_db.expected()
+    assert sorted(staged) == sorted(expected)
+    assert {app_id: custdata_c14n(xml) for app_id, xml in staged.items()} == expected
+
+
+def test_four_partitions_stage_every_custdata_and_a_rerun_adds_nothing(appxml_db, staging_dag, dag_runner,
+                                                                       slack_webhook):
+    result = dag_runner(staging_dag, RUN)
+
+    assert result.state == "success", result.task_states
+    assert sorted(result.rendered_map_indexes[("stage_partition", i)] for i in range(4)) == [
+        "rem=0/4", "rem=1/4", "rem=2/4", "rem=3/4"]
+    assert_staged_exactly(appxml_db)
+    summary = result.xcom(DAG_ID, "summary")
+    kinds = Counter(doc.kind for doc in appxml_db.docs)
+    assert summary["processed"] == len(appxml_db.docs)
+    assert summary["staged"] == kinds["ok"] + kinds["id_mismatch"]
+    assert summary["skipped"] == {"malformed": kinds["malformed"], "no_custdata": kinds["no_custdata"],
+                                  "empty": kinds["empty"]}
+    assert summary["id_mismatch"] == kinds["id_mismatch"] > 0
+    assert ddl.index_exists(appxml_db.engine, STAGING)
+    assert slack_webhook.messages == []
+
+    again = dag_runner(staging_dag, RUN)
+
+    assert again.state == "success", again.task_states
+    assert again.xcom(DAG_ID, "summary")["processed"] == 0  # each partition resumed after its last app_id
+    assert_staged_exactly(appxml_db)
+
+
+def test_partition_failing_after_two_batches_is_rerun_exactly_once(appxml_db, staging_dag, dag_runner,
+                                                                     slack_webhook, monkeypatch):
+    monkeypatch.setenv(FAIL_AFTER_ENV, "1:2")
+
+    failed = dag_runner(staging_dag, RUN)
+
+    assert failed.state == "failed"
+    assert failed.states_of("stage_partition") == {0: "success", 1: "failed", 2: "success", 3: "success"}
+    assert failed.state_of("recreate_index") == "success"  # the teardown ran despite the failure
+    assert ddl.index_exists(appxml_db.engine, STAGING)
+    # Exactly the two committed batches of rem=1 are kept (5 source rows each, in app_id order).
+    rem1_source = sorted(doc.app_id for doc in appxml_db.docs if doc.app_id % 4 == 1)
+    committed = {doc.app_id for doc in appxml_db.docs if doc.has_custdata and doc.app_id in rem1_source[:10]}
+    assert set(appxml_db.staged_ids(4, 1)) == committed
+    alerts = "\n".join(slack_webhook.texts())
+    assert "Task failed: appxml_staging.stage_partition [rem=1/4]" in alerts
+    assert "<" not in alerts  # ids and labels only, never XML content
+
+    monkeypatch.delenv(FAIL_AFTER_ENV)
+    rerun = dag_runner(staging_dag, {**RUN, "remainders": [1]})
+
+    assert rerun.state == "success", rerun.task_states
+    assert rerun.states_of("stage_partition") == {0: "success"}
+    assert rerun.rendered_map_indexes[("stage_partition", 0)] == "rem=1/4"
+    assert rerun.xcom(DAG_ID, "summary")["processed"] == len(rem1_source) - 10
+    assert_staged_exactly(appxml_db)
+
+
+def test_remainders_outside_the_modulus_fail_before_any_write(appxml_db, staging_dag, dag_runner, slack_webhook):
+    result = dag_runner(staging_dag, {**RUN, "remainders": [1, 4]})
+
+    assert result.state == "failed"
+    assert result.state_of("plan") == "failed"
+    assert result.state_of("ensure_staging_table") == "upstream_failed"
+    assert "remainders [4] lie outside 0..3" in "\n".join(slack_webhook.texts())
+    with appxml_db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT to_regclass('dbo.app_xml_staging')").scalar() is None
+
+
+@pytest.mark.parametrize("bad", [{"workers": 0}, {"batch": -5}, {"remainders": [-1]}, {"limit": -1}])
+def test_invalid_params_are_rejected_on_trigger(staging_dag, dag_runner, bad):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        dag_runner(staging_dag, {**RUN, **bad})
