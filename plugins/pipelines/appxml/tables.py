@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.mssql import base as mssql_types
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -76,11 +77,16 @@ def effective_schema(table: TableName, dialect_name: str) -> str | None:
     return None if dialect_name == "sqlite" else table.schema
 
 
+# NVARCHAR(MAX) on SQL Server whatever SQLAlchemy guesses about the server version (never NTEXT).
+_XML_TEXT = sa.UnicodeText().with_variant(mssql_types.NVARCHAR(), "mssql")
+_EXTRACTED_AT = sa.DateTime().with_variant(mssql_types.DATETIME2(), "mssql")
+
+
 def source_table(name: TableName, column: str, dialect_name: str) -> sa.Table:
     return sa.Table(
         name.name, sa.MetaData(),
         sa.Column("app_id", sa.Integer, primary_key=True),
-        sa.Column(check_identifier(column, "source column"), sa.UnicodeText),
+        sa.Column(check_identifier(column, "source column"), _XML_TEXT),
         schema=effective_schema(name, dialect_name),
     )
 
@@ -89,8 +95,8 @@ def staging_table(name: TableName, dialect_name: str) -> sa.Table:
     return sa.Table(
         name.name, sa.MetaData(),
         sa.Column("app_id", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column(STAGING_XML_COLUMN, sa.UnicodeText(), nullable=True),
-        sa.Column("extracted_at", sa.DateTime(), nullable=False, server_default=UtcNow()),
+        sa.Column(STAGING_XML_COLUMN, _XML_TEXT, nullable=True),
+        sa.Column("extracted_at", _EXTRACTED_AT, nullable=False, server_default=UtcNow()),
         schema=effective_schema(name, dialect_name),
     )
 
@@ -150,5 +156,11 @@ def dialect_for(dialect_name: str) -> sa.Dialect:
     """A dialect without its DB-API driver (none is needed to compile)."""
     from sqlalchemy.dialects import mssql, postgresql, sqlite
 
-    modules = {"mssql": mssql, "postgresql": postgresql, "sqlite": sqlite}
-    return modules[dialect_name].dialect()
+    if dialect_name != "mssql":
+        return {"postgresql": postgresql, "sqlite": sqlite}[dialect_name].dialect()
+    # What SQLAlchemy detects when it connects to SQL Server 2012 or later (production is newer).
+    dialect = mssql.dialect(deprecate_large_types=True)
+    dialect.server_version_info = (16, 0)
+    dialect._supports_offset_fetch = True
+    dialect._supports_nvarchar_max = True
+    return dialect

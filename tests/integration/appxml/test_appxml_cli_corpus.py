@@ -1,0 +1,88 @@
+"""The CLI as the runbook's users run it, and every shared sample through the staging loop, on real
+PostgreSQL standing in for SQL Server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pipelines.appxml import ddl, seed
+from pipelines.appxml.engines import engine_from_url
+from pipelines.appxml.extract import custdata_c14n
+from pipelines.appxml.pipeline import PartitionSpec, stage_partition
+from pipelines.appxml.tables import TableName
+from pipelines.common.localdb import free_port
+from tests.integration.appxml.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "pipelines.appxml.staging", *args], capture_output=True,
+                          text=True, env=environment, cwd=PROJECT_ROOT, timeout=120)
+
+
+def test_cli_stages_two_partitions_with_metrics_and_index_handling(appxml_db, tmp_path):
+    url = appxml_db.db.url
+    first = run_cli("--url", url, "--mod", "2", "--rem", "0", "--batch", "7", "--drop-index",
+                    "--metrics", str(tmp_path / "appxml_0.json"))
+    second = run_cli("--url", url, "--mod", "2", "--rem", "1", "--batch", "7", "--recreate-index",
+                     "--metrics", str(tmp_path / "appxml_1.json"))
+
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert "rem=0/2 batch 1:" in first.stderr  # per-batch progress
+    metrics = [json.loads((tmp_path / f"appxml_{rem}.json").read_text()) for rem in (0, 1)]
+    assert sum(m["processed"] for m in metrics) == len(appxml_db.docs)
+    assert {"processed", "duration_s", "rows_per_sec", "finished_at", "skipped"} <= set(metrics[0])
+    assert sorted(appxml_db.staged()) == sorted(appxml_db.expected())
+    assert ddl.index_exists(appxml_db.engine, TableName("dbo", "app_xml_staging"))
+
+
+def test_cli_connection_failure_is_one_line_without_traceback():
+    result = run_cli("--url", f"postgresql+psycopg://appxml:not-a-secret@127.0.0.1:{free_port()}/nowhere",
+                     "--mod", "2", "--rem", "1")
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("appxml staging failed (rem=1/2): OperationalError:")
+    assert "Traceback" not in result.stderr
+    assert "not-a-secret" not in result.stderr
+
+
+def test_cli_unknown_connection_id_is_one_line(tmp_path):
+    result = run_cli("--conn-id", "mssql_appxml_missing", env={"AIRFLOW_HOME": str(tmp_path)})
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "appxml staging failed: connection 'mssql_appxml_missing' is not defined")
+
+
+def test_every_shared_sample_is_staged_with_identical_custdata(database_factory, shared_corpus):
+    db = database_factory("postgres")
+    engine = engine_from_url(db.url)
+    files = seed.corpus_files(shared_corpus)
+    # Fresh, unique app_ids: file names repeat ids across product lines and one has none.
+    rows = [(10_000 + i, path.read_bytes().decode("utf-8")) for i, path in enumerate(files)]
+    seed.load_source(engine, seed.create_source_table(engine), rows)
+    ddl.ensure_staging_table(engine, TableName("dbo", "app_xml_staging"))
+    try:
+        metrics = [stage_partition(engine, PartitionSpec(mod=3, rem=rem, batch=16)) for rem in range(3)]
+        with engine.connect() as conn:
+            staged = dict(conn.exec_driver_sql('SELECT app_id, "app_XML" FROM dbo.app_xml_staging').all())
+    finally:
+        engine.dispose()
+
+    malformed = [app_id for (app_id, _), path in zip(rows, files, strict=True) if path.name == "cc_bloat.xml"]
+    assert sum(m.skipped["malformed"] for m in metrics) == len(malformed) == 1
+    assert sorted(staged) == sorted(app_id for app_id, _ in rows if app_id not in malformed)
+    by_id = dict(rows)
+    for app_id, xml in staged.items():
+        assert custdata_c14n(xml) == custdata_c14n(by_id[app_id]), app_id
+    assert sum(m.id_mismatch for m in metrics) == len(staged)  # the new app_ids never match Request/@ID

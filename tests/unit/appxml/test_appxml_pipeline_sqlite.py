@@ -1,0 +1,142 @@
+"""The staging loop on SQLite (cheap, no server): resume, limit, start_after, idempotent rewrites,
+injected failure, refused settings."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from pipelines.appxml import ddl, generator, seed
+from pipelines.appxml.engines import engine_from_url
+from pipelines.appxml.extract import custdata_c14n
+from pipelines.appxml.pipeline import (
+    FAIL_AFTER_ENV,
+    InjectedFailure,
+    PartitionSpec,
+    StagingError,
+    fail_after_batches,
+    stage_partition,
+)
+from pipelines.appxml.tables import TableName
+
+STAGING = TableName.parse("dbo.app_xml_staging")
+
+
+@pytest.fixture
+def sqlite_db(tmp_path):
+    engine = engine_from_url(f"sqlite:///{tmp_path / 'appxml.db'}")
+    table = seed.create_source_table(engine)
+    docs = list(generator.synthetic_corpus(40, seed=2, first_app_id=100, median_bytes=1_500, special_every=5))
+    seed.load_source(engine, table, ((doc.app_id, seed.as_text(doc.body)) for doc in docs))
+    ddl.ensure_staging_table(engine, STAGING)
+    yield engine, docs
+    engine.dispose()
+
+
+def staged(engine: sa.Engine) -> dict[int, str]:
+    with engine.connect() as conn:
+        return dict(conn.exec_driver_sql('SELECT app_id, "app_XML" FROM app_xml_staging').all())
+
+
+def extracted_at(engine: sa.Engine) -> dict[int, str]:
+    with engine.connect() as conn:
+        return dict(conn.exec_driver_sql("SELECT app_id, extracted_at FROM app_xml_staging").all())
+
+
+def test_two_partitions_stage_every_custdata_once(sqlite_db):
+    engine, docs = sqlite_db
+
+    metrics = [stage_partition(engine, PartitionSpec(mod=2, rem=rem, batch=3)) for rem in (0, 1)]
+
+    expected = {doc.app_id: custdata_c14n(doc.body) for doc in docs if doc.has_custdata}
+    assert {app_id: custdata_c14n(xml) for app_id, xml in staged(engine).items()} == expected
+    assert sum(m.processed for m in metrics) == len(docs)
+    assert sum(m.staged for m in metrics) == len(expected)
+    assert all(m.finished_at and m.batches == 7 for m in metrics)  # 20 rows per partition, 3 a batch
+
+
+def test_a_rerun_resumes_after_the_last_staged_app_id(sqlite_db):
+    engine, _ = sqlite_db
+    first = stage_partition(engine, PartitionSpec(mod=2, rem=0, batch=4, limit=6))
+    before = extracted_at(engine)
+
+    second = stage_partition(engine, PartitionSpec(mod=2, rem=0, batch=4))
+    third = stage_partition(engine, PartitionSpec(mod=2, rem=0, batch=4))
+
+    assert first.processed == 6
+    assert first.resumed_after is None
+    assert second.resumed_after == first.last_app_id
+    assert second.processed == 14
+    assert third.processed == 0
+    assert third.batches == 0
+    assert {k: v for k, v in extracted_at(engine).items() if k in before} == before  # not rewritten
+
+
+def test_start_after_rewrites_rows_already_staged_without_conflict(sqlite_db):
+    engine, docs = sqlite_db
+    stage_partition(engine, PartitionSpec(batch=7))
+    rows_before = staged(engine)
+
+    again = stage_partition(engine, PartitionSpec(batch=7, start_after=0))
+
+    assert again.processed == len(docs)
+    assert staged(engine) == rows_before
+
+
+def test_injected_failure_keeps_the_committed_batches(sqlite_db, monkeypatch):
+    engine, docs = sqlite_db
+    monkeypatch.setenv(FAIL_AFTER_ENV, "0:2")
+
+    with pytest.raises(InjectedFailure, match="rem=0/1: failure injected after 2 batches"):
+        stage_partition(engine, PartitionSpec(batch=5))
+
+    first_ten = sorted(doc.app_id for doc in docs)[:10]
+    assert sorted(staged(engine)) == sorted(d.app_id for d in docs if d.has_custdata and d.app_id in first_ten)
+
+
+@pytest.mark.parametrize(("value", "rem", "expected"), [("", 0, None), ("3", 5, 3), ("1:2", 1, 2), ("1:2", 0, None)])
+def test_fail_after_setting(value, rem, expected):
+    assert fail_after_batches(rem, {FAIL_AFTER_ENV: value}) == expected
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    (PartitionSpec(mod=0), "mod \\(workers\\) must be at least 1"),
+    (PartitionSpec(mod=4, rem=4), "rem must lie in 0..3"),
+    (PartitionSpec(rem=-1), "rem must lie in 0..0"),
+    (PartitionSpec(batch=-5), "batch must be at least 1"),
+    (PartitionSpec(limit=-1), "limit must be 0"),
+    (PartitionSpec(source_table="dbo.app_xml_staging_old"), "refusing to read from dbo.app_xml_staging_old"),
+    (PartitionSpec(source_table="dbo.app_xml_staging"), "source and staging table are the same"),
+    (PartitionSpec(source_column="app XML"), "not a valid source column name"),
+])
+def test_bad_settings_are_refused_before_anything_is_read(sqlite_db, spec, message):
+    engine, _ = sqlite_db
+
+    with pytest.raises(StagingError, match=message):
+        stage_partition(engine, spec)
+
+    assert staged(engine) == {}
+
+
+def test_force_allows_a_source_named_staging(sqlite_db):
+    engine, _ = sqlite_db
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE app_xml RENAME TO app_xml_staging_copy")
+
+    metrics = stage_partition(engine, PartitionSpec(source_table="dbo.app_xml_staging_copy", force=True))
+
+    assert metrics.processed == 40
+
+
+def test_index_is_dropped_and_recreated(sqlite_db):
+    engine, _ = sqlite_db
+    ddl.create_staging_index(engine, STAGING)
+    assert ddl.index_exists(engine, STAGING)
+
+    ddl.drop_staging_index(engine, STAGING)
+    ddl.drop_staging_index(engine, STAGING)  # dropping twice is fine
+    assert not ddl.index_exists(engine, STAGING)
+
+    ddl.create_staging_index(engine, STAGING)
+    ddl.create_staging_index(engine, STAGING)
+    assert ddl.index_exists(engine, STAGING)

@@ -1,0 +1,96 @@
+"""The SQL each engine receives: T-SQL compiled for the mssql dialect, the SQL files, and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.schema import CreateTable
+
+from pipelines.appxml import ddl
+from pipelines.appxml import tables as t
+
+SOURCE = t.TableName.parse("dbo.app_xml")
+STAGING = t.TableName.parse("dbo.app_xml_staging")
+
+
+def mssql(statement) -> str:
+    return " ".join(t.compile_sql(statement, "mssql").split())
+
+
+def test_keyset_batch_is_top_with_bracket_quoting_on_sql_server():
+    src = t.source_table(SOURCE, "app_XML", "mssql")
+
+    sql = mssql(t.select_batch(src, "app_XML", 8, 3, 1000, 500))
+
+    assert sql == ("SELECT TOP 500 dbo.app_xml.app_id, dbo.app_xml.[app_XML] FROM dbo.app_xml "
+                   "WHERE dbo.app_xml.app_id % 8 = 3 AND dbo.app_xml.app_id > 1000 ORDER BY dbo.app_xml.app_id")
+
+
+def test_offset_page_is_offset_fetch_on_sql_server():
+    src = t.source_table(SOURCE, "app_XML", "mssql")
+
+    sql = mssql(t.sample_page(src, "app_XML", 200, 50))
+
+    assert "OFFSET 200 ROWS FETCH FIRST 50 ROWS ONLY" in sql
+    assert "[app_XML]" in sql
+
+
+def test_staging_table_ddl_for_sql_server():
+    sql = " ".join(str(CreateTable(t.staging_table(STAGING, "mssql")).compile(dialect=t.dialect_for("mssql"))).split())
+
+    assert "CREATE TABLE dbo.app_xml_staging" in sql
+    assert "[app_XML] NVARCHAR(max) NULL" in sql
+    assert "extracted_at DATETIME2 NOT NULL DEFAULT SYSUTCDATETIME()" in sql
+    assert "PRIMARY KEY (app_id)" in sql
+
+
+def test_partition_statements_for_sql_server():
+    stg = t.staging_table(STAGING, "mssql")
+
+    assert mssql(t.max_staged(stg, 4, 1)) == (
+        "SELECT max(dbo.app_xml_staging.app_id) AS max_1 FROM dbo.app_xml_staging "
+        "WHERE dbo.app_xml_staging.app_id % 4 = 1")
+    assert mssql(t.delete_range(stg, 4, 1, 5, 41)) == (
+        "DELETE FROM dbo.app_xml_staging WHERE dbo.app_xml_staging.app_id BETWEEN 5 AND 41 "
+        "AND dbo.app_xml_staging.app_id % 4 = 1")
+
+
+def test_mssql_sql_files_render_t_sql():
+    dialect = t.dialect_for("mssql")
+
+    create = " ".join(" ".join(ddl.render_sql("create_staging_table.sql", dialect, STAGING)).split())
+    drop = ddl.render_sql("drop_index.sql", dialect, STAGING)
+    index = " ".join(ddl.render_sql("create_index.sql", dialect, STAGING)[0].split())
+
+    assert create.startswith("IF OBJECT_ID(N'dbo.app_xml_staging', N'U') IS NULL CREATE TABLE dbo.app_xml_staging (")
+    assert "[app_XML] NVARCHAR(MAX) NULL" in create
+    assert "DEFAULT (SYSUTCDATETIME())" in create
+    assert drop == ["DROP INDEX IF EXISTS [IX_app_xml_staging_app_id] ON dbo.app_xml_staging"]
+    assert index.endswith("CREATE INDEX [IX_app_xml_staging_app_id] ON dbo.app_xml_staging (app_id)")
+    assert "name = N'IX_app_xml_staging_app_id'" in index
+
+
+def test_postgres_quotes_the_mixed_case_column_and_uses_limit():
+    src = t.source_table(SOURCE, "app_XML", "postgresql")
+
+    sql = " ".join(t.compile_sql(t.select_batch(src, "app_XML", 8, 3, None, 500), "postgresql").split())
+    files = ddl.render_sql("create_staging_table.sql", t.dialect_for("postgresql"), STAGING)
+
+    assert sql.startswith('SELECT dbo.app_xml.app_id, dbo.app_xml."app_XML" FROM dbo.app_xml')
+    assert sql.endswith("LIMIT 500")
+    assert files[0] == "CREATE SCHEMA IF NOT EXISTS dbo"
+    assert '"app_XML" text NULL' in files[1]
+
+
+@pytest.mark.parametrize("bad", ["dbo.app xml", "a.b.c", "dbo.app_xml; DROP TABLE x", "", "[dbo].[t]"])
+def test_table_names_must_be_plain_identifiers(bad):
+    with pytest.raises(t.StagingConfigError, match="not a valid table name"):
+        t.TableName.parse(bad)
+
+
+def test_sqlite_has_no_schema():
+    assert t.staging_table(STAGING, "sqlite").schema is None
+    assert re.search(r"CURRENT_TIMESTAMP", str(CreateTable(t.staging_table(STAGING, "sqlite")).compile(
+        dialect=sa.dialects.sqlite.dialect())))
