@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from pipelines.appxml import tables as t
 from pipelines.appxml.extract import Reduced, hardened_parser, reduce_document
 from pipelines.appxml.metrics import PartitionMetrics, partition_label
+from pipelines.appxml.reading import prepare_reader
 
 log = logging.getLogger(__name__)
 
@@ -164,10 +165,12 @@ class _Pipeline:
         spec, after, fetched = self.spec, self.metrics.resumed_after, 0
         column = spec.source_column
         with self.engine.connect() as conn:
+            prepare_reader(conn)
             while self._acquire_slot():
                 size = spec.batch if not spec.limit else min(spec.batch, spec.limit - fetched)
-                rows = [] if size <= 0 else conn.execute(
-                    t.select_batch(self.src, column, spec.mod, spec.rem, after, size)).all()
+                rows = [] if size <= 0 else [
+                    (row[0], row[1]) for row in conn.execute(
+                        t.select_batch(self.src, column, spec.mod, spec.rem, after, size))]
                 # End the read transaction between batches: no snapshot held for hours on the source.
                 conn.rollback()
                 if not rows:
@@ -175,7 +178,7 @@ class _Pipeline:
                     break
                 fetched += len(rows)
                 low, after = rows[0][0], rows[-1][0]
-                self._put(self.raw_queue, _RawBatch([(row[0], row[1]) for row in rows], low, after))
+                self._put(self.raw_queue, _RawBatch(rows, low, after))
         self._put(self.raw_queue, None)
 
     def parse(self) -> None:

@@ -86,3 +86,32 @@ def test_every_shared_sample_is_staged_with_identical_custdata(database_factory,
     for app_id, xml in staged.items():
         assert custdata_c14n(xml) == custdata_c14n(by_id[app_id]), app_id
     assert sum(m.id_mismatch for m in metrics) == len(staged)  # the new app_ids never match Request/@ID
+
+
+def test_awkward_values_on_real_postgres(database_factory):
+    """NVARCHAR-style text declaring UTF-16, a BOM with a UTF-8 declaration, NULL, empty, 2 MB."""
+    import random
+
+    from pipelines.appxml.generator import provenir_document
+
+    body = provenir_document(1, random.Random(1), target_bytes=500, bom=False).decode()
+    big = provenir_document(5, random.Random(5), target_bytes=2_100_000).decode()
+    rows = [(1, '<?xml version="1.0" encoding="utf-16"?>\r\n' + body),
+            (2, "\ufeff" + '<?xml version="1.0" encoding="UTF-8"?>' + body.replace('ID="1"', 'ID="2"')),
+            (3, None), (4, ""), (5, big), (6, body.replace("</Provenir>", ""))]
+    db = database_factory("postgres")
+    engine = engine_from_url(db.url)
+    seed.load_source(engine, seed.create_source_table(engine), rows)
+    ddl.ensure_staging_table(engine, TableName("dbo", "app_xml_staging"))
+    try:
+        metrics = stage_partition(engine, PartitionSpec(batch=2))
+        with engine.connect() as conn:
+            staged = dict(conn.exec_driver_sql('SELECT app_id, "app_XML" FROM dbo.app_xml_staging').all())
+    finally:
+        engine.dispose()
+
+    assert sorted(staged) == [1, 2, 5]
+    assert custdata_c14n(staged[1]) == custdata_c14n(body)
+    assert custdata_c14n(staged[5]) == custdata_c14n(big)
+    assert metrics.skipped == {"empty": 2, "malformed": 1}
+    assert metrics.id_mismatch == 0
