@@ -183,7 +183,8 @@ def run_pgloader(replica: Database, target: Database) -> tuple[float, float | No
     script = f"""LOAD DATABASE
   FROM mysql://{MARIADB_USER}@{MARIADB_HOST}:{MARIADB_PORT}/{replica.name}
   INTO postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{target.name}
-  WITH include drop, create tables, create indexes, reset sequences, workers = 2, concurrency = 1
+  WITH include drop, create tables, create indexes, reset sequences, workers = 2, concurrency = 1,
+       prefetch rows = 10000, batch rows = 10000
   CAST type datetime to timestamp drop default drop not null using zero-dates-to-null,
        type date drop default drop not null using zero-dates-to-null,
        type timestamp to timestamptz drop default drop not null using zero-dates-to-null
@@ -198,7 +199,7 @@ def run_pgloader(replica: Database, target: Database) -> tuple[float, float | No
     seconds = time.monotonic() - started
     os.unlink(file.name)
     output = (result.stdout + result.stderr).splitlines()
-    if result.returncode != 0:
+    if result.returncode != 0 or "Heap exhausted" in result.stdout + result.stderr:
         say(f"pgloader failed (exit {result.returncode}): {output[-1:]}")
         return None
     table_line = next((line for line in output if line.strip().startswith(f"{replica.name}.{TABLE}")), "")

@@ -18,7 +18,7 @@ from pipelines.common.paths import SQL_DIR
 from pipelines.opendental.config import Settings
 from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, postgres
 from pipelines.opendental.identifiers import pg_ident, snake_case
-from pipelines.opendental.load import RAW, ensure_schemas, pg_table_columns, qualified
+from pipelines.opendental.load import RAW, ensure_schemas, pg_table_columns, qualified, vacuum_analyze
 from pipelines.opendental.state import as_text, window_start
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,7 @@ def transform_table(loaded: dict[str, Any], settings: Settings, ids: ConnIds = D
             log.info("%s: rebuilding public.%s (%s transform) and swapping it in", table, target,
                      "hand-written" if custom else "generic")
             rebuild(pg, target, select_sql, keys, watermark if watermark in columns else None)
+            vacuum_analyze(pg, live)
             rows = int(_scalar(pg, f"SELECT COUNT(*) FROM {live}"))
         elif mode == "incremental":
             log.info("%s: upserting rows with %s >= %s into public.%s", table, watermark, since, target)
