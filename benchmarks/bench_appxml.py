@@ -9,6 +9,10 @@
   3. one worker (the CLI, ``--mod 1``), then two workers side by side (``--mod 2``, two processes),
      each into an emptied staging table; rows/s, MB/s, peak RSS per worker from its metrics.
 
+Steps 2 and 3 repeat for --repeat rounds and the best of each figure is kept: on a shared machine other
+jobs only ever slow a measurement down. Rates use the workers' own staging time (first read to last
+commit); the wall time with interpreter start-up is printed next to them.
+
 Goals (issue 3): one worker >= 0.7 x ceiling, two workers >= 1.4 x one worker, peak RSS per worker
 < 2 x the largest batch's raw bytes + 150 MB. The database is created for the run and dropped afterwards.
 """
@@ -78,7 +82,7 @@ def parse_ceiling(texts: list[str], rows: int) -> tuple[float, float]:
 
 def run_workers(url: str, workers: int, batch: int, metrics_dir: Path) -> tuple[float, list[dict]]:
     """Wall seconds and each worker's metrics for ``workers`` CLI processes side by side."""
-    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}", "APPXML_BENCH_URL": url}
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}"}
     started = time.perf_counter()
     procs = [subprocess.Popen(
         [sys.executable, "-m", "pipelines.appxml.staging", "--url", url, "--mod", str(workers), "--rem", str(rem),
@@ -110,6 +114,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5_000, help="source rows (default 5,000)")
     parser.add_argument("--batch", type=int, default=250, help="rows per batch (default 250)")
+    parser.add_argument("--repeat", type=int, default=2, help="measurement rounds, best kept (default 2)")
     args = parser.parse_args()
     texts, origin = corpus_texts()
     db = create_database("postgres", "appxml_bench")
@@ -122,27 +127,33 @@ def main() -> int:
         source_mb = sum(len(text) for _, text in source_rows(texts, args.rows)) / 1e6
         print(f"built dbo.app_xml: {source_mb:,.0f} MB in {time.perf_counter() - started:.0f} s "
               f"(average {source_mb * 1e3 / args.rows:.0f} KB)")
-        ceiling_rps, ceiling_mbs = parse_ceiling(texts, args.rows)
-        print(f"parse-only ceiling (1 core):   {ceiling_rps:7.1f} rows/s {ceiling_mbs:7.1f} MB/s")
         ddl.ensure_staging_table(engine, STAGING)
         ddl.drop_staging_index(engine, STAGING)
-        results = {}
+        # Rounds interleave the three measurements; the best of each is kept, because on a shared machine
+        # the noise (other people's jobs) only ever slows a measurement down.
+        best: dict[str, float] = {"ceiling": 0.0, "1": 0.0, "2": 0.0}
         with tempfile.TemporaryDirectory() as tmp:
-            for workers in (1, 2):
-                empty_staging(engine)
-                wall, metrics = run_workers(db.url, workers, args.batch, Path(tmp))
-                # Staging time as the workers measure it (first read to last commit), not interpreter start-up.
-                staging_s = max(m["duration_s"] for m in metrics)
-                rps = sum(m["processed"] for m in metrics) / staging_s
-                results[workers] = rps
-                rss = max(m["peak_rss_mb"] for m in metrics)
-                bound = 2 * largest_batch_bytes(texts, args.rows, args.batch, workers) / 2**20 + 150
-                per_worker = ", ".join(f"{m['rows_per_sec']:.1f}" for m in metrics)
-                print(f"{workers} worker(s): {rps:7.1f} rows/s {source_mb / staging_s:7.1f} MB/s total "
-                      f"(per worker: {per_worker} rows/s; {wall:.1f} s wall with start-up), "
-                      f"peak RSS {rss:.0f} MB (bound {bound:.0f} MB)")
-        print(f"one worker / ceiling:  {results[1] / ceiling_rps:.2f}  (goal >= 0.70)")
-        print(f"two workers / one:     {results[2] / results[1]:.2f}  (goal >= 1.40)")
+            for round_no in range(1, args.repeat + 1):
+                ceiling_rps, ceiling_mbs = parse_ceiling(texts, args.rows)
+                best["ceiling"] = max(best["ceiling"], ceiling_rps)
+                print(f"round {round_no} parse-only ceiling (1 core): {ceiling_rps:7.1f} rows/s "
+                      f"{ceiling_mbs:7.1f} MB/s")
+                for workers in (1, 2):
+                    empty_staging(engine)
+                    wall, metrics = run_workers(db.url, workers, args.batch, Path(tmp))
+                    # Staging time as the workers measure it (first read to last commit), not start-up.
+                    staging_s = max(m["duration_s"] for m in metrics)
+                    rps = sum(m["processed"] for m in metrics) / staging_s
+                    best[str(workers)] = max(best[str(workers)], rps)
+                    rss = max(m["peak_rss_mb"] for m in metrics)
+                    bound = 2 * largest_batch_bytes(texts, args.rows, args.batch, workers) / 2**20 + 150
+                    per_worker = ", ".join(f"{m['rows_per_sec']:.1f}" for m in metrics)
+                    print(f"round {round_no} {workers} worker(s): {rps:7.1f} rows/s {source_mb / staging_s:7.1f} MB/s "
+                          f"(per worker: {per_worker} rows/s; {wall:.1f} s wall with start-up), "
+                          f"peak RSS {rss:.0f} MB (bound {bound:.0f} MB)")
+        print(f"best: ceiling {best['ceiling']:.1f}, one worker {best['1']:.1f}, two workers {best['2']:.1f} rows/s")
+        print(f"one worker / ceiling:  {best['1'] / best['ceiling']:.2f}  (goal >= 0.70)")
+        print(f"two workers / one:     {best['2'] / best['1']:.2f}  (goal >= 1.40)")
         print(f"load average after:    {os.getloadavg()[0]:.1f}")
     finally:
         engine.dispose()
