@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -128,13 +129,27 @@ def _take_free_lock(cur: Any, names: list[str]) -> int | None:
     return None
 
 
+QUOTED = re.compile(r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+def scrub(message: str) -> str:
+    """An error's first line with every quoted literal masked: database errors quote row values
+    (``Duplicate entry 'Smith' for key``), which must not reach logs or alerts."""
+    first = (message.strip().splitlines() or [""])[0]
+    return QUOTED.sub("'…'", first)[:300]
+
+
 def run_stage(stage: str, table: str, work: Any, *args: Any) -> dict[str, Any]:
     """Run one stage for one table; a failure names both (its first line is what the Slack alert shows)."""
     try:
         return work(*args)
     except Exception as exc:
-        log.exception("%s of table %s failed", stage, table)
-        raise StageError(f"table {table}: {stage} failed: {type(exc).__name__}") from exc
+        args = getattr(exc, "args", ())
+        text = f"{args[0]} {args[1]}" if len(args) == 2 and isinstance(args[0], int) else str(exc)  # MySQL errno
+        detail = f"{type(exc).__name__}: {scrub(text)}"
+        log.error("%s of table %s failed: %s", stage, table, detail)
+        # from None: the original message (and its traceback) may carry row values.
+        raise StageError(f"table {table}: {stage} failed: {detail}") from None
 
 
 def summarize(planned: list[dict[str, Any]] | None, results: list[dict[str, Any] | None]) -> list[dict[str, Any]]:

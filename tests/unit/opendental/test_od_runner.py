@@ -59,3 +59,20 @@ def test_summary_has_rows_duration_and_rate_per_stage_and_lists_unfinished_table
     assert patient["validated"] is True
     assert fee == {"table": "fee", "strategy": "full", "mode": "not completed", "validated": False, "stages": {},
                    "seconds": 0.0}
+
+
+def test_stage_errors_name_table_and_stage_and_mask_row_values():
+    from pipelines.opendental.runner import StageError, run_stage
+
+    class FakeMySqlError(Exception):
+        pass
+
+    def broken(_item):
+        raise FakeMySqlError(1062, "Duplicate entry 'Jane Q. Patient' for key 'PRIMARY'")
+
+    with pytest.raises(StageError) as raised:
+        run_stage("extract", "patient", broken, {})
+    message = str(raised.value)
+    assert message.startswith("table patient: extract failed: FakeMySqlError: 1062 Duplicate entry")
+    assert "Jane" not in message
+    assert raised.value.__cause__ is None
