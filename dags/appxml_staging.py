@@ -59,6 +59,7 @@ with DAG(
         from airflow.sdk.exceptions import AirflowFailException
 
         try:
+            dagtasks.check_connection()
             return dagtasks.plan_partitions(params)
         except dagtasks.StagingError as exc:
             raise AirflowFailException(str(exc)) from None

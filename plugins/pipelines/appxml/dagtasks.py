@@ -21,6 +21,18 @@ STAGING_TABLE = DEFAULT_STAGING_TABLE
 MAX_PARALLEL_PARTITIONS = 8
 
 
+def check_connection(conn_id: str = CONN_ID) -> None:
+    """A missing connection is one clear error in the first task, before anything is written."""
+    from airflow.sdk import BaseHook
+
+    try:
+        BaseHook.get_connection(conn_id)
+    except Exception as exc:  # the SDK raises AirflowNotFoundException; one line is all a user needs
+        if "NotFound" in type(exc).__name__ or "isn't defined" in str(exc):
+            raise StagingError(f"connection {conn_id!r} is not defined") from None
+        raise
+
+
 def plan_partitions(params: dict[str, Any]) -> list[dict[str, int]]:
     """One entry per partition to stage, from the run's params; a StagingError names a bad param before
     anything is written. ``remainders`` reruns only those partitions."""

@@ -35,8 +35,9 @@ def connections(env: DemoEnv) -> Mapping[str, str]:
 
 def counts(env: DemoEnv) -> Mapping[str, Any]:
     db = _database(env)
-    return {"source_rows": db.scalar("SELECT COUNT(*) FROM dbo.app_xml"),
-            "staged": db.scalar("SELECT COUNT(*) FROM dbo.app_xml_staging")}
+    source = db.scalar("SELECT COUNT(*) FROM dbo.app_xml")
+    staged = db.scalar("SELECT COUNT(*) FROM dbo.app_xml_staging")
+    return {"source_rows": source, "staged": staged, "skipped": source - staged}
 
 
 DEMOS = [DemoSpec(dag_id="appxml_staging", seed=seed_source, connections=connections, counts=counts,

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -245,7 +246,7 @@ def log_progress(metrics: PartitionMetrics, elapsed_s: float) -> None:
     if metrics.total:
         done += f"/{metrics.total:,} ({100 * metrics.processed / metrics.total:.1f}%)"
         if rate > 0:
-            eta = f", ETA {time.strftime('%H:%M:%S', time.gmtime((metrics.total - metrics.processed) / rate))}"
+            eta = f", ETA {timedelta(seconds=round((metrics.total - metrics.processed) / rate))}"
     log.info("%s batch %d: %s rows, %d staged, %d skipped, %.1f rows/s, %.1f MB/s%s", metrics.label,
              metrics.batches, done, metrics.staged, sum(metrics.skipped.values()), rate,
              metrics.source_bytes / 1e6 / elapsed_s if elapsed_s > 0 else 0.0, eta)

@@ -96,3 +96,14 @@ def test_invalid_params_are_rejected_on_trigger(staging_dag, dag_runner, bad):
 
     with pytest.raises(ParamValidationError):
         dag_runner(staging_dag, {**RUN, **bad})
+
+
+def test_missing_connection_fails_the_plan_with_one_line(staging_dag, dag_runner, slack_webhook, monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_MSSQL_APPXML", raising=False)
+
+    result = dag_runner(staging_dag, RUN)
+
+    assert result.state == "failed"
+    assert result.state_of("plan") == "failed"
+    assert result.state_of("ensure_staging_table") == "upstream_failed"
+    assert "connection 'mssql_appxml' is not defined" in "\n".join(slack_webhook.texts())
