@@ -222,20 +222,28 @@ class _Pipeline:
 
 
 def bulk_insert(conn: sa.Connection, stg: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """COPY on PostgreSQL (psycopg 3); elsewhere one executemany, which SQLAlchemy turns into multi-row
-    INSERTs (or pyodbc's fast_executemany on SQL Server when the engine enables it)."""
+    """One bulk write per batch, never a round trip per row: COPY on PostgreSQL (psycopg 3), pyodbc's
+    fast_executemany on SQL Server through pyodbc, multi-row INSERT ... VALUES elsewhere (pymssql, the
+    MSSQL provider's driver, would otherwise send one INSERT per row)."""
     if not rows:
         return
-    driver_conn = conn.connection.driver_connection
-    if conn.dialect.name == "postgresql" and hasattr(driver_conn, "cursor") and conn.dialect.driver == "psycopg":
-        quote = conn.dialect.identifier_preparer
-        copy_sql = (f"COPY {quote.format_table(stg)} ({quote.quote('app_id')}, "
-                    f"{quote.quote(t.STAGING_XML_COLUMN)}) FROM STDIN")
-        with driver_conn.cursor() as cursor, cursor.copy(copy_sql) as copy:
-            for row in rows:
-                copy.write_row((row["app_id"], row[t.STAGING_XML_COLUMN]))
-        return
-    conn.execute(t.insert_rows(stg), rows)
+    dialect = conn.dialect
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        _copy_rows(conn, stg, rows)
+    elif dialect.name == "mssql" and dialect.driver == "pyodbc":
+        conn.execute(t.insert_rows(stg), rows)
+    else:
+        for start in range(0, len(rows), t.ROWS_PER_INSERT):
+            conn.execute(t.insert_values(stg, rows[start:start + t.ROWS_PER_INSERT]))
+
+
+def _copy_rows(conn: sa.Connection, stg: sa.Table, rows: list[dict[str, Any]]) -> None:
+    quote = conn.dialect.identifier_preparer
+    columns = f"{quote.quote('app_id')}, {quote.quote(t.STAGING_XML_COLUMN)}"
+    copy_sql = f"COPY {quote.format_table(stg)} ({columns}) FROM STDIN"
+    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        for row in rows:
+            copy.write_row((row["app_id"], row[t.STAGING_XML_COLUMN]))
 
 
 def log_progress(metrics: PartitionMetrics, elapsed_s: float) -> None:

@@ -4,7 +4,7 @@
         [--mod N --rem R] [--batch B] [--limit L] [--start-after ID] [--source-table T] \\
         [--source-column C] [--staging-table T] [--drop-index] [--recreate-index] [--metrics PATH.json]
 
-Prefer ``--conn-id`` (an Airflow connection) or a URL from the environment (``--url "$APPXML_URL"``):
+Prefer ``--conn-id`` (an Airflow connection) or the URL in ``APPXML_STAGING_URL`` instead of ``--url``:
 a password typed on a command line ends up in shell history and process lists.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -24,13 +25,15 @@ from pipelines.appxml.pipeline import PartitionSpec, StagingError, stage_partiti
 from pipelines.appxml.tables import DEFAULT_SOURCE_COLUMN, DEFAULT_SOURCE_TABLE, DEFAULT_STAGING_TABLE, TableName
 
 EXIT_USAGE, EXIT_FAILED = 2, 1
+#: Where the CLI finds the database URL when --url is not given: keeps passwords off command lines.
+URL_ENV = "APPXML_STAGING_URL"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipelines.appxml.staging",
                                      description="Stage /Provenir/Request/CustData of app_XML for one partition.")
-    target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--url", help="SQLAlchemy URL of the database (source and staging)")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--url", help=f"SQLAlchemy URL of the database (source and staging); default ${URL_ENV}")
     target.add_argument("--conn-id", help="Airflow connection id (e.g. mssql_appxml)")
     parser.add_argument("--mod", type=int, help="number of partitions (app_id %% mod == rem)")
     parser.add_argument("--rem", type=int, help="this partition's remainder, 0..mod-1")
@@ -50,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def spec_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> PartitionSpec:
+    if not args.conn_id and not args.url:
+        args.url = os.environ.get(URL_ENV)
+        if not args.url:
+            parser.error(f"give --url or --conn-id (or set {URL_ENV})")
     if (args.mod is None) != (args.rem is None):
         parser.error("--mod and --rem go together")
     spec = PartitionSpec(

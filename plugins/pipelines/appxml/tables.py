@@ -142,6 +142,16 @@ def insert_rows(stg: sa.Table) -> sa.Insert:
     return sa.insert(stg)
 
 
+#: Rows per multi-row INSERT: 2 parameters a row stays under SQL Server's 2,100 parameters per statement
+#: and its 1,000 rows per VALUES list.
+ROWS_PER_INSERT = 500
+
+
+def insert_values(stg: sa.Table, rows: list[dict]) -> sa.Insert:
+    """One ``INSERT ... VALUES (...), (...)`` statement for up to ROWS_PER_INSERT rows."""
+    return sa.insert(stg).values(rows)
+
+
 def sample_page(src: sa.Table, column: str, offset: int, size: int) -> sa.Select:
     """An OFFSET page of the source (for spot checks; the staging loop itself never uses OFFSET)."""
     return sa.select(src.c.app_id, src.c[column]).order_by(src.c.app_id).offset(offset).limit(size)

@@ -75,7 +75,7 @@ def test_aggregate_sums_partitions_and_tables_them():
     (["--url", "sqlite://", "--rem", "1"], "--mod and --rem go together"),
     (["--url", "sqlite://", "--mod", "4", "--rem", "4"], "rem must lie in 0..3"),
     (["--url", "sqlite://", "--batch", "-1"], "batch must be at least 1"),
-    (["--mod", "2", "--rem", "0"], "one of the arguments --url --conn-id is required"),
+    (["--mod", "2", "--rem", "0"], "give --url or --conn-id (or set APPXML_STAGING_URL)"),
 ])
 def test_cli_argument_errors_exit_2_with_one_line(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:

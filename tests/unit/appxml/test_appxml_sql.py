@@ -94,3 +94,12 @@ def test_sqlite_has_no_schema():
     assert t.staging_table(STAGING, "sqlite").schema is None
     assert re.search(r"CURRENT_TIMESTAMP", str(CreateTable(t.staging_table(STAGING, "sqlite")).compile(
         dialect=sa.dialects.sqlite.dialect())))
+
+
+def test_bulk_insert_for_pymssql_is_one_multi_row_statement():
+    stg = t.staging_table(STAGING, "mssql")
+
+    sql = mssql(t.insert_values(stg, [{"app_id": 1, "app_XML": "<a/>"}, {"app_id": 2, "app_XML": "<b/>"}]))
+
+    assert sql == "INSERT INTO dbo.app_xml_staging (app_id, [app_XML]) VALUES (1, N'<a/>'), (2, N'<b/>')"
+    assert t.ROWS_PER_INSERT * 2 < 2100
