@@ -148,12 +148,13 @@ class _Pipeline:
                 continue
 
     def _get(self, q: queue.Queue) -> Any:
-        while True:
+        # Once any stage failed (or the task is being killed) nothing new starts: committed batches stay.
+        while not self.stop.is_set():
             try:
                 return q.get(timeout=_POLL_S)
             except queue.Empty:
-                if self.stop.is_set():
-                    return None
+                continue
+        return None
 
     def _acquire_slot(self) -> bool:
         while not self.stop.is_set():

@@ -140,3 +140,14 @@ def test_index_is_dropped_and_recreated(sqlite_db):
     ddl.create_staging_index(engine, STAGING)
     ddl.create_staging_index(engine, STAGING)
     assert ddl.index_exists(engine, STAGING)
+
+
+def test_a_failing_read_stops_every_thread_and_surfaces_the_error(sqlite_db):
+    engine, _ = sqlite_db
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE app_xml RENAME COLUMN app_XML TO other_column")
+
+    with pytest.raises(sa.exc.OperationalError, match="app_XML"):
+        stage_partition(engine, PartitionSpec(batch=5, start_after=0))
+
+    assert staged(engine) == {}
