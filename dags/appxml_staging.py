@@ -76,9 +76,10 @@ with DAG(
     def stage_partition(entry: dict) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
-        get_current_context()["partition_label"] = partition_label(entry["rem"], entry["mod"])
+        context = get_current_context()
+        context["partition_label"] = partition_label(entry["rem"], entry["mod"])
         try:
-            return dagtasks.stage(entry)
+            return dagtasks.stage(entry, attempt=context["ti"].try_number)
         except dagtasks.StagingError as exc:  # bad settings or an injected failure: retrying cannot help
             raise AirflowFailException(str(exc)) from None
 

@@ -80,11 +80,11 @@ def recreate_index(enabled: bool, conn_id: str = CONN_ID) -> None:
         log.info("recreate_index is off: the staging index is not rebuilt")
 
 
-def stage(entry: dict[str, int], conn_id: str = CONN_ID) -> dict[str, Any]:
+def stage(entry: dict[str, int], attempt: int = 1, conn_id: str = CONN_ID) -> dict[str, Any]:
     """Stage one partition on its own engine and connections; returns its metrics."""
     engine = engine_from_conn_id(conn_id)
     try:
-        return stage_partition(engine, spec_for(entry)).to_dict()
+        return stage_partition(engine, spec_for(entry), attempt).to_dict()
     finally:
         engine.dispose()
 

@@ -33,8 +33,9 @@ from pipelines.appxml.reading import prepare_reader
 
 log = logging.getLogger(__name__)
 
-#: Test and drill hook: ``"<rem>:<n>"`` (or ``"<n>"`` for every partition) makes a partition fail right
-#: after committing its n-th batch, as a crashed worker would.
+#: Test and drill hook: ``"<rem>:<n>"`` (or ``"<n>"`` for every partition) makes a partition's first
+#: attempt fail right after committing its n-th batch, as a crashed worker would; a rerun (a cleared task,
+#: attempt 2 and later) goes through.
 FAIL_AFTER_ENV = "PIPELINES_APPXML_FAIL_AFTER_BATCHES"
 _POLL_S = 0.5
 _RAW_BATCHES_IN_FLIGHT = 2
@@ -104,10 +105,11 @@ class _ReducedBatch:
     source_bytes: int
 
 
-def fail_after_batches(rem: int, environ: dict[str, str] | os._Environ = os.environ) -> int | None:
+def fail_after_batches(rem: int, environ: dict[str, str] | os._Environ = os.environ,
+                       attempt: int = 1) -> int | None:
     """The batch count after which this partition must fail, from PIPELINES_APPXML_FAIL_AFTER_BATCHES."""
     value = environ.get(FAIL_AFTER_ENV, "").strip()
-    if not value:
+    if not value or attempt > 1:
         return None
     target, _, count = value.rpartition(":")
     if target and int(target) != rem:
@@ -119,14 +121,14 @@ class _Pipeline:
     """The reader / writer threads around the parsing loop of one partition run."""
 
     def __init__(self, engine: sa.Engine, spec: PartitionSpec, metrics: PartitionMetrics,
-                 src: sa.Table, stg: sa.Table) -> None:
+                 src: sa.Table, stg: sa.Table, attempt: int = 1) -> None:
         self.engine, self.spec, self.metrics, self.src, self.stg = engine, spec, metrics, src, stg
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
         self.raw_slots = threading.Semaphore(_RAW_BATCHES_IN_FLIGHT)
         self.raw_queue: queue.Queue[_RawBatch | None] = queue.Queue()
         self.out_queue: queue.Queue[_ReducedBatch | None] = queue.Queue(maxsize=1)
-        self.fail_after = fail_after_batches(spec.rem)
+        self.fail_after = fail_after_batches(spec.rem, attempt=attempt)
         self.started = time.monotonic()
 
     # -- plumbing ---------------------------------------------------------------------------------------
@@ -276,8 +278,10 @@ def resume_point(engine: sa.Engine, spec: PartitionSpec, stg: sa.Table) -> int |
         return conn.execute(t.max_staged(stg, spec.mod, spec.rem)).scalar()
 
 
-def stage_partition(engine: sa.Engine, spec: PartitionSpec) -> PartitionMetrics:
-    """Stage one partition and return its metrics. Raises StagingError for bad settings before any write."""
+def stage_partition(engine: sa.Engine, spec: PartitionSpec, attempt: int = 1) -> PartitionMetrics:
+    """Stage one partition and return its metrics. Raises StagingError for bad settings before any write.
+
+    ``attempt`` is the task's try number (1 outside Airflow)."""
     spec = spec.validated()
     src, stg = resolve_tables(spec, engine.dialect.name)
     metrics = PartitionMetrics(mod=spec.mod, rem=spec.rem, batch=spec.batch)
@@ -288,7 +292,7 @@ def stage_partition(engine: sa.Engine, spec: PartitionSpec) -> PartitionMetrics:
     metrics.total = min(remaining, spec.limit) if spec.limit else remaining
     log.info("%s: staging %s.%s into %s, %s rows to go after app_id %s (batch %d)", spec.label, spec.source_table,
              spec.source_column, spec.staging_table, f"{metrics.total:,}", metrics.resumed_after, spec.batch)
-    pipeline = _Pipeline(engine, spec, metrics, src, stg)
+    pipeline = _Pipeline(engine, spec, metrics, src, stg, attempt)
     pipeline.started = started
     pipeline.run()
     metrics.finish(time.monotonic() - started)

@@ -94,9 +94,10 @@ def test_injected_failure_keeps_the_committed_batches(sqlite_db, monkeypatch):
     assert sorted(staged(engine)) == sorted(d.app_id for d in docs if d.has_custdata and d.app_id in first_ten)
 
 
-@pytest.mark.parametrize(("value", "rem", "expected"), [("", 0, None), ("3", 5, 3), ("1:2", 1, 2), ("1:2", 0, None)])
-def test_fail_after_setting(value, rem, expected):
-    assert fail_after_batches(rem, {FAIL_AFTER_ENV: value}) == expected
+@pytest.mark.parametrize(("value", "rem", "attempt", "expected"), [
+    ("", 0, 1, None), ("3", 5, 1, 3), ("1:2", 1, 1, 2), ("1:2", 0, 1, None), ("1:2", 1, 2, None)])
+def test_fail_after_setting(value, rem, attempt, expected):
+    assert fail_after_batches(rem, {FAIL_AFTER_ENV: value}, attempt) == expected
 
 
 @pytest.mark.parametrize(("spec", "message"), [
