@@ -9,8 +9,9 @@ Reduces the Provenir documents of `dbo.app_xml` (connection `mssql_appxml`) to
 (mapped) → recreate index (teardown: runs even when a partition failed) → summary (totals and a
 per-partition table; outlet: the `appxml_staging` asset).
 
-**Nightly** it stages new app_ids only: each partition resumes after its highest staged app_id.
-Keep `workers` stable between runs (resume is per remainder of the current modulus).
+**Nightly** (01:30 UTC) it stages new app_ids only: each partition resumes after its highest staged
+app_id. Keep `workers` stable between runs (resume is per remainder of the current modulus). When the DAG
+is first enabled, the scheduler runs the latest 01:30 interval at once.
 
 **Params**: `workers` (the modulus), `batch` (rows per transaction), `limit` (rows per partition, 0 = all),
 `remainders` (rerun only these partitions, e.g. `[2, 5]`), `drop_index` (for a large initial load),

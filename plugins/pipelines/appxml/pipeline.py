@@ -20,7 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -311,7 +311,3 @@ def iter_partitions(mod: int, remainders: list[int] | None) -> Iterator[int]:
     if bad:
         raise StagingError(f"remainders {bad} lie outside 0..{mod - 1} for workers={mod}")
     yield from sorted(set(remainders))
-
-
-def with_partition(spec: PartitionSpec, rem: int) -> PartitionSpec:
-    return replace(spec, rem=rem)

@@ -24,7 +24,7 @@ from pipelines.appxml.engines import engine_from_conn_id, engine_from_url
 from pipelines.appxml.pipeline import PartitionSpec, StagingError, stage_partition
 from pipelines.appxml.tables import DEFAULT_SOURCE_COLUMN, DEFAULT_SOURCE_TABLE, DEFAULT_STAGING_TABLE, TableName
 
-EXIT_USAGE, EXIT_FAILED = 2, 1
+EXIT_FAILED = 1  # argparse exits 2 on usage errors
 #: Where the CLI finds the database URL when --url is not given: keeps passwords off command lines.
 URL_ENV = "APPXML_STAGING_URL"
 

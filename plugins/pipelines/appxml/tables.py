@@ -152,11 +152,6 @@ def insert_values(stg: sa.Table, rows: list[dict]) -> sa.Insert:
     return sa.insert(stg).values(rows)
 
 
-def sample_page(src: sa.Table, column: str, offset: int, size: int) -> sa.Select:
-    """An OFFSET page of the source (for spot checks; the staging loop itself never uses OFFSET)."""
-    return sa.select(src.c.app_id, src.c[column]).order_by(src.c.app_id).offset(offset).limit(size)
-
-
 def compile_sql(statement: sa.ClauseElement, dialect_name: str) -> str:
     """The SQL text one engine receives, with parameters inlined (for tests and the DBA's eyes)."""
     return str(statement.compile(dialect=dialect_for(dialect_name), compile_kwargs={"literal_binds": True}))

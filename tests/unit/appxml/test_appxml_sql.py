@@ -28,15 +28,6 @@ def test_keyset_batch_is_top_with_bracket_quoting_on_sql_server():
                    "WHERE dbo.app_xml.app_id % 8 = 3 AND dbo.app_xml.app_id > 1000 ORDER BY dbo.app_xml.app_id")
 
 
-def test_offset_page_is_offset_fetch_on_sql_server():
-    src = t.source_table(SOURCE, "app_XML", "mssql")
-
-    sql = mssql(t.sample_page(src, "app_XML", 200, 50))
-
-    assert "OFFSET 200 ROWS FETCH FIRST 50 ROWS ONLY" in sql
-    assert "[app_XML]" in sql
-
-
 def test_staging_table_ddl_for_sql_server():
     sql = " ".join(str(CreateTable(t.staging_table(STAGING, "mssql")).compile(dialect=t.dialect_for("mssql"))).split())
 
