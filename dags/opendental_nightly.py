@@ -93,10 +93,11 @@ with DAG(
         from airflow.sdk.exceptions import AirflowFailException
 
         from pipelines.opendental.identifiers import UnknownTablesError
+        from pipelines.opendental.plan import PlanError
 
         try:
             return runner.plan_tables(params, SETTINGS)
-        except UnknownTablesError as exc:
+        except (UnknownTablesError, PlanError) as exc:  # bad input: retrying cannot help
             raise AirflowFailException(str(exc)) from None
 
     @task(execution_timeout=SETTINGS.timeouts["extract"], **per_table)
@@ -117,8 +118,7 @@ with DAG(
     @task(**per_table)
     def validate(transformed: dict) -> dict:
         context = runner.label_this_task(transformed["table"])
-        # Not wrapped: the mismatch message itself names the table and both counts.
-        return validate_table(transformed, context["run_id"])
+        return runner.run_stage("validation", transformed["table"], validate_table, transformed, context["run_id"])
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def summary(planned: list[dict] | None, validated: list[dict] | None) -> list[dict]:

@@ -141,8 +141,12 @@ def scrub(message: str) -> str:
 
 def run_stage(stage: str, table: str, work: Any, *args: Any) -> dict[str, Any]:
     """Run one stage for one table; a failure names both (its first line is what the Slack alert shows)."""
+    from pipelines.opendental.validation import RowCountMismatch
+
     try:
         return work(*args)
+    except RowCountMismatch:
+        raise  # already one line naming the table and both counts
     except Exception as exc:
         args = getattr(exc, "args", ())
         text = f"{args[0]} {args[1]}" if len(args) == 2 and isinstance(args[0], int) else str(exc)  # MySQL errno
