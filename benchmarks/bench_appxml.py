@@ -9,9 +9,10 @@
   3. one worker (the CLI, ``--mod 1``), then two workers side by side (``--mod 2``, two processes),
      each into an emptied staging table; rows/s, MB/s, peak RSS per worker from its metrics.
 
-Steps 2 and 3 repeat for --repeat rounds and the best of each figure is kept: on a shared machine other
-jobs only ever slow a measurement down. Rates use the workers' own staging time (first read to last
-commit); the wall time with interpreter start-up is printed next to them.
+Steps 2 and 3 repeat for --repeat rounds; the ratios are computed within each round (same conditions)
+and printed per round with the best: on a shared machine other jobs only ever slow a measurement down.
+Rates use the workers' own staging time (first read to last commit); the wall time with interpreter
+start-up is printed next to them.
 
 Goals (issue 3): one worker >= 0.7 x ceiling, two workers >= 1.4 x one worker, peak RSS per worker
 < 2 x the largest batch's raw bytes + 150 MB. The database is created for the run and dropped afterwards.
@@ -129,13 +130,13 @@ def main() -> int:
               f"(average {source_mb * 1e3 / args.rows:.0f} KB)")
         ddl.ensure_staging_table(engine, STAGING)
         ddl.drop_staging_index(engine, STAGING)
-        # Rounds interleave the three measurements; the best of each is kept, because on a shared machine
-        # the noise (other people's jobs) only ever slows a measurement down.
-        best: dict[str, float] = {"ceiling": 0.0, "1": 0.0, "2": 0.0}
+        # Ratios are taken within a round (ceiling, one worker, two workers measured back to back under the
+        # same conditions); on a shared machine other people's jobs only ever slow a measurement down.
+        rounds: list[dict[str, float]] = []
         with tempfile.TemporaryDirectory() as tmp:
             for round_no in range(1, args.repeat + 1):
                 ceiling_rps, ceiling_mbs = parse_ceiling(texts, args.rows)
-                best["ceiling"] = max(best["ceiling"], ceiling_rps)
+                figures = {"ceiling": ceiling_rps}
                 print(f"round {round_no} parse-only ceiling (1 core): {ceiling_rps:7.1f} rows/s "
                       f"{ceiling_mbs:7.1f} MB/s")
                 for workers in (1, 2):
@@ -144,16 +145,20 @@ def main() -> int:
                     # Staging time as the workers measure it (first read to last commit), not start-up.
                     staging_s = max(m["duration_s"] for m in metrics)
                     rps = sum(m["processed"] for m in metrics) / staging_s
-                    best[str(workers)] = max(best[str(workers)], rps)
+                    figures[str(workers)] = rps
                     rss = max(m["peak_rss_mb"] for m in metrics)
                     bound = 2 * largest_batch_bytes(texts, args.rows, args.batch, workers) / 2**20 + 150
                     per_worker = ", ".join(f"{m['rows_per_sec']:.1f}" for m in metrics)
                     print(f"round {round_no} {workers} worker(s): {rps:7.1f} rows/s {source_mb / staging_s:7.1f} MB/s "
                           f"(per worker: {per_worker} rows/s; {wall:.1f} s wall with start-up), "
                           f"peak RSS {rss:.0f} MB (bound {bound:.0f} MB)")
-        print(f"best: ceiling {best['ceiling']:.1f}, one worker {best['1']:.1f}, two workers {best['2']:.1f} rows/s")
-        print(f"one worker / ceiling:  {best['1'] / best['ceiling']:.2f}  (goal >= 0.70)")
-        print(f"two workers / one:     {best['2'] / best['1']:.2f}  (goal >= 1.40)")
+                rounds.append(figures)
+                print(f"round {round_no} one worker / ceiling {figures['1'] / figures['ceiling']:.2f} (goal >= 0.70), "
+                      f"two workers / one {figures['2'] / figures['1']:.2f} (goal >= 1.40)")
+        one = [r["1"] / r["ceiling"] for r in rounds]
+        two = [r["2"] / r["1"] for r in rounds]
+        print(f"one worker / ceiling:  best {max(one):.2f}, per round {', '.join(f'{x:.2f}' for x in one)}")
+        print(f"two workers / one:     best {max(two):.2f}, per round {', '.join(f'{x:.2f}' for x in two)}")
         print(f"load average after:    {os.getloadavg()[0]:.1f}")
     finally:
         engine.dispose()
