@@ -4,6 +4,7 @@ contents. Functions take plain values and return JSON-able results (XCom)."""
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from pipelines.appxml import ddl
@@ -18,7 +19,9 @@ SOURCE_TABLE = DEFAULT_SOURCE_TABLE
 SOURCE_COLUMN = DEFAULT_SOURCE_COLUMN
 STAGING_TABLE = DEFAULT_STAGING_TABLE
 #: Partitions of one run staging at the same time (max_active_tis_per_dagrun): what the database takes.
-MAX_PARALLEL_PARTITIONS = 8
+#: Fixed when the DAG is parsed (a run's Params cannot change it); a deployment may set the variable.
+MAX_PARALLEL_ENV = "PIPELINES_APPXML_MAX_PARALLEL"
+MAX_PARALLEL_PARTITIONS = max(1, int(os.environ.get(MAX_PARALLEL_ENV, "8")))
 
 
 def check_connection(conn_id: str = CONN_ID) -> None:
