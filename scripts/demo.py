@@ -133,10 +133,10 @@ def print_summary(outcomes: list[Outcome]) -> None:
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
     line = "  ".join(f"{{:<{width}}}" for width in widths)
     print()
-    print(line.format(*headers))
+    print(line.format(*headers).rstrip())
     print(line.format(*("-" * width for width in widths)))
     for row in rows:
-        print(line.format(*row))
+        print(line.format(*row).rstrip())
     if not rows:
         print("(no pipeline DAGs yet)")
     print()
