@@ -30,7 +30,7 @@ sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 from pipelines.common.demo import DemoEnv, DemoSpec, discover_demos  # noqa: E402
 from pipelines.common.localdb import conn_env_name, free_port  # noqa: E402
-from pipelines.common.paths import POOLS_FILE  # noqa: E402
+from pipelines.common.paths import pools_file  # noqa: E402
 
 
 def say(message: str) -> None:
@@ -67,9 +67,9 @@ def prepare_home(env: dict[str, str]) -> None:
     say(f"metadata DB: {HOME / 'airflow.db'} (airflow db migrate)")
     if airflow(env, "db", "migrate", log=HOME / "demo" / "db_migrate.log") != 0:
         sys.exit(f"demo: airflow db migrate failed; see {HOME / 'demo' / 'db_migrate.log'}")
-    if json.loads(POOLS_FILE.read_text()):
-        say(f"pools: airflow pools import {POOLS_FILE.relative_to(ROOT)}")
-        if airflow(env, "pools", "import", str(POOLS_FILE), log=HOME / "demo" / "pools_import.log") != 0:
+    if json.loads(pools_file().read_text()):
+        say(f"pools: airflow pools import {pools_file().relative_to(ROOT)}")
+        if airflow(env, "pools", "import", str(pools_file()), log=HOME / "demo" / "pools_import.log") != 0:
             sys.exit(f"demo: airflow pools import failed; see {HOME / 'demo' / 'pools_import.log'}")
 
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.common.paths import POOLS_FILE
+from pipelines.common.paths import pools_file
 from tests.dags.integrity import check_dag_folder, known_pools
 from tests.support.airflow_env import DAGS_FOLDER
 
 
 @pytest.fixture(scope="module")
 def report():
-    return check_dag_folder(DAGS_FOLDER, known_pools(POOLS_FILE))
+    return check_dag_folder(DAGS_FOLDER, known_pools(pools_file()))
 
 
 def test_dag_folder_has_no_problems(report):
@@ -30,7 +30,7 @@ def test_every_dag_file_defines_a_dag(report):
 def test_pools_file_is_valid_for_airflow_pools_import():
     import json
 
-    pools = json.loads(POOLS_FILE.read_text())
+    pools = json.loads(pools_file().read_text())
     assert isinstance(pools, dict)
     for name, spec in pools.items():
         assert {"slots", "description"} <= spec.keys(), name

@@ -5,7 +5,7 @@ What ``dag.test()`` cannot show (pools, reschedule-mode sensors, several runs at
 needs the scheduler. Use it as a context manager, which stops every process even when the test fails::
 
     with airflow_cluster(dags_folder, tmp_path / "home", env={"AIRFLOW_CONN_X": ...},
-                         pools_file=POOLS_FILE) as cluster:
+                         pools_file=pools_file()) as cluster:
         cluster.wait_for_dags(["my_dag"])
         run_id = cluster.trigger("my_dag", conf={})
         assert cluster.wait_for_runs([("my_dag", run_id)]) == {("my_dag", run_id): "success"}

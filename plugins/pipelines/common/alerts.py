@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipelines.common.errors import is_missing_connection
+
 SLACK_CONN_ID = "slack_alerts"
 MAX_ERROR_CHARS = 300
 
@@ -127,10 +129,10 @@ def post_alert(alert: FailureAlert, conn_id: str = SLACK_CONN_ID) -> bool:
 
         SlackWebhookHook(slack_webhook_conn_id=conn_id).send_dict(alert.payload())
     except Exception as exc:  # alerting must never fail or retry the task it reports on
-        error_class, error_line = exception_summary(exc)
-        if "NotFound" in error_class or "isn't defined" in error_line:
+        if is_missing_connection(exc):
             log.warning("Slack connection %r is not configured; alert not sent:\n%s", conn_id, alert.text())
         else:
+            error_class, error_line = exception_summary(exc)
             log.error("Slack alert for %s could not be posted: %s: %s", alert.dag_id, error_class, error_line)
         return False
     log.info("Slack alert posted: %s", alert.title)

@@ -8,7 +8,7 @@ from typing import Any
 import pendulum
 
 from pipelines.common.alerts import notify_dag_failure, notify_task_failure
-from pipelines.common.paths import SQL_DIR
+from pipelines.common.paths import sql_dir
 
 DEFAULT_OWNER = "data-platform"
 # Static and timezone-aware, as Airflow requires; catchup stays off so it never triggers history.
@@ -43,7 +43,7 @@ def dag_defaults(*, tags: list[str], **overrides: Any) -> dict[str, Any]:
         "start_date": START_DATE,
         "catchup": False,
         "tags": tags,
-        "template_searchpath": [str(SQL_DIR)],
+        "template_searchpath": [str(sql_dir())],
         "on_failure_callback": notify_dag_failure,
         "default_args": default_args(),
         **overrides,

@@ -6,7 +6,8 @@ from typing import Any
 
 from airflow.sdk import Param
 
-IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+from pipelines.common.config import IDENTIFIER_PATTERN
+
 DATE_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipelines.common.paths import POOLS_FILE
+from pipelines.common.paths import pools_file
 from pipelines.fileload_insight.config import PartitionConfigError, PartitionsConfig, load_partitions
 
 POOL_PREFIX = "partition_"
@@ -44,7 +44,7 @@ def render(pools: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only compare, do not write")
-    parser.add_argument("--pools-file", type=Path, default=POOLS_FILE)
+    parser.add_argument("--pools-file", type=Path, default=pools_file())
     args = parser.parse_args(argv)
     try:
         config = load_partitions()

@@ -14,7 +14,7 @@ import re
 import time
 from typing import Any
 
-from pipelines.common.paths import SQL_DIR
+from pipelines.common.paths import sql_dir
 from pipelines.opendental.config import Settings
 from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, postgres
 from pipelines.opendental.identifiers import pg_ident, snake_case
@@ -36,7 +36,7 @@ class TransformError(RuntimeError):
 
 def custom_sql(table: str) -> str | None:
     """The hand-written SELECT for this table, if there is one."""
-    path = SQL_DIR / TRANSFORM_DIR / f"{table.lower()}.sql"
+    path = sql_dir() / TRANSFORM_DIR / f"{table.lower()}.sql"
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
