@@ -1,5 +1,6 @@
 """The three kinds of task in a Fileload or Insight run: take the partition's run lock (setup, a sensor
-in reschedule mode), run a program step, release the run lock (teardown).
+in reschedule mode), run a program step, release the run lock (teardown). A missing or unsupported
+connection and a stale lock flag fail the task at once: no retry can fix them.
 
 A teardown only runs after its setup succeeded, so a setup that took the run lock and then failed for
 good (its worker died after the lock was committed, every retry included) releases the lock itself, in
@@ -17,7 +18,7 @@ from typing import Any
 from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator
 
 from pipelines.common.alerts import FailureAlert, post_alert
-from pipelines.common.errors import PermanentError, fail_without_retry
+from pipelines.common.errors import PermanentError, fail_without_retry, require_connection
 from pipelines.fileload_insight.config import Command, Partition
 from pipelines.fileload_insight.lockfile import ensure_lockfile_free
 from pipelines.fileload_insight.locks import Holder, LockRequest, open_lock_store
@@ -72,8 +73,8 @@ def release_lock_of_failed_setup(context: Mapping[str, Any]) -> None:
     try:
         flag_cleared, released = task.release(ti)
     except Exception as exc:
-        log.error("Partition %s: could not release the run lock of failed run %s: %s", task.partition,
-                  ti.run_id, type(exc).__name__)
+        log.error("%s: could not release the run lock of failed run %s (%s); it goes stale, then force_unlock "
+                  "clears it", ti.dag_id, ti.run_id, type(exc).__name__)
         return
     if released or flag_cleared:
         log.warning("Partition %s: released the run lock%s taken by failed run %s", task.partition,
@@ -141,6 +142,7 @@ class ReleaseRunLockOperator(PartitionLockTask, BaseOperator):
         super().__init__(**kwargs)
         self._target(partition, conn_id, database, with_flag)
 
+    @fail_without_retry
     def execute(self, context: Any) -> dict[str, bool]:
         flag_cleared, released = self.release(context["ti"])
         self.log.info("Partition %s: run lock released=%s, lock flag cleared=%s", self.partition, released,
@@ -205,11 +207,13 @@ class PartitionCommandOperator(BaseOperator):
     def argv(self) -> Sequence[str]:
         return self.command.render_argv(self.placeholders())
 
+    @fail_without_retry
     def execute(self, context: Any) -> None:
         ti = context["ti"]
         if self.lockfile:
             # Raises LockfileHeld (one line); the task's retries give a manual run time to finish.
             ensure_lockfile_free(Path(self.lockfile))
+        require_connection(self.partition.conn_id)
         connection = BaseHook.get_connection(self.partition.conn_id)
         env = self.environment(connection, ti.dag_id, ti.run_id)
         self._running = start_command(f"{self.step}[{self.partition.name}]", self.argv(), env)

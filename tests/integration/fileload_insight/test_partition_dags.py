@@ -176,3 +176,21 @@ def test_fileload_refuses_to_start_while_its_lockfile_is_held(partition_a, dag_r
     assert records(record_dir) == []
     assert lock_rows(outcomes) == (0, 0)
     assert any(f"pup_fileload.a.lock is held by process {holder.pid}" in text for text in slack_webhook.texts())
+
+
+def test_a_missing_partition_connection_fails_the_run_at_once(tmp_path, database_factory, dag_runner,
+                                                              slack_webhook):
+    outcomes = database_factory("postgres")
+    config = parse_partitions(partitions_document(
+        {"a": partition_entry("a", "fli_it_undefined", outcomes.name, tmp_path, [1])}, tmp_path / "locks"))
+
+    result = dag_runner(build_dags(config)["pup_fileload__a"])
+
+    assert result.state == "failed"
+    assert result.state_of("take_run_lock") == "failed"
+    assert result.try_number("take_run_lock") == 1  # retries=1, not used
+    assert result.state_of("fileload") == "upstream_failed"
+    assert records(tmp_path) == []
+    [alert] = [text for text in slack_webhook.texts() if text.startswith("Task failed")]
+    assert "connection 'fli_it_undefined' is not defined" in alert
+

@@ -191,7 +191,7 @@ def test_retry_reattaches_to_the_run_it_started_instead_of_starting_another(dag_
         result = dag_runner(dag, {})
 
     assert result.state == "success"
-    assert try_number(result.run_id, "generate_cleanrooms_report") >= 2  # the first try did fail
+    assert result.try_number("generate_cleanrooms_report") >= 2  # the first try did fail
     (run,) = prod.job_runs()
     assert run.state == "SUCCEEDED"
     assert result.xcom("flywheel_reports", "generate_cleanrooms_report") == run.run_id
@@ -211,14 +211,6 @@ def part_tables_events(run_id):
         events = (session.query(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
                   .filter(AssetModel.name == "flywheel_part_tables", AssetEvent.source_run_id == run_id).all())
         return [event.extra for event in events]
-
-
-def try_number(run_id, task_id):
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        return session.query(TaskInstance).filter_by(run_id=run_id, task_id=task_id).one().try_number
 
 
 def test_no_split_starts_before_the_snapshot_folder_exists(dag_runner, prod):
@@ -245,7 +237,7 @@ def test_an_unknown_environment_fails_the_step_at_once_without_reaching_aws(dag_
 
     assert result.state == "failed"
     assert result.state_of("generate_cleanrooms_report") == "failed"
-    assert try_number(result.run_id, "generate_cleanrooms_report") == 1  # retries=2, none used
+    assert result.try_number("generate_cleanrooms_report") == 1  # retries=2, none used
     assert FlywheelAccount(aws).job_runs() == []
     [alert] = [text for text in slack_webhook.texts() if text.startswith("Task failed")]
     assert "unknown flywheel environment 'staging'; expected one of ['dev', 'prod']" in alert
@@ -256,7 +248,7 @@ def test_no_part_table_to_repair_fails_the_listing_at_once(dag_runner, prod, sla
 
     assert result.state == "failed"
     assert result.state_of("list_part_tables") == "failed"
-    assert try_number(result.run_id, "list_part_tables") == 1
+    assert result.try_number("list_part_tables") == 1
     assert result.state_of("publish_part_tables") == "upstream_failed"
     assert prod.athena_queries() == []
     [alert] = [text for text in slack_webhook.texts() if text.startswith("Task failed")]
