@@ -168,15 +168,15 @@ def test_lockfile_is_qualified_by_partition(tmp_path):
 
 
 def test_pools_cli_writes_merges_and_checks(tmp_path, monkeypatch, capsys):
-    from pipelines.fileload_insight.pools import main
+    from pipelines.fileload_insight.cli import main
 
     monkeypatch.setenv(INCLUDE_DIR_ENV, str(include_with_partitions(tmp_path, document(tmp_path))))
     pools_file = tmp_path / "pools.json"
     pools_file.write_text('{"opendental_replica": {"slots": 2, "description": "kept"}}')
 
-    assert main(["--check", "--pools-file", str(pools_file)]) == 1
-    assert main(["--pools-file", str(pools_file)]) == 0
-    assert main(["--check", "--pools-file", str(pools_file)]) == 0
+    assert main(["pools", "--check", "--pools-file", str(pools_file)]) == 1
+    assert main(["pools", "--pools-file", str(pools_file)]) == 0
+    assert main(["pools", "--check", "--pools-file", str(pools_file)]) == 0
 
     assert sorted(json.loads(pools_file.read_text())) == ["opendental_replica", "partition_a", "partition_b"]
     assert "out of date" in capsys.readouterr().err
