@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from pipelines.fileload_insight.config import parse_partitions
-from pipelines.fileload_insight.lockfile import LockfileHeld, ensure_lockfile_free, inspect_lockfile
+from pipelines.fileload_insight.lockfile import LockfileHeld, ensure_lockfile_free, inspect_lockfile, pid_alive
 from pipelines.fileload_insight.operators import PartitionCommandOperator
 from pipelines.fileload_insight.programs import CommandFailed, base_environment, start_command
 from tests.fixtures.fileload_insight.partitions import STANDIN, partition_entry, partitions_document, records
@@ -40,13 +40,18 @@ def wait_for_record(record_dir, timeout: float = 20) -> dict:
 
 
 def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    """The process exists and is not a zombie (dead, not yet reaped by its parent)."""
+    if not pid_alive(pid):
         return False
-    # a zombie (dead, not yet reaped by its parent) counts as gone
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().split(")")[-1].split()[0] != "Z"
+
+
+def assert_gone_soon(pid: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(pid)
 
 
 def test_output_streams_to_the_log_and_only_given_env_reaches_the_program(tmp_path, caplog):
@@ -89,10 +94,7 @@ def test_kill_takes_down_the_whole_process_group(tmp_path):
     running.kill()
 
     assert running.process.poll() is not None
-    deadline = time.monotonic() + 10
-    while alive(child) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not alive(child)
+    assert_gone_soon(child)
 
 
 def test_lockfile_held_by_a_live_program_refuses_the_start(tmp_path):
@@ -148,7 +150,4 @@ def test_killing_the_task_kills_the_program_and_its_children(tmp_path, set_conne
 
     assert isinstance(outcome[0], CommandFailed)
     assert "fileload[a] killed by signal 15" in str(outcome[0])
-    deadline = time.monotonic() + 10
-    while alive(child) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not alive(child)
+    assert_gone_soon(child)
