@@ -18,9 +18,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = ROOT / ".airflow"
@@ -28,8 +28,8 @@ AIRFLOW = Path(sys.executable).with_name("airflow")
 UI_PORT = 8080
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
-from pipelines.common.demo import DemoEnv, DemoSpec, discover_demos  # noqa: E402
-from pipelines.common.localdb import conn_env_name, free_port  # noqa: E402
+from devtools.demo import DemoEnv, DemoSpec, discover_demos  # noqa: E402
+from devtools.localdb import conn_env_name, moto_server  # noqa: E402
 from pipelines.common.paths import pools_file  # noqa: E402
 
 
@@ -71,15 +71,6 @@ def prepare_home(env: dict[str, str]) -> None:
         say(f"pools: airflow pools import {pools_file().relative_to(ROOT)}")
         if airflow(env, "pools", "import", str(pools_file()), log=HOME / "demo" / "pools_import.log") != 0:
             sys.exit(f"demo: airflow pools import failed; see {HOME / 'demo' / 'pools_import.log'}")
-
-
-def start_moto() -> tuple[Any, str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    return server, f"http://127.0.0.1:{port}"
 
 
 def stand_in_settings(specs: list[DemoSpec], demo_env: DemoEnv) -> dict[str, str]:
@@ -142,21 +133,19 @@ def print_summary(outcomes: list[Outcome]) -> None:
     print()
 
 
-def setup() -> tuple[list[DemoSpec], DemoEnv, dict[str, str], Any]:
+def setup(stack: ExitStack) -> tuple[list[DemoSpec], DemoEnv, dict[str, str]]:
+    """Discover the specs, start moto (stopped when ``stack`` closes), build and migrate the Airflow home."""
     specs = discover_demos()
-    moto, endpoint = start_moto()
-    demo_env = DemoEnv(aws_endpoint=endpoint, work_dir=HOME / "demo")
+    demo_env = DemoEnv(aws=stack.enter_context(moto_server()), work_dir=HOME / "demo")
     env = airflow_env(stand_in_settings(specs, demo_env))
     prepare_home(env)
-    return specs, demo_env, env, moto
+    return specs, demo_env, env
 
 
 def run() -> int:
-    specs, demo_env, env, moto = setup()
-    try:
+    with ExitStack() as stack:
+        specs, demo_env, env = setup(stack)
         outcomes = [run_spec(spec, demo_env, env) for spec in specs]
-    finally:
-        moto.stop()
     print_summary(outcomes)
     failed = [o.dag_id for o in outcomes if not o.ok]
     if failed:
@@ -166,25 +155,24 @@ def run() -> int:
 
 
 def serve() -> int:
-    specs, demo_env, env, moto = setup()
-    for spec in specs:
-        spec.seed(demo_env)
-    say(f"starting airflow standalone on http://127.0.0.1:{UI_PORT} (log: .airflow/demo/standalone.log)")
-    with (HOME / "demo" / "standalone.log").open("w") as log:
-        proc = subprocess.Popen([str(AIRFLOW), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for_ui(proc)
-        passwords = HOME / "simple_auth_manager_passwords.json.generated"
-        login = json.loads(passwords.read_text()) if passwords.exists() else {}
-        for user, password in login.items():
-            say(f"UI ready: http://127.0.0.1:{UI_PORT}  login: {user} / {password}")
-        say("Ctrl-C stops it")
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        return proc.wait()
-    finally:
-        moto.stop()
+    with ExitStack() as stack:
+        specs, demo_env, env = setup(stack)
+        for spec in specs:
+            spec.seed(demo_env)
+        say(f"starting airflow standalone on http://127.0.0.1:{UI_PORT} (log: .airflow/demo/standalone.log)")
+        with (HOME / "demo" / "standalone.log").open("w") as log:
+            proc = subprocess.Popen([str(AIRFLOW), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_ui(proc)
+            passwords = HOME / "simple_auth_manager_passwords.json.generated"
+            login = json.loads(passwords.read_text()) if passwords.exists() else {}
+            for user, password in login.items():
+                say(f"UI ready: http://127.0.0.1:{UI_PORT}  login: {user} / {password}")
+            say("Ctrl-C stops it")
+            return proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            return proc.wait()
 
 
 def wait_for_ui(proc: subprocess.Popen, timeout: float = 180) -> None:

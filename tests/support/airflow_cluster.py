@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.common.localdb import Database, create_database, drop_database, free_port
+from devtools.localdb import Database, create_database, drop_database, free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_CLI = Path(sys.executable).with_name("airflow")
