@@ -24,11 +24,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = ROOT / ".airflow"
-AIRFLOW = Path(sys.executable).with_name("airflow")
 UI_PORT = 8080
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 from devtools.demo import DemoEnv, DemoSpec, discover_demos  # noqa: E402
+from devtools.local_airflow import AIRFLOW_CLI, airflow_environment  # noqa: E402
 from devtools.localdb import conn_env_name, moto_server  # noqa: E402
 from pipelines.common.paths import pools_file  # noqa: E402
 
@@ -40,16 +40,11 @@ def say(message: str) -> None:
 def airflow_env(extra: dict[str, str]) -> dict[str, str]:
     return {
         **os.environ,
-        "AIRFLOW_HOME": str(HOME),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{HOME}/airflow.db",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        **airflow_environment(HOME),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{UI_PORT}",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
         # airflow standalone starts its components as `airflow ...` from PATH.
-        "PATH": os.pathsep.join([str(AIRFLOW.parent), os.environ.get("PATH", "")]),
+        "PATH": os.pathsep.join([str(AIRFLOW_CLI.parent), os.environ.get("PATH", "")]),
         **extra,
     }
 
@@ -57,7 +52,7 @@ def airflow_env(extra: dict[str, str]) -> dict[str, str]:
 def airflow(env: dict[str, str], *args: str, log: Path) -> int:
     """Run an airflow CLI command with its output in ``log``; returns the exit code."""
     with log.open("w") as out:
-        command = [str(AIRFLOW), *args]
+        command = [str(AIRFLOW_CLI), *args]
         return subprocess.run(command, env=env, check=False, stdout=out, stderr=subprocess.STDOUT).returncode
 
 
@@ -161,7 +156,7 @@ def serve() -> int:
             spec.seed(demo_env)
         say(f"starting airflow standalone on http://127.0.0.1:{UI_PORT} (log: .airflow/demo/standalone.log)")
         with (HOME / "demo" / "standalone.log").open("w") as log:
-            proc = subprocess.Popen([str(AIRFLOW), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen([str(AIRFLOW_CLI), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for_ui(proc)
             passwords = HOME / "simple_auth_manager_passwords.json.generated"
