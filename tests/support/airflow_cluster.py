@@ -27,7 +27,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -37,11 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.common.localdb import Database, create_database, drop_database, free_port
+from devtools.local_airflow import AIRFLOW_CLI, airflow_environment
+from devtools.localdb import Database, create_database, drop_database, free_port
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-AIRFLOW_CLI = Path(sys.executable).with_name("airflow")
-LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
 COMPONENTS = ("api-server", "scheduler", "dag-processor")
 TERMINAL_RUN_STATES = {"success", "failed"}
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -247,13 +244,9 @@ def cluster_environment(home: Path, metadata: Database, api_port: int, dags_fold
     inherited = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
     return {
         **inherited,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata.url,
+        **airflow_environment(home, metadata.url, dags_folder=dags_folder),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "8",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
@@ -269,10 +262,7 @@ def cluster_environment(home: Path, metadata: Database, api_port: int, dags_fold
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
-            [{"name": "dags-folder", "classpath": LOCAL_BUNDLE, "kwargs": {"path": str(dags_folder)}}]),
         "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "False",
-        "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]),
         **extra,
     }
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from pipelines.appxml import generator, seed
+from devtools.appxml import generator, seed
 from pipelines.appxml.engines import CONN_ID, engine_from_url
 from pipelines.appxml.extract import custdata_c14n
 

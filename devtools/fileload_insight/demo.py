@@ -5,7 +5,7 @@ databases standing in for SQL Server, and whose programs are this module run as 
 ``$FILELOAD_INSIGHT_PARTITIONS_FILE``. Partition b starts with a stale Insight lock flag left by a
 crashed run; its Insight run is triggered with ``force_unlock`` and clears it.
 
-    python -m pipelines.fileload_insight.demo STEP --record FILE [--sleep S] [--lockfile PATH]
+    python -m devtools.fileload_insight.demo STEP --record FILE [--sleep S] [--lockfile PATH]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from pipelines.common.demo import DemoEnv, DemoSpec
+from devtools.demo import DemoEnv, DemoSpec
 from pipelines.common.paths import read_sql
 from pipelines.fileload_insight.config import PARTITIONS_FILE_ENV
 
@@ -38,7 +38,7 @@ def _record_file(env: DemoEnv) -> Path:
 
 
 def _program(env: DemoEnv, step: str, *extra: str) -> dict[str, Any]:
-    return {"argv": [sys.executable, "-m", "pipelines.fileload_insight.demo", step, "--record",
+    return {"argv": [sys.executable, "-m", "devtools.fileload_insight.demo", step, "--record",
                      str(_record_file(env)), "--sleep", str(STEP_SECONDS), *extra]}
 
 
