@@ -25,7 +25,7 @@ TO_FIX = {"appxml_staging": "app_XML / app_ids / app_id outside backticks"}
 DAG_IDS = [pytest.param(dag_id, marks=pytest.mark.xfail(reason=TO_FIX[dag_id])) if dag_id in TO_FIX else dag_id
            for dag_id in sorted(load_dags())]
 # A line of prose never has these; a diagram line outside a fence (or one a renderer collapsed) does.
-DIAGRAM_LINE = re.compile(r"\S {3,}\S|[\\/]\s*$|[│├└┌┐┘─]")
+DIAGRAM_LINE = re.compile(r"\S {3,}\S|\s[\\/]\s*$|[│├└┌┐┘─]")
 # A fenced line this long is almost always two diagram lines joined by a backslash continuation.
 MAX_FENCE_LINE = 120
 
