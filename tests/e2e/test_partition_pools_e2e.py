@@ -50,10 +50,10 @@ def lock_holders(db: Database) -> dict[str, list[tuple[str, str]]]:
                 for table, holder in (("partition_run_lock", "run_id"), ("insight_lock_flag", "holder"))}
 
 
-def wait_for_task_state(running, dag_id: str, run_id: str, task_id: str, state: str, timeout: float = 90) -> None:
+def wait_until(condition, what: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
-    while (current := running.task_states(dag_id, run_id).get(task_id)) != state:
-        assert time.monotonic() < deadline, f"{dag_id}.{task_id} still {current}, not {state}, after {timeout:.0f}s"
+    while not condition():
+        assert time.monotonic() < deadline, f"not {what} after {timeout:.0f}s"
         time.sleep(1)
 
 
@@ -173,7 +173,8 @@ def test_failed_partition_run_is_rerun_once_while_the_other_partition_runs(clust
     hold.touch()  # partition b's run keeps running until the rerun on a is over
     try:
         other_run = running.trigger("gr_insight__b")
-        wait_for_task_state(running, "gr_insight__b", other_run, "insight_run_insight", "running")
+        wait_until(lambda: running.task_states("gr_insight__b", other_run).get("insight_run_insight") == "running"
+                   and any(record_dir.glob("insight_b_run_insight.*.json")), "partition b's first step running")
         cleared_at = time.time()
         # The UI's "Clear" of the failed step with "Downstream": the run lock setup and teardown come with it.
         cleared = running.api("POST", "dags/gr_insight__a/clearTaskInstances", {
