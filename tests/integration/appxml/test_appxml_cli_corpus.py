@@ -12,18 +12,18 @@ import pytest
 
 from pipelines.appxml import ddl, seed
 from pipelines.appxml.engines import engine_from_url
-from pipelines.appxml.extract import custdata_c14n
 from pipelines.appxml.pipeline import PartitionSpec, stage_partition
 from pipelines.appxml.tables import TableName
 from pipelines.common.localdb import free_port
 from tests.integration.appxml.conftest import PROJECT_ROOT
+from tests.support.appxml_checks import custdata_c14n, index_exists
 
 pytestmark = pytest.mark.integration
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     environment = {**os.environ, "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "pipelines.appxml.staging", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "pipelines.appxml", *args], capture_output=True,
                           text=True, env=environment, cwd=PROJECT_ROOT, timeout=120)
 
 
@@ -41,7 +41,7 @@ def test_cli_stages_two_partitions_with_metrics_and_index_handling(appxml_db, tm
     assert sum(m["processed"] for m in metrics) == len(appxml_db.docs)
     assert {"processed", "duration_s", "rows_per_sec", "finished_at", "skipped"} <= set(metrics[0])
     assert sorted(appxml_db.staged()) == sorted(appxml_db.expected())
-    assert ddl.index_exists(appxml_db.engine, TableName("dbo", "app_xml_staging"))
+    assert index_exists(appxml_db.engine, TableName("dbo", "app_xml_staging"))
 
 
 def test_cli_connection_failure_is_one_line_without_traceback():

@@ -1,39 +1,31 @@
 """What each task of the ``appxml_staging`` DAG does, kept out of the DAG file so it stays a table of
-contents. Functions take plain values and return JSON-able results (XCom)."""
+contents. Task bodies take plain values and return JSON-able results (XCom); a ``PermanentError`` (bad
+params, a missing connection, a refused batch) fails the task at once, without retries."""
 
 from __future__ import annotations
 
 import logging
-import os
+from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy as sa
+
 from pipelines.appxml import ddl
+from pipelines.appxml.config import load_settings
 from pipelines.appxml.engines import CONN_ID, engine_from_conn_id
 from pipelines.appxml.metrics import aggregate, format_table, partition_label
 from pipelines.appxml.pipeline import PartitionSpec, StagingError, iter_partitions, stage_partition
-from pipelines.appxml.tables import DEFAULT_SOURCE_COLUMN, DEFAULT_SOURCE_TABLE, DEFAULT_STAGING_TABLE, TableName
+from pipelines.appxml.tables import TableName
+from pipelines.common.errors import fail_without_retry, require_connection
 
 log = logging.getLogger(__name__)
 
-SOURCE_TABLE = DEFAULT_SOURCE_TABLE
-SOURCE_COLUMN = DEFAULT_SOURCE_COLUMN
-STAGING_TABLE = DEFAULT_STAGING_TABLE
-#: Partitions of one run staging at the same time (max_active_tis_per_dagrun): what the database takes.
-#: Fixed when the DAG is parsed (a run's Params cannot change it); a deployment may set the variable.
-MAX_PARALLEL_ENV = "PIPELINES_APPXML_MAX_PARALLEL"
-MAX_PARALLEL_PARTITIONS = max(1, int(os.environ.get(MAX_PARALLEL_ENV, "8")))
 
+def max_parallel_partitions() -> int:
+    """Partitions of one run staging at the same time (``max_active_tis_per_dagrun``), from appxml.yaml.
 
-def check_connection(conn_id: str = CONN_ID) -> None:
-    """A missing connection is one clear error in the first task, before anything is written."""
-    from airflow.sdk import BaseHook
-
-    try:
-        BaseHook.get_connection(conn_id)
-    except Exception as exc:  # the SDK raises AirflowNotFoundException; one line is all a user needs
-        if "NotFound" in type(exc).__name__ or "isn't defined" in str(exc):
-            raise StagingError(f"connection {conn_id!r} is not defined") from None
-        raise
+    Fixed when the DAG is parsed: a run's Params cannot change it."""
+    return load_settings().max_parallel_partitions
 
 
 def plan_partitions(params: dict[str, Any]) -> list[dict[str, int]]:
@@ -53,45 +45,69 @@ def plan_partitions(params: dict[str, Any]) -> list[dict[str, int]]:
 
 
 def spec_for(entry: dict[str, int]) -> PartitionSpec:
+    settings = load_settings()
     return PartitionSpec(mod=entry["mod"], rem=entry["rem"], batch=entry["batch"], limit=entry["limit"],
-                         source_table=SOURCE_TABLE, source_column=SOURCE_COLUMN, staging_table=STAGING_TABLE)
+                         source_table=settings.source_table, source_column=settings.source_column,
+                         staging_table=settings.staging_table)
 
 
-def _with_engine(action: Any, conn_id: str) -> None:
+def _with_engine(action: Callable[[sa.Engine, TableName], None], conn_id: str) -> None:
     engine = engine_from_conn_id(conn_id)
     try:
-        action(engine, TableName.parse(STAGING_TABLE))
+        action(engine, TableName.parse(load_settings().staging_table))
     finally:
         engine.dispose()
 
 
+def label_this_partition(entry: dict[str, int]) -> None:
+    """Name the mapped task instance ``rem=3/8`` (``map_index_template="{{ partition_label }}"``)."""
+    from airflow.sdk import get_current_context
+
+    get_current_context()["partition_label"] = partition_label(entry["rem"], entry["mod"])  # type: ignore[index]
+
+
+# -- task bodies ---------------------------------------------------------------------------------------
+
+@fail_without_retry
+def plan(params: dict[str, Any], conn_id: str = CONN_ID) -> list[dict[str, int]]:
+    """A missing connection or a bad param is one clear error in the first task, before anything is written."""
+    require_connection(conn_id)
+    return plan_partitions(params)
+
+
+@fail_without_retry
 def ensure_staging_table(conn_id: str = CONN_ID) -> None:
     _with_engine(ddl.ensure_staging_table, conn_id)
 
 
-def drop_index(enabled: bool, conn_id: str = CONN_ID) -> None:
-    if enabled:
+@fail_without_retry
+def drop_index(params: dict[str, Any], conn_id: str = CONN_ID) -> None:
+    if params["drop_index"]:
         _with_engine(ddl.drop_staging_index, conn_id)
     else:
         log.info("drop_index is off: the staging index stays in place")
 
 
-def recreate_index(enabled: bool, conn_id: str = CONN_ID) -> None:
-    if enabled:
+@fail_without_retry
+def recreate_index(params: dict[str, Any], conn_id: str = CONN_ID) -> None:
+    if params["recreate_index"]:
         _with_engine(ddl.create_staging_index, conn_id)
     else:
         log.info("recreate_index is off: the staging index is not rebuilt")
 
 
-def stage(entry: dict[str, int], attempt: int = 1, conn_id: str = CONN_ID) -> dict[str, Any]:
-    """Stage one partition on its own engine and connections; returns its metrics."""
+@fail_without_retry
+def stage(entry: dict[str, int], conn_id: str = CONN_ID) -> dict[str, Any]:
+    """Stage one partition (a mapped task) on its own engine and connections; returns its metrics."""
+    label_this_partition(entry)
     engine = engine_from_conn_id(conn_id)
     try:
-        return stage_partition(engine, spec_for(entry), attempt).to_dict()
+        return stage_partition(engine, spec_for(entry)).to_dict()
     finally:
         engine.dispose()
 
 
+@fail_without_retry
 def summarize(partitions: list[dict[str, Any]]) -> dict[str, Any]:
     """Totals of the run (the fields of the original appxml_aggregate.json), the per-partition table logged."""
     totals = aggregate(list(partitions))
