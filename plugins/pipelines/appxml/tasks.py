@@ -59,6 +59,14 @@ def _with_engine(action: Callable[[sa.Engine, TableName], None], conn_id: str) -
         engine.dispose()
 
 
+def _index_step(params: dict[str, Any], param: str, action: Callable[[sa.Engine, TableName], None],
+                when_off: str, conn_id: str) -> None:
+    if params[param]:
+        _with_engine(action, conn_id)
+    else:
+        log.info("%s is off: %s", param, when_off)
+
+
 def label_this_partition(entry: dict[str, int]) -> None:
     """Name the mapped task instance ``rem=3/8`` (``map_index_template="{{ partition_label }}"``)."""
     from airflow.sdk import get_current_context
@@ -82,18 +90,12 @@ def ensure_staging_table(conn_id: str = CONN_ID) -> None:
 
 @fail_without_retry
 def drop_index(params: dict[str, Any], conn_id: str = CONN_ID) -> None:
-    if params["drop_index"]:
-        _with_engine(ddl.drop_staging_index, conn_id)
-    else:
-        log.info("drop_index is off: the staging index stays in place")
+    _index_step(params, "drop_index", ddl.drop_staging_index, "the staging index stays in place", conn_id)
 
 
 @fail_without_retry
 def recreate_index(params: dict[str, Any], conn_id: str = CONN_ID) -> None:
-    if params["recreate_index"]:
-        _with_engine(ddl.create_staging_index, conn_id)
-    else:
-        log.info("recreate_index is off: the staging index is not rebuilt")
+    _index_step(params, "recreate_index", ddl.create_staging_index, "the staging index is not rebuilt", conn_id)
 
 
 @fail_without_retry
