@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.appxml import ddl, seed
+from devtools.appxml import seed
+from pipelines.appxml import ddl
 from pipelines.appxml.engines import CONN_ID
 from pipelines.appxml.tables import TableName
 from tests.support.airflow_cluster import airflow_cluster

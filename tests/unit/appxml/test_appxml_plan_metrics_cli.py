@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from pipelines.appxml import cli, generator, tasks
+from devtools.appxml import generator
+from pipelines.appxml import cli, tasks
 from pipelines.appxml.metrics import MAX_IDS_PER_REASON, PartitionMetrics, aggregate, format_table
 from pipelines.appxml.pipeline import StagingError
 from pipelines.appxml.reduce import MALFORMED, Reduced

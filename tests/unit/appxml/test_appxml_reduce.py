@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from pipelines.appxml.generator import provenir_document, synthetic_corpus
+from devtools.appxml.generator import provenir_document, synthetic_corpus
+from devtools.appxml.seed import corpus_app_id, corpus_files
 from pipelines.appxml.reduce import DTD, EMPTY, MALFORMED, NO_CUSTDATA, reduce_document
-from pipelines.appxml.seed import corpus_app_id, corpus_files
 from pipelines.common.xml import parse_xml
 from tests.support.appxml_checks import custdata_c14n
 from tests.support.isolated import IsolatedRunner
