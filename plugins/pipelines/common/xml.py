@@ -33,8 +33,9 @@ DTD = "dtd"
 REJECT_REASONS = (EMPTY, MALFORMED, DTD)
 
 _BOM = "\ufeff"
-_BLANK = _BOM + " \t\r\n"
-_UTF8_BOM = b"\xef\xbb\xbf"
+# Blank values, matched from the start without copying a large document (strip() would copy it).
+_BLANK_STR = re.compile("[\ufeff \t\r\n]*")
+_BLANK_BYTES = re.compile(rb"(?:\xef\xbb\xbf)?[ \t\r\n]*")
 # An XML declaration at the start of a str: lxml refuses str input that declares an encoding.
 _STR_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 # One parser per thread: an lxml parser must not be used by two threads at once.
@@ -69,9 +70,7 @@ def is_blank(data: str | bytes | None) -> bool:
     """None, nothing, or only a BOM and white space."""
     if data is None:
         return True
-    if isinstance(data, str):
-        return not data.strip(_BLANK)
-    return not data.removeprefix(_UTF8_BOM).strip(b" \t\r\n")
+    return (_BLANK_STR if isinstance(data, str) else _BLANK_BYTES).fullmatch(data) is not None
 
 
 def parser_input(data: str | bytes | bytearray | memoryview) -> bytes | str:
