@@ -141,9 +141,9 @@ def pipeline_stages(force: bool, memory: dict[str, float] | None = None) -> dict
         memory["load"] = rss.growth_mb
     seconds["transform"], transformed = timed("pipeline transform", lambda: transform_table(loaded, settings))
     seconds["validate"], _ = timed("pipeline validation", lambda: validate_table(transformed, "bench"))
-    seconds["copy"] = loaded["stages"]["load"].get("copy_seconds") or 0.0
-    seconds["rows_extract"] = extracted["stages"]["extract"]["rows"]
-    seconds["rows_load"] = loaded["stages"]["load"]["rows"]
+    seconds["copy"] = loaded.stages["load"].copy_seconds or 0.0
+    seconds["rows_extract"] = extracted.stages["extract"].rows
+    seconds["rows_load"] = loaded.stages["load"].rows
     return seconds
 
 
