@@ -17,6 +17,7 @@ from typing import Any
 from pipelines.opendental.config import Settings
 from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, mysql, streaming_cursor
 from pipelines.opendental.db import SHADOW_SUFFIX, count, execute, mysql_swap_in, mysql_upsert_suffix
+from pipelines.opendental.deletes import propagate_at_source
 from pipelines.opendental.errors import TableMissingError
 from pipelines.opendental.identifiers import mysql_ident
 from pipelines.opendental.plan import TablePlan
@@ -154,6 +155,7 @@ def extract_table(plan: TablePlan, settings: Settings, ids: ConnIds = DEFAULT_ID
         progress = Progress(f"{table} extract", total=schema.estimated_rows if mode == "full" else None)
         outcome = _copy(source, replica, schema, plan, settings, mode, window, state, replica_schema is not None,
                         progress)
+        deleted = _propagate_deletes(source, replica, plan, mode)
         last_value = later(state.last_value if state and mode != "full" else None, outcome.max_watermark)
         last_key = outcome.max_key if outcome.max_key is not None else (state.last_key if state else None)
         replica_total = count(replica, mysql_ident(table))
@@ -161,9 +163,20 @@ def extract_table(plan: TablePlan, settings: Settings, ids: ConnIds = DEFAULT_ID
                   last_key if plan.key_column else None, outcome.rows, schema.signature())
     progress.done()
     metrics = StageMetrics(mode=mode, rows=outcome.rows, seconds=round(time.monotonic() - started, 3),
-                           window=window if mode != "full" else None, total_rows=replica_total)
+                           window=window if mode != "full" else None, total_rows=replica_total, deleted=deleted)
     return TableRun(plan=plan, mode=mode, window=metrics.window, schema_drift=drift, watermark=last_value,
                     stages={"extract": metrics})
+
+
+def _propagate_deletes(source: Any, replica: Any, plan: TablePlan, mode: str) -> int:
+    """Rows deleted at the source since the last run, removed from the replica (a full copy has none)."""
+    if mode == "full":
+        return 0
+    if plan.key_column is None:
+        log.warning("%s: rows deleted at the source are not detected without a single integer primary key; "
+                    "a forced full run removes them", plan.table)
+        return 0
+    return propagate_at_source(source, replica, plan.table, plan.key_column)
 
 
 def _state_matches(state: TableState | None, plan: TablePlan, schema: TableSchema) -> bool:

@@ -26,6 +26,7 @@ from pipelines.opendental.db import (
     scalar,
     vacuum_analyze,
 )
+from pipelines.opendental.deletes import delete_from_postgres, pending
 from pipelines.opendental.errors import TableMissingError
 from pipelines.opendental.identifiers import mysql_ident, pg_ident
 from pipelines.opendental.progress import Progress
@@ -147,7 +148,22 @@ def load_table(run: TableRun, settings: Settings, ids: ConnIds = DEFAULT_IDS) ->
         else:
             log.info("%s: append-only load after %s = %s", table, window.column, window.value)
             rows = append_load(replica, pg, schema, settings, progress, window)
+        deleted = remove_deleted(replica, pg, run)
     progress.done()
     return run.with_stage("load", StageMetrics(
         mode=mode, rows=rows, seconds=round(time.monotonic() - started, 3), window=window if mode != "full" else None,
-        total_rows=raw_total, copy_seconds=None if copy_seconds is None else round(copy_seconds, 3)))
+        total_rows=raw_total, copy_seconds=None if copy_seconds is None else round(copy_seconds, 3),
+        deleted=deleted))
+
+
+def remove_deleted(replica: Any, pg: Any, run: TableRun) -> int:
+    """Delete from raw the rows deleted at the source (found by extract, this run or an unfinished one)."""
+    key = run.plan.key_column
+    keys = pending(replica, run.table, key) if key else []
+    if not keys:
+        return 0
+    with pg.cursor() as cur:
+        deleted = delete_from_postgres(cur, qualify(RAW, run.table), pg_ident(key), keys)
+    pg.commit()
+    log.info("%s: %d rows deleted at the source, removed from raw", run.table, deleted)
+    return deleted

@@ -80,6 +80,7 @@ class StageMetrics(Record):
     window: Window | None = None
     total_rows: int | None = None  # the target's whole-table count, when the stage took it anyway
     copy_seconds: float | None = None
+    deleted: int = 0  # rows deleted at the source, removed from this stage's target
 
 
 class Counts(Record):
@@ -96,6 +97,9 @@ class Counts(Record):
     changed_source: int | None = None
     changed_replica: int | None = None
     changed_raw: int | None = None
+    deleted_replica: int = 0
+    deleted_raw: int = 0
+    deleted_public: int = 0
 
     def problems(self) -> list[str]:
         """Every disagreement, as ``table T: what: a=N b=M`` lines."""
@@ -134,6 +138,10 @@ class TableRun(Record):
 
     def stage(self, name: Stage) -> StageMetrics | None:
         return self.stages.get(name)
+
+    def deleted(self, name: Stage) -> int:
+        stage = self.stages.get(name)
+        return stage.deleted if stage else 0
 
     def rebuilt(self, name: Stage) -> bool:
         stage = self.stages.get(name)

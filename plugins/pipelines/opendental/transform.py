@@ -17,8 +17,9 @@ from typing import Any
 from pipelines.common.paths import sql_dir
 from pipelines.opendental import db
 from pipelines.opendental.config import Settings
-from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, postgres
+from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, mysql, postgres
 from pipelines.opendental.db import PUBLIC, RAW, qualify
+from pipelines.opendental.deletes import delete_from_postgres, forget, pending
 from pipelines.opendental.errors import TransformError
 from pipelines.opendental.identifiers import pg_ident, snake_case
 from pipelines.opendental.state import as_text
@@ -136,6 +137,24 @@ def transform_table(run: TableRun, settings: Settings, ids: ConnIds = DEFAULT_ID
         else:
             log.info("%s: upserting rows with %s into public.%s", table, window.text, target)
             rows = upsert(pg, target, select_sql, columns, keys, window)
+        deleted = remove_deleted(pg, run, ids)
     return run.with_stage("transform", StageMetrics(
         mode=mode, rows=rows, seconds=round(time.monotonic() - started, 3),
-        window=window if mode != "full" else None, total_rows=public_total))
+        window=window if mode != "full" else None, total_rows=public_total, deleted=deleted))
+
+
+def remove_deleted(pg: Any, run: TableRun, ids: ConnIds) -> int:
+    """Delete from public the rows deleted at the source, then forget their keys: every stage has them."""
+    key = run.plan.key_column
+    if key is None:
+        return 0
+    with mysql(ids.replica) as replica:
+        keys = pending(replica, run.table, key)
+        if not keys:
+            return 0
+        with pg.cursor() as cur:
+            deleted = delete_from_postgres(cur, qualify(PUBLIC, run.table.lower()), pg_ident(snake_case(key)), keys)
+        pg.commit()
+        forget(replica, run.table, keys)
+    log.info("%s: %d rows deleted at the source, removed from public", run.table, deleted)
+    return deleted

@@ -12,7 +12,7 @@ import logging
 
 from pipelines.common.paths import read_sql
 from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, mysql, postgres
-from pipelines.opendental.db import PUBLIC, RAW, count, execute, qualify
+from pipelines.opendental.db import PUBLIC, RAW, count, execute, qualify, scalar
 from pipelines.opendental.errors import RowCountMismatch
 from pipelines.opendental.identifiers import mysql_ident, pg_ident
 from pipelines.opendental.tablerun import Counts, TableRun
@@ -36,12 +36,16 @@ def count_table(run: TableRun, ids: ConnIds = DEFAULT_IDS) -> Counts:
     return Counts(table=table, strategy=run.strategy, mode=run.mode if window else "full", source_rows=source_rows,
                   replica_rows=replica_rows, raw_rows=raw_rows, public_rows=public_rows,
                   window_start=window.label if window else None, changed_source=changed_source,
-                  changed_replica=changed_replica, changed_raw=changed_raw)
+                  changed_replica=changed_replica, changed_raw=changed_raw,
+                  deleted_replica=run.deleted("extract"), deleted_raw=run.deleted("load"),
+                  deleted_public=run.deleted("transform"))
 
 
 def record(counts: Counts, run_id: str, problems: list[str], ids: ConnIds = DEFAULT_IDS) -> None:
     with mysql(ids.replica) as replica:
         execute(replica, read_sql("mysql/opendental/validation_table.sql"))
+        if not scalar(replica, read_sql("mysql/opendental/validation_columns.sql")):
+            execute(replica, read_sql("mysql/opendental/validation_upgrade.sql"))
         with replica.cursor() as cur:
             cur.execute(read_sql("mysql/opendental/validation_put.sql"), {
                 **counts.model_dump(exclude={"mode", "table"}),
@@ -56,11 +60,12 @@ def validate_table(run: TableRun, run_id: str, ids: ConnIds = DEFAULT_IDS) -> Ta
     problems = counts.problems()
     record(counts, run_id, problems, ids)
     if counts.mode != "full" and counts.source_rows != counts.replica_rows:
-        log.info("%s: source has %s rows, replica %s (rows deleted in production stay in the replica)",
-                 counts.table, counts.source_rows, counts.replica_rows)
+        log.info("%s: source has %s rows, replica %s (rows written at the source since the copy, or outside "
+                 "the window)", counts.table, counts.source_rows, counts.replica_rows)
     if problems:
         raise RowCountMismatch("; ".join(problems))
-    log.info("%s: counts agree: replica=%s raw=%s public=%s%s", counts.table, counts.replica_rows,
-             counts.raw_rows, counts.public_rows,
-             f", changed since {counts.window_start}: {counts.changed_source}" if counts.window_start else "")
+    log.info("%s: counts agree: replica=%s raw=%s public=%s%s; deleted at the source: %s", counts.table,
+             counts.replica_rows, counts.raw_rows, counts.public_rows,
+             f", changed since {counts.window_start}: {counts.changed_source}" if counts.window_start else "",
+             counts.deleted_replica)
     return run.validated(counts)
