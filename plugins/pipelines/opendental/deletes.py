@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -186,15 +187,19 @@ def delete_from_postgres(cur: Any, qualified_name: str, quoted_key: str, keys: S
 def propagate_at_source(source: Any, replica: Any, table: str, key: str) -> int:
     """Find the rows deleted at the source, remember their keys for the later stages, delete them from
     the replica; returns how many the replica lost."""
+    started = time.monotonic()
     deleted, missing = find_deleted(source, replica, table, key)
+    compared = time.monotonic() - started
     if missing:
         # Rows the window did not cover (a back-dated watermark) or inserted since the copy: not deletes.
         log.info("%s: %d source rows are not in the replica yet (outside this run's window); a forced full "
                  "run copies them", table, missing)
     if not deleted:
+        log.info("%s: no rows deleted at the source (key ranges compared in %.1fs)", table, compared)
         return 0
     ensure_pending_table(replica)
     remember(replica, table, deleted)  # first: a crash before the DELETE finds them again next time
     removed = delete_from_mysql(replica, table, key, deleted)
-    log.info("%s: %d rows deleted at the source, removed from the replica", table, removed)
+    log.info("%s: %d rows deleted at the source (key ranges compared in %.1fs), removed from the replica in "
+             "%.1fs", table, removed, compared, time.monotonic() - started - compared)
     return removed
