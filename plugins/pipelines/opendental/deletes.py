@@ -34,7 +34,7 @@ LEAF_WIDTH = 256
 #: How many narrower ranges a differing range is split into at the next level.
 FANOUT = 64
 #: Ranges per statement and keys per IN list: statements stay small whatever the number of deletes.
-CHUNK = 2_000
+CHUNK = 500
 
 KeyRange = tuple[int, int]  # inclusive bounds
 Summary = tuple[int, Any, Any]  # count, sum, xor of crc32
@@ -45,9 +45,11 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start:start + size]
 
 
-def _in_ranges(key: str, ranges: Sequence[KeyRange]) -> tuple[str, list[int]]:
-    condition = " OR ".join(f"{key} BETWEEN %s AND %s" for _ in ranges)
-    return f"({condition})", [bound for pair in ranges for bound in pair]
+def _per_range(select: str, ranges: Sequence[KeyRange], params: Sequence[Any] = ()) -> tuple[str, list[Any]]:
+    """``select`` (ending in a ``BETWEEN %s AND %s`` on the key, maybe followed by more) once per range,
+    joined by UNION ALL: each part is a plain index range read, where one WHERE with hundreds of ORs
+    would be checked again on every row (30 times slower at 1,000 ranges)."""
+    return " UNION ALL ".join([select] * len(ranges)), [v for pair in ranges for v in (*params, *pair)]
 
 
 def _rows(conn: Any, sql: str, params: Sequence[Any]) -> list[tuple]:
@@ -67,23 +69,22 @@ def summarise(conn: Any, table: str, key: str, ranges: Sequence[KeyRange], base:
               width: int) -> dict[int, Summary]:
     """Per bucket ``(key - base) DIV width`` within ``ranges``: count, sum and checksum of the keys."""
     k = mysql_ident(key)
+    select = (f"(SELECT ({k} - %s) DIV %s AS bucket, COUNT(*), SUM({k}), BIT_XOR(CRC32({k})) "
+              # ORDER BY NULL: MariaDB would sort the groups, which nothing here needs (a quarter of the time).
+              f"FROM {mysql_ident(table)} WHERE {k} BETWEEN %s AND %s GROUP BY bucket ORDER BY NULL)")
     buckets: dict[int, Summary] = {}
     for chunk in _chunks(ranges):
-        where, params = _in_ranges(k, chunk)
-        for bucket, rows, total, checksum in _rows(
-                conn, f"SELECT ({k} - %s) DIV %s AS bucket, COUNT(*), SUM({k}), BIT_XOR(CRC32({k})) "
-                      f"FROM {mysql_ident(table)} WHERE {where} GROUP BY bucket", [base, width, *params]):
+        for bucket, rows, total, checksum in _rows(conn, *_per_range(select, chunk, (base, width))):
             buckets[int(bucket)] = (int(rows), total, checksum)
     return buckets
 
 
 def keys_in(conn: Any, table: str, key: str, ranges: Sequence[KeyRange]) -> set[int]:
     k = mysql_ident(key)
+    select = f"SELECT {k} FROM {mysql_ident(table)} WHERE {k} BETWEEN %s AND %s"
     found: set[int] = set()
     for chunk in _chunks(ranges):
-        where, params = _in_ranges(k, chunk)
-        found.update(int(row[0]) for row in _rows(conn, f"SELECT {k} FROM {mysql_ident(table)} WHERE {where}",
-                                                  params))
+        found.update(int(row[0]) for row in _rows(conn, *_per_range(select, chunk)))
     return found
 
 
