@@ -17,6 +17,7 @@ from typing import Any
 import pendulum
 
 from pipelines.common.errors import fail_without_retry
+from pipelines.common.failures import AlreadyReported
 from pipelines.opendental.config import Settings, load_settings
 from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, check_connections, mysql
 from pipelines.opendental.db import count
@@ -266,10 +267,12 @@ def summary_row(run: TableRun) -> dict[str, Any]:
 
 
 def finish(planned: list[TablePlan] | None, validated: list[TableRun]) -> list[dict[str, Any]]:
-    """Log the summary; raise if the plan is missing or a planned table was not validated."""
+    """Log the summary; raise if a planned table was not validated. Without a plan the run was refused or
+    stopped before planning, which its failed task has reported: the summary fails only to keep the run
+    red, without an alert of its own, so one refusal is one alert."""
     rows = summarize(planned, validated)
     if planned is None:
-        raise IncompleteRunError("no plan: the run stopped before planning (see the failed task above)")
+        raise AlreadyReported("no plan: the run stopped before planning (see the failed task above)")
     unfinished = [row["table"] for row in rows if not row["validated"]]
     if unfinished:
         raise IncompleteRunError(f"{len(unfinished)} of {len(rows)} tables did not complete: {', '.join(unfinished)}")

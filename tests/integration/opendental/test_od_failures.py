@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pipelines.common.localdb import free_port
+from devtools.localdb import free_port
 from pipelines.common.paths import INCLUDE_DIR_ENV
 from tests.integration.opendental.odsupport import differences, fixture_files, include_with, seed
 
