@@ -10,8 +10,9 @@ extract → load → transform → validate → summary.
 
 **Strategy per table** (see `include/config/opendental_tables.yaml`): `incremental` on a change timestamp
 (`DateTStamp`, `SecDateTEdit`, ...), `append_only` on an auto-increment key, else `full` (shadow table
-swapped in atomically). Watermarks live in `etl_table_state` on the replica; per-run row counts in
-`etl_run_validation`.
+swapped in atomically). Rows deleted at the source are found by comparing key ranges (count and checksum
+per range) and removed from the replica, `raw` and `public` in the same run. Watermarks live in
+`etl_table_state` on the replica; per-run row counts and deleted rows in `etl_run_validation`.
 
 **Params**: `tables` (default all), `force` (full refresh), `dry_run` (log the plan, change nothing),
 `parallel` (tables at a time), `allow_business_hours` (run against production during opening hours).
