@@ -5,8 +5,9 @@ Copies the clinic's OpenDental database every night: production MySQL (`opendent
 → local replica (`opendental_replication`) → PostgreSQL `raw` → cleaned PostgreSQL `public`
 (`opendental_analytics`).
 
-**Shape**: business-hours gate → connection test → plan → per table (mapped, labelled with the table):
-extract → load → transform → validate → summary.
+**Shape**: business-hours gate → connection test → plan → per table (a mapped group, each task labelled
+with the table): extract → load → transform → validate → summary. A table's stage waits for that table's
+previous stage only: one table failing never holds the others back.
 
 **Strategy per table** (see `include/config/opendental_tables.yaml`): `incremental` on a change timestamp
 (`DateTStamp`, `SecDateTEdit`, ...), `append_only` on an auto-increment key, else `full` (shadow table
@@ -17,13 +18,19 @@ per range) and removed from the replica, `raw` and `public` in the same run. Wat
 **Params**: `tables` (default all), `force` (full refresh), `dry_run` (log the plan, change nothing),
 `parallel` (tables at a time), `allow_business_hours` (run against production during opening hours).
 
-**Rerun one table**: clear its failed task instance (e.g. `load [procedurelog]`) with downstream;
-the other tables are not touched.
+**Business hours**: a manual run between the window's start and end is refused (one alert) unless
+`allow_business_hours` is set. A *scheduled* run whose slot is long past (the DAG was enabled or unpaused
+during the day, and the scheduler started the latest 01:00 slot at once) is skipped by the gate: green,
+nothing read, one log line saying why.
+
+**Rerun one table**: clear the table's first failed instance (e.g. `extract [definition]`) with
+"Downstream": its later stages and the summary run again, the other tables are not touched. The README
+gives the REST call (by run id: manual and scheduled runs alike).
 """
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule, task
+from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule, task, task_group
 
 from pipelines.common.alerts import task_failure_alert
 from pipelines.common.defaults import dag_defaults, default_args
@@ -64,9 +71,10 @@ with DAG(
     ),
 ):
 
-    @task
-    def business_hours_gate(params: dict) -> str:
-        return tasks.business_hours_gate(bool(params["allow_business_hours"]))
+    # False skips every later task, the summary too: a scheduled run for a long-past slot ends green, unread.
+    @task.short_circuit
+    def business_hours_gate(params: dict, dag_run=None) -> bool:
+        return tasks.business_hours_gate(bool(params["allow_business_hours"]), dag_run.run_type, dag_run.run_after)
 
     @task
     def test_connections() -> dict:
@@ -94,11 +102,15 @@ with DAG(
 
     # Runs whatever failed, so the figures are always logged; then fails the run if a table did not finish.
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def summary(planned: list[dict] | None, validated: list[dict] | None) -> list[dict]:
+    def summary(planned: list[dict] | None, validated: list[dict] | dict | None) -> list[dict]:
         return tasks.summary(planned, validated)
+
+    # One mapped group per table: a table's stage waits for that table's previous stage only, so a table
+    # that fails stops alone, and clearing it with "Downstream" reruns that table's stages, no other's.
+    @task_group(group_id="per_table", prefix_group_id=False)
+    def per_table(table_plan: dict) -> dict:
+        return validate(transform(load(extract(table_plan))))
 
     planned = plan()
     business_hours_gate() >> test_connections() >> planned
-    validated = validate.expand(transformed=transform.expand(loaded=load.expand(extracted=extract.expand(
-        table_plan=planned))))
-    summary(planned, validated)
+    summary(planned, per_table.expand(table_plan=planned))

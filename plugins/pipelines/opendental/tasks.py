@@ -34,13 +34,16 @@ from pipelines.opendental.validation import validate_table
 
 log = logging.getLogger(__name__)
 STAGES = ("extract", "load", "transform")
+SCHEDULED = "scheduled"  # DagRunType.SCHEDULED: the runs the timetable starts (not manual, not backfill)
 
 # --- task bodies ---------------------------------------------------------------------------------------
 
 
 @fail_without_retry
-def business_hours_gate(allow: bool) -> str:
-    return check_business_hours(pendulum.now("UTC"), load_settings(), allow)
+def business_hours_gate(allow: bool, run_type: str, run_after: datetime) -> bool:
+    """False (the DAG's short-circuit skips the whole run) for a scheduled run whose slot is long past."""
+    slot = run_after if run_type == SCHEDULED else None  # a str or a str-valued DagRunType
+    return may_read_production(pendulum.now("UTC"), load_settings(), allow, scheduled_slot=slot)
 
 
 @fail_without_retry
@@ -80,10 +83,21 @@ def validate(transformed: dict[str, Any]) -> dict[str, Any]:
 
 
 @fail_without_retry
-def summary(planned: list[dict[str, Any]] | None, validated: list[dict[str, Any] | None] | None) -> list[dict]:
+def summary(planned: list[dict[str, Any]] | None, validated: Any) -> list[dict]:
     """Log the summary; fail if the plan is missing or a planned table was not validated."""
     plans = None if planned is None else [TablePlan.from_dict(p) for p in planned]
-    return finish(plans, [TableRun.from_xcom(v) for v in validated or [] if v])
+    return finish(plans, [TableRun.from_xcom(v) for v in validated_results(validated)])
+
+
+def validated_results(validated: Any) -> list[dict[str, Any]]:
+    """The per-table group's results as a list. Outside a mapped task group, Airflow hands over the list of
+    the instances' values, but the value itself when only one instance returned one (one table, or all
+    tables but one failed), and None when none did."""
+    if validated is None:
+        return []
+    if isinstance(validated, Mapping):
+        return [dict(validated)]
+    return [dict(v) for v in validated if v]
 
 
 # --- business hours ------------------------------------------------------------------------------------
@@ -94,9 +108,50 @@ def in_business_hours(now: datetime, settings: Settings) -> bool:
     return settings.business_start <= local.replace(tzinfo=None) < settings.business_end
 
 
+def may_read_production(now: datetime, settings: Settings, allow: bool, scheduled_slot: datetime | None = None) -> bool:
+    """True when the run may go on; False, with one log line saying why and what to do, for a scheduled run
+    whose slot is long past (the DAG was first enabled, or unpaused, during the day: the scheduler starts
+    the latest slot at once); a manual run inside business hours without ``allow`` is refused (one alert)."""
+    if scheduled_slot is not None and (reason := late_slot(scheduled_slot, now, settings)):
+        log.warning("%s", reason)
+        return False
+    log.info("%s", check_business_hours(now, settings, allow))
+    return True
+
+
+def late_slot(slot: datetime, now: datetime, settings: Settings) -> str | None:
+    """Why a scheduled run for ``slot`` must not read production ``now``, or None when it may: inside business
+    hours, or once the business window that follows its slot has opened, the night it was meant for is over."""
+    zone = settings.timezone
+    local_slot, local_now = pendulum.instance(slot).in_timezone(zone), pendulum.instance(now).in_timezone(zone)
+    opens = next_business_start(slot, settings)
+    if in_business_hours(now, settings):
+        why = f"it would read production inside business hours ({business_window(settings)})"
+    elif now >= opens:
+        why = f"business hours opened at {opens:%Y-%m-%d %H:%M} since its slot"
+    else:
+        return None
+    return (f"skipped: the scheduled run for the {local_slot:%Y-%m-%d %H:%M} {zone} slot started at "
+            f"{local_now:%Y-%m-%d %H:%M}, and {why}; production was not read and nothing changed. The next "
+            f"slot runs as usual; to copy now, trigger the DAG by hand (with allow_business_hours=true "
+            f"inside business hours).")
+
+
+def next_business_start(moment: datetime, settings: Settings) -> pendulum.DateTime:
+    """The first opening of business hours after ``moment``, in the DAG's time zone (DST-aware)."""
+    local = pendulum.instance(moment).in_timezone(settings.timezone)
+    start = settings.business_start
+    opens = local.set(hour=start.hour, minute=start.minute, second=0, microsecond=0)
+    return opens if opens > local else opens.add(days=1).set(hour=start.hour, minute=start.minute)
+
+
+def business_window(settings: Settings) -> str:
+    return f"{settings.business_start:%H:%M}-{settings.business_end:%H:%M} {settings.timezone}"
+
+
 def check_business_hours(now: datetime, settings: Settings, allow: bool) -> str:
     local = pendulum.instance(now).in_timezone(settings.timezone)
-    window = f"{settings.business_start:%H:%M}-{settings.business_end:%H:%M} {settings.timezone}"
+    window = business_window(settings)
     if in_business_hours(now, settings) and not allow:
         raise BusinessHoursError(
             f"refusing to read the production source at {local:%H:%M} {settings.timezone}: inside business hours "

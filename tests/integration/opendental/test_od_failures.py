@@ -112,6 +112,12 @@ def test_business_hours_refusal(stack, tmp_path, monkeypatch, dag_runner, slack_
 
     refused = run(dag_runner, dag, allow_business_hours=False)
 
+    assert refused.state == "failed"
     assert refused.state_of("business_hours_gate") == "failed"
     assert refused.state_of("test_connections") == "upstream_failed"
-    assert any("refusing to read the production source" in t for t in alerts(slack_webhook))
+    assert refused.state_of("summary") == "failed"  # keeps the run red, without an alert of its own
+    assert refused.try_number("business_hours_gate") == 1
+    texts = [m["text"] for m in slack_webhook.messages]  # task and DAG-run alerts alike
+    assert len(texts) == 1, texts
+    assert texts[0].startswith("Task failed: opendental_nightly.business_hours_gate")
+    assert "refusing to read the production source" in texts[0]

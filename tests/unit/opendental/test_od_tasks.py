@@ -11,7 +11,15 @@ from pipelines.opendental.errors import BusinessHoursError, StageError
 from pipelines.opendental.plan import TablePlan
 from pipelines.opendental.state import as_text, later, window_start
 from pipelines.opendental.tablerun import Counts, StageMetrics, TableRun
-from pipelines.opendental.tasks import check_business_hours, run_stage, summarize
+from pipelines.opendental.tasks import (
+    check_business_hours,
+    late_slot,
+    may_read_production,
+    next_business_start,
+    run_stage,
+    summarize,
+    validated_results,
+)
 
 SETTINGS = Settings()  # America/Chicago, 06:00-21:00
 
@@ -35,6 +43,45 @@ def test_window_edges_and_timezone_are_configurable():
     check_business_hours(datetime(2026, 1, 1, 9, 0, tzinfo=UTC), settings, allow=False)
     with pytest.raises(BusinessHoursError):
         check_business_hours(datetime(2026, 1, 1, 8, 0, tzinfo=UTC), settings, allow=False)
+
+
+SLOT = datetime(2026, 11, 22, 7, 0, tzinfo=UTC)  # 01:00 CST, the nightly slot
+
+
+@pytest.mark.parametrize(("now", "runs"), [
+    (datetime(2026, 11, 22, 7, 1, tzinfo=UTC), True),    # on time
+    (datetime(2026, 11, 22, 11, 59, tzinfo=UTC), True),  # 05:59 CST: late, but the night is not over
+    (datetime(2026, 11, 22, 12, 0, tzinfo=UTC), False),  # 06:00 CST: business hours
+    (datetime(2026, 11, 22, 20, 0, tzinfo=UTC), False),  # 14:00 CST: the DAG was enabled during the day
+    (datetime(2026, 11, 23, 4, 0, tzinfo=UTC), False),   # 22:00 CST: outside hours, but that night is over
+])
+def test_a_scheduled_run_for_a_long_past_slot_is_skipped_not_refused(now, runs, caplog):
+    caplog.set_level("INFO", logger="pipelines.opendental.tasks")
+    assert may_read_production(now, SETTINGS, allow=False, scheduled_slot=SLOT) is runs
+    if not runs:
+        line = caplog.records[-1].getMessage()
+        assert line.startswith("skipped: the scheduled run for the 2026-11-22 01:00 America/Chicago slot"), line
+        assert "production was not read" in line
+        assert "trigger the DAG by hand" in line
+        assert len(line.splitlines()) == 1
+
+
+def test_a_manual_run_inside_business_hours_is_still_refused():
+    noon = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)
+    with pytest.raises(BusinessHoursError, match="allow_business_hours=true"):
+        may_read_production(noon, SETTINGS, allow=False)
+    assert may_read_production(noon, SETTINGS, allow=True) is True
+
+
+def test_the_business_window_after_a_slot_follows_dst():
+    # 2026-03-08: clocks go from 02:00 CST to 03:00 CDT; 06:00 CDT is 11:00 UTC (not 12:00).
+    spring_slot = datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
+    assert next_business_start(spring_slot, SETTINGS) == datetime(2026, 3, 8, 11, 0, tzinfo=UTC)
+    assert late_slot(spring_slot, datetime(2026, 3, 8, 10, 59, tzinfo=UTC), SETTINGS) is None
+    assert late_slot(spring_slot, datetime(2026, 3, 8, 11, 0, tzinfo=UTC), SETTINGS) is not None
+    # A slot at or after the opening belongs to the next day's window.
+    assert next_business_start(datetime(2026, 11, 22, 12, 0, tzinfo=UTC), SETTINGS) == datetime(
+        2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 def test_watermark_window_and_text_forms():
@@ -88,3 +135,10 @@ def test_stage_errors_name_table_and_stage_and_mask_row_values():
     assert message.startswith("table patient: extract failed: FakeMySqlError: 1062 Duplicate entry")
     assert "Jane" not in message
     assert raised.value.__cause__ is None
+
+
+def test_validated_results_are_a_list_whatever_airflow_hands_over():
+    one = {"table": "patient"}
+    assert validated_results(None) == []
+    assert validated_results(one) == [one]  # one instance returned a value: Airflow hands over the value itself
+    assert validated_results([one, None, {"table": "payment"}]) == [one, {"table": "payment"}]
