@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -99,9 +99,9 @@ def _datetime(value: Any) -> datetime | None:
     return moment if moment is not None and moment.year >= _MIN_YEAR else None
 
 
-def _date(value: Any) -> datetime | None:
+def _date(value: Any) -> date | None:
     moment = _datetime(value)
-    return None if moment is None else moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return None if moment is None else moment.date()
 
 
 _TRUE = {"1", "y", "yes", "true", "t"}

@@ -11,7 +11,7 @@ the two rejected ones.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,8 @@ def normalise(table: str, row: dict[str, Any], types: dict[tuple[str, str], str]
         kind = types.get((table, column))
         if isinstance(value, datetime):
             value = value.isoformat()
+        elif isinstance(value, date):
+            value = f"{value.isoformat()}T00:00:00"
         if kind in NUMERIC or column in INJECTED_NUMERIC:
             value = round(float(Decimal(str(value))), 6)
         elif kind in ("date", "datetime") and isinstance(value, str) and len(value) == 10:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import random
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -96,7 +96,7 @@ def test_a_generated_document_maps_every_table_kind(router):
                                               "reason_code": "cap", "notes": "one note for all"}]
     pricing = rows["app_pricing"][0]
     assert (pricing["late_payment_fee"], pricing["annual_fee"]) == (25, 1000)  # digits of $25; 1,000
-    assert pricing["statement_date"] == datetime(2025, 3, 15)
+    assert pricing["statement_date"] == date(2025, 3, 15)
     address = next(row for row in rows["app_contact_address"] if row["address_type_enum"] == 320)
     assert address["zip"].startswith("0")  # digits of a ZIP keep their leading zero
     assert sorted(row["address_type_enum"] for row in rows["app_contact_address"]
@@ -150,7 +150,7 @@ def test_values_that_do_not_convert_are_null_or_the_not_null_default(router):
     assert contact["first_name"] == "UNKNOWN"
     assert contact["last_name"] == "L" * 50  # cut to data_length
     assert contact["ssn"] == "000000000"
-    assert contact["birth_date"] == datetime(1900, 1, 1)  # NOT NULL date that does not convert
+    assert contact["birth_date"] == date(1900, 1, 1)  # NOT NULL date that does not convert
     pricing = result.rows["app_pricing"][0]
     assert pricing["purchase_apr"] == Decimal("-1234.57")  # sign and separators, rounded half-up
     assert pricing["annual_fee"] is None and pricing["statement_date"] is None  # noqa: PT018
