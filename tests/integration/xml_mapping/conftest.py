@@ -1,0 +1,90 @@
+"""Fixtures for xml_mapping: a fresh PostgreSQL database standing in for SQL Server (connection
+``mssql_appxml``) whose staging table holds generated documents for the example contracts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from devtools.xml_mapping.generator import staged_corpus
+from devtools.xml_mapping.seed import stage_documents
+from pipelines.appxml.engines import CONN_ID, engine_from_url
+from pipelines.xml_mapping.config import load_contracts
+from pipelines.xml_mapping.mapper import CompiledContract
+from pipelines.xml_mapping.schema import TargetSchema, build_schema, ensure_schema
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+SHARED_CORPUS = PROJECT_ROOT / ".." / "shared" / "corpus"
+EXAMPLES = ["example_cc.json", "example_rl.json"]
+DOCUMENTS = 60
+FIRST_APP_ID = 5000
+
+
+@dataclass
+class MappingDb:
+    db: object
+    engine: sa.Engine
+    contracts: list[CompiledContract]
+    target: TargetSchema
+    products: dict[int, str]
+    documents: int = DOCUMENTS
+    first_app_id: int = FIRST_APP_ID
+
+    def scalar(self, sql: str, *params: object) -> object:
+        with self.engine.connect() as conn:
+            return conn.exec_driver_sql(sql, params if params else None).scalar()
+
+    def rows(self, sql: str, *params: object) -> list[tuple]:
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.exec_driver_sql(sql, params if params else None).all()]
+
+    def log(self) -> dict[int, list[tuple[str, str | None]]]:
+        out: dict[int, list[tuple[str, str | None]]] = {}
+        for app_id, status, reason in self.rows("SELECT app_id, status, failure_reason FROM "
+                                                "migration.processing_log ORDER BY log_id"):
+            out.setdefault(app_id, []).append((status, reason))
+        return out
+
+    def counts(self) -> dict[str, int]:
+        return {name: self.scalar(f"SELECT COUNT(*) FROM migration.{name}") for name in self.target.tables}
+
+    def stage(self, documents: list[tuple[int, bytes | str]]) -> None:
+        stage_documents(self.engine, documents, reduce=False)
+
+
+@pytest.fixture
+def mapping_db(database_factory, set_connection) -> Iterator[MappingDb]:
+    db = database_factory("postgres")
+    set_connection(CONN_ID, db.airflow_conn())
+    engine = engine_from_url(db.url)
+    contracts = _example_contracts()
+    target = build_schema(contracts, engine.dialect.name)
+    ensure_schema(engine, target)
+    docs = list(staged_corpus(DOCUMENTS, seed=3, first_app_id=FIRST_APP_ID))
+    stage_documents(engine, ((app_id, body) for app_id, _, body in docs))
+    yield MappingDb(db, engine, contracts, target, {app_id: product for app_id, product, _ in docs})
+    engine.dispose()
+
+
+def _example_contracts() -> list[CompiledContract]:
+    from pipelines.common.paths import config_path
+
+    return load_contracts([config_path(f"xml_mapping/{name}") for name in EXAMPLES])
+
+
+@pytest.fixture(scope="session")
+def mapping_dag(airflow_db):
+    from tests.support.airflow_env import load_dags
+
+    return load_dags()["appxml_mapping"]
+
+
+@pytest.fixture(scope="session")
+def shared_corpus() -> Path:
+    if not (SHARED_CORPUS / "xml_mapping").is_dir():
+        pytest.skip("the shared corpus is not checked out next to the project")
+    return SHARED_CORPUS.resolve()
