@@ -136,7 +136,8 @@ class MappingMetrics:
         return {
             "partition": self.label, "mod": self.mod, "rem": self.rem, "batch": self.batch,
             "processed": self.processed, "succeeded": self.succeeded, "failed": self.failed,
-            "failed_by_stage": dict(self.failed_by_stage), "top_reasons": self.reasons.most_common(MAX_REASONS),
+            "failed_by_stage": dict(self.failed_by_stage), "top_reasons": [{"reason": reason, "count": count}
+                                                        for reason, count in self.reasons.most_common(MAX_REASONS)],
             "failed_app_ids": self.failed_app_ids, "rows_per_table": dict(self.rows_per_table),
             "batches": self.batches, "last_app_id": self.last_app_id, "duration_s": self.duration_s,
             "docs_per_sec": self.docs_per_sec, "finished_at": self.finished_at, "peak_rss_mb": peak_rss_mb(),

@@ -81,7 +81,7 @@ def summarize(partitions: list[dict[str, Any]]) -> dict[str, Any]:
     rows: Counter = Counter()
     for part in partitions:
         stages.update(part["failed_by_stage"])
-        reasons.update(dict((reason, count) for reason, count in part["top_reasons"]))
+        reasons.update({entry["reason"]: entry["count"] for entry in part["top_reasons"]})
         rows.update(part["rows_per_table"])
     duration = max((part["duration_s"] for part in partitions), default=0.0)
     processed = sum(part["processed"] for part in partitions)
@@ -89,15 +89,16 @@ def summarize(partitions: list[dict[str, Any]]) -> dict[str, Any]:
         "partitions": len(partitions), "processed": processed,
         "mapped": sum(part["succeeded"] for part in partitions),
         "failed": sum(part["failed"] for part in partitions),
-        "failed_by_stage": dict(stages), "top_reasons": reasons.most_common(TOP_REASONS),
+        "failed_by_stage": dict(stages),
+        "top_reasons": [{"reason": reason, "count": count} for reason, count in reasons.most_common(TOP_REASONS)],
         "rows_per_table": dict(sorted(rows.items())), "duration_s": duration,
         "docs_per_sec": round(processed / duration, 1) if duration > 0 else 0.0,
         "failed_app_ids": sorted(i for part in partitions for i in part["failed_app_ids"])[:20],
     }
     log.info("Mapped %d, failed %d %s; %.1f apps/s", totals["mapped"], totals["failed"],
              totals["failed_by_stage"] or "", totals["docs_per_sec"])
-    for reason, count in totals["top_reasons"]:
-        log.info("  %5d x %s", count, reason)
+    for entry in totals["top_reasons"]:
+        log.info("  %5d x %s", entry["count"], entry["reason"])
     for table, count in totals["rows_per_table"].items():
         log.info("  %-32s %8d rows", table, count)
     return totals
