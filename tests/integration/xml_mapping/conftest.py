@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from devtools.xml_mapping.generator import staged_corpus
+from devtools.xml_mapping.generator import corpus_cycle, staged_corpus
 from devtools.xml_mapping.seed import stage_documents
 from pipelines.appxml.engines import CONN_ID, engine_from_url
 from pipelines.xml_mapping.config import load_contracts
@@ -22,6 +22,7 @@ SHARED_CORPUS = PROJECT_ROOT / ".." / "shared" / "corpus"
 EXAMPLES = ["example_cc.json", "example_rl.json"]
 DOCUMENTS = 60
 FIRST_APP_ID = 5000
+CORPUS_FIRST_APP_ID = 700_000
 
 
 @dataclass
@@ -74,6 +75,19 @@ def _example_contracts() -> list[CompiledContract]:
     from pipelines.common.paths import config_path
 
     return load_contracts([config_path(f"xml_mapping/{name}") for name in EXAMPLES])
+
+
+@pytest.fixture
+def corpus_db(database_factory, shared_corpus) -> Iterator[MappingDb]:
+    """A fresh database with the shared corpus staged (unique app_ids and con_ids); no target tables yet."""
+    db = database_factory("postgres")
+    engine = engine_from_url(db.url)
+    contracts = load_contracts([shared_corpus / "xml_mapping" / f"mapping_contract_{p}.json" for p in ("cc", "rl")])
+    documents = list(corpus_cycle(shared_corpus / "provenir", 130, first_app_id=CORPUS_FIRST_APP_ID, skip=()))
+    stage_documents(engine, documents)
+    yield MappingDb(db, engine, contracts, build_schema(contracts, engine.dialect.name), {}, len(documents),
+                    CORPUS_FIRST_APP_ID)
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
