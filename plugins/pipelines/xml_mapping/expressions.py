@@ -14,10 +14,11 @@ Grammar (keywords case-insensitive)::
     unary     := - unary | atom
     atom      := number | 'string' | name[.name] | DATE('...') | DATEADD(day, sum, sum) | '(' expr ')' | case
 
-A compiled expression is ``fn(scope) -> value``: ``scope(qualifier, attribute)`` returns the attribute's text
-(``None`` when absent). Values are ``str``, ``Decimal``, ``datetime`` or ``None``; the caller converts the
-result to the column's type. Unlike the original (see the family's README): precedence and parentheses are
-honoured, quoted literals keep their case, and a date compared with a quoted date string is compared as a date.
+A compiled expression is ``fn(scope) -> value``: ``scope(qualifier, attribute)`` (both in lower case) returns
+the attribute's text (``None`` when absent). Values are ``str``, ``Decimal``, ``datetime`` or ``None``; the
+caller converts the result to the column's type. Unlike the original (see the family's README): precedence
+and parentheses are honoured, quoted literals keep their case, and a date compared with a quoted date string
+is compared as a date.
 """
 
 from __future__ import annotations
@@ -334,7 +335,8 @@ class _Parser:
             if self.at("op", "(", 1):
                 return self.function()
             self.pos += 1
-            qualifier, _, attribute = value.rpartition(".")
+            # Names match case-insensitively: resolved in lower case, once, here.
+            qualifier, _, attribute = value.lower().rpartition(".")
             qualifier_or_none = qualifier or None
             return lambda scope: scope(qualifier_or_none, attribute)
         raise ExpressionError(f"unexpected {value!r} (token {self.pos + 1})")

@@ -45,10 +45,11 @@ class Node:
     """An element kept for mapping: its tag, its attributes (keys lower-cased: names match
     case-insensitively) and its kept children by tag."""
 
-    __slots__ = ("attrs", "children", "tag")
+    __slots__ = ("attrs", "children", "name", "tag")
 
     def __init__(self, tag: str, attrs: dict[str, str]) -> None:
         self.tag = tag
+        self.name = tag.lower()
         self.attrs = attrs
         self.children: dict[str, list[Node]] = {}
 
@@ -101,10 +102,7 @@ class Document:
     by_tag: dict[str, Node]
     contacts: list[Node] = field(default_factory=list)
     by_role: dict[str, Node] = field(default_factory=dict)
-
-    def last_at(self, path: str) -> Node | None:
-        nodes = self.nodes.get(path)
-        return nodes[-1] if nodes else None
+    last: dict[str, Node] = field(default_factory=dict)
 
 
 # -- compiled column plans --------------------------------------------------------------------------------
@@ -131,11 +129,11 @@ class ColumnPlan:
         node = self.locate(doc, row_node)
         if node is None:
             return self.default, NO_DATA
-        raw = node.attrs.get(self.attribute)
-        value = raw
-        for step in self.steps:
-            value = step(value, node, doc)
-        if value is None or (isinstance(value, str) and not value.strip()):
+        raw = value = node.attrs.get(self.attribute)
+        if self.steps:
+            for step in self.steps:
+                value = step(value, node, doc)
+        if value is None or (value.__class__ is str and not value.strip()):
             return self.default, NO_DATA
         converted = self.convert(value)
         if converted is None:
@@ -271,14 +269,14 @@ class CompiledContract:
         if row_kind != "single" and contact_path and row_kind == CONTACT and path.startswith(contact_path + "/"):
             tags = path[len(contact_path) + 1:].split("/")
             return lambda doc, row: _last(_descend(row, tags))
-        return lambda doc, row: doc.last_at(path)
+        return lambda doc, row: doc.last.get(path)
 
     def _contact_locator(self, role: str, path: str, first_curr: bool) -> Locator:
         contact_path = self.contact_rule.xml_child_path if self.contact_rule else ""
         if path == contact_path:
             return lambda doc, row: doc.by_role.get(role)
         if not path.startswith(contact_path + "/"):
-            return lambda doc, row: doc.last_at(path)
+            return lambda doc, row: doc.last.get(path)
         tags = path[len(contact_path) + 1:].split("/")
         address_rule = self.rules.get(ADDRESS)
         is_address = address_rule is not None and path == address_rule.xml_child_path
@@ -393,10 +391,9 @@ class CompiledContract:
         app_nodes = nodes.get(self.app_path)
         if not app_nodes:
             raise MappingError(f"{self.app_path} is missing")
-        by_tag = {}
-        for path, kept in nodes.items():
-            by_tag[path.rsplit("/", 1)[-1].lower()] = kept[-1]
-        doc = Document(app_id=app_id, nodes=nodes, app=app_nodes[-1], by_tag=by_tag)
+        last = {path: kept[-1] for path, kept in nodes.items()}
+        by_tag = {path.rsplit("/", 1)[-1].lower(): node for path, node in last.items()}
+        doc = Document(app_id=app_id, nodes=nodes, app=app_nodes[-1], by_tag=by_tag, last=last)
         self._filter_contacts(doc)
         return doc
 
@@ -586,24 +583,20 @@ def _calculated(expression: str, compiled: CompiledContract,
     """The expression as a step. ``keep_when_null``: in a chain (``calculated_field, enum``) a CASE without a
     match hands the attribute's own value to the next step (the enum then maps the code)."""
     run = compile_expression(expression)
-    app_tag = compiled.app_tag.lower()
+    app_names = {"application", compiled.app_tag.lower()}
     contact_role = compiled.contact_rule.allowed_types[0] if compiled.contact_rule and \
         compiled.contact_rule.allowed_types else "PR"
 
     def step(value: Any, node: Node, doc: Document) -> Any:
         def scope(qualifier: str | None, attribute: str) -> Any:
-            attribute = attribute.lower()
-            if qualifier is None:
+            if qualifier is None or qualifier == node.name:
                 return node.attrs.get(attribute)
-            lowered = qualifier.lower()
-            if lowered == node.tag.lower():
-                return node.attrs.get(attribute)
-            if lowered in ("application", app_tag):
+            if qualifier in app_names:
                 return doc.app.attrs.get(attribute)
-            if lowered == "contact":
+            if qualifier == "contact":
                 contact = doc.by_role.get(contact_role)
                 return None if contact is None else contact.attrs.get(attribute)
-            other = doc.by_tag.get(lowered)
+            other = doc.by_tag.get(qualifier)
             return None if other is None else other.attrs.get(attribute)
         result = run(scope)
         if not keep_when_null:

@@ -7,6 +7,7 @@ a value that does not convert is NULL, never an exception.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import date, datetime
@@ -27,10 +28,46 @@ INT_RANGES = {
 _MIN_YEAR = 1753  # SQL Server DATETIME starts in 1753
 
 
+_ISO_LIKE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,6}))?)?)?$")
+_US_LIKE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?: (\d{1,2}):(\d{2}):(\d{2})(?: ?([AaPp][Mm]))?)?$")
+
+
+@functools.lru_cache(maxsize=8192)
 def parse_datetime(text: str) -> datetime | None:
+    """A datetime from the formats the sources use; cached, as the same dates recur within a document and
+    expressions compare them again and again."""
     text = text.strip()
     if not text or not text[0].isdigit():
         return None
+    quick = _quick_datetime(text)
+    if quick is not None:
+        return quick
+    return _slow_datetime(text)
+
+
+def _quick_datetime(text: str) -> datetime | None:
+    try:
+        match = _ISO_LIKE.match(text)
+        if match:
+            year, month, day, hour, minute, second, fraction = match.groups()
+            micro = int((fraction or "0").ljust(6, "0"))
+            return datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+                            micro)
+        match = _US_LIKE.match(text)
+        if match:
+            month, day, year, hour, minute, second, half = match.groups()
+            hours = int(hour or 0)
+            if half:
+                if not 1 <= hours <= 12:
+                    return None
+                hours = hours % 12 + (12 if half.upper() == "PM" else 0)
+            return datetime(int(year), int(month), int(day), hours, int(minute or 0), int(second or 0))
+    except ValueError:  # an impossible date (February 30th) in a well-formed shape
+        return None
+    return None
+
+
+def _slow_datetime(text: str) -> datetime | None:
     for fmt in _DATETIME_FORMATS:
         try:
             return datetime.strptime(text, fmt)
