@@ -128,9 +128,9 @@ def summarise(label: str, parts: list[dict]) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--apps", type=int, default=3000)
+    parser.add_argument("--apps", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     contracts, real = contract_paths()
     print(f"{args.apps:,} applications from {'the shared corpus' if real else 'the generator (corpus absent)'}, "
