@@ -446,13 +446,7 @@ class CompiledContract:
         return MappedApplication(app_id, rows, con_ids)
 
     def _row(self, plan: RowPlan, doc: Document, row_node: Node | None) -> dict[str, Any] | None:
-        row: dict[str, Any] = {}
-        evidence = NO_DATA
-        for column in plan.columns:
-            value, found = column.evaluate(doc, row_node)
-            row[column.column] = value
-            if found > evidence and not column.is_key:
-                evidence = found
+        row, evidence = _evaluate(plan.columns, doc, row_node, {})
         return row if plan.always or evidence >= plan.needs else None
 
     def _child_rows(self, plan: RowPlan, doc: Document, rows: dict[str, list[dict[str, Any]]]) -> None:
@@ -521,13 +515,7 @@ class CompiledContract:
                 "app_id": app_id, "policy_exception_type_enum": int(arg), "reason_code": reason,
                 "notes": notes.get(table)}
         for group in self.groups:
-            row = dict(self.group_defaults[group.table])
-            evidence = NO_DATA
-            for column in group.columns:
-                value, found = column.evaluate(doc, None)
-                row[column.column] = value
-                if found > evidence and not column.is_key:
-                    evidence = found
+            row, evidence = _evaluate(group.columns, doc, None, dict(self.group_defaults[group.table]))
             if evidence < DATA:
                 continue
             row["app_id"] = app_id
@@ -540,6 +528,18 @@ class CompiledContract:
             keyed.setdefault(group.table, {})[key] = row
         for table, by_key in keyed.items():
             rows.setdefault(table, []).extend(by_key.values())
+
+
+def _evaluate(columns: list[ColumnPlan], doc: Document, row_node: Node | None, row: dict[str, Any]
+              ) -> tuple[dict[str, Any], int]:
+    """The row's values, and the strongest evidence of data among its non-key columns."""
+    evidence = NO_DATA
+    for column in columns:
+        value, found = column.evaluate(doc, row_node)
+        row[column.column] = value
+        if found > evidence and not column.is_key:
+            evidence = found
+    return row, evidence
 
 
 # -- helpers used by the compiled steps ----------------------------------------------------------------

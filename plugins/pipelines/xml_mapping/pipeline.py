@@ -1,9 +1,9 @@
 """Mapping of one partition (``app_id % mod == rem``) of the staged applications into the target tables.
 
-Three threads overlap the work, as in the staging family: a reader fetches the next keyset batch of staged
-rows on its own connection (rows already logged as ``success``, or ``failed`` unless retried, are left out by
-the query itself), the calling thread parses and maps, and a writer commits the previous batch on a second
-connection. At most two batches are alive at a time, so memory is bounded by the batch, not the partition.
+Reading, mapping and writing overlap: the next keyset batch of staged rows is fetched on its own connection
+(rows already logged as ``success``, or ``failed`` unless retried, are left out by the query itself) while the
+calling thread parses and maps, and the previous batch commits on a second connection. At most three batches
+are alive at a time, so memory is bounded by the batch, not the partition.
 
 Each batch is one transaction holding many applications, each application one unit: its rows in every table
 and its ``processing_log`` row land together. A document that cannot be mapped is a ``failed`` log row and
@@ -15,12 +15,10 @@ land. The log row commits with the data, so a rerun (a cleared task) skips what 
 from __future__ import annotations
 
 import logging
-import queue
 import re
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,7 +40,6 @@ DEFAULT_SOURCE_TABLE = "dbo.app_xml_staging"
 DEFAULT_SOURCE_COLUMN = "app_XML"
 MAX_IDS = 20
 MAX_REASONS = 5
-_POLL_S = 0.5
 _DIGITS = re.compile(r"\d+")
 
 
@@ -347,103 +344,72 @@ class _Batch:
     last: int
 
 
-@dataclass
-class _Mapped:
-    apps: list[MappedApplication]
-    failures: list[Failure]
-    last: int
+class _Partition:
+    """Reads, maps and writes one partition with the next read and the previous write in flight.
 
+    Two helper threads (a pool of two) run the keyset read of batch n+1 and the commit of batch n-1 while the
+    calling thread maps batch n: the reader and the writer each keep their own connection, used by one
+    thread at a time. At most three batches are alive, so memory is bounded by the batch."""
 
-class _Pipeline:
     def __init__(self, engine: sa.Engine, spec: MappingSpec, contracts: list[CompiledContract],
                  target: TargetSchema, metrics: MappingMetrics) -> None:
-        self.engine, self.spec, self.contracts, self.target, self.metrics = engine, spec, contracts, target, metrics
-        self.stop = threading.Event()
-        self.errors: list[BaseException] = []
-        self.raw: queue.Queue[_Batch | None] = queue.Queue(maxsize=1)
-        self.out: queue.Queue[_Mapped | None] = queue.Queue(maxsize=1)
-        self.source = staging_tables.staging_table(staging_tables.TableName.parse(spec.source_table),
-                                                   engine.dialect.name)
-        if spec.source_column != staging_tables.STAGING_XML_COLUMN:
-            self.source = staging_tables.source_table(staging_tables.TableName.parse(spec.source_table),
-                                                      spec.source_column, engine.dialect.name)
+        self.engine, self.spec, self.target, self.metrics = engine, spec, target, metrics
+        self.router = Router(contracts)
+        name = staging_tables.TableName.parse(spec.source_table)
+        self.source = (staging_tables.staging_table(name, engine.dialect.name)
+                       if spec.source_column == staging_tables.STAGING_XML_COLUMN
+                       else staging_tables.source_table(name, spec.source_column, engine.dialect.name))
         contact_tables = {plan.table for c in contracts for plan in c.tables if plan.kind == CONTACT}
         self.writer = Writer(target, contact_tables, spec.session_id)
         self.started = time.monotonic()
+        self.fetched = 0
 
-    def _guard(self, body: Callable[[], None]) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                body()
-            except BaseException as exc:  # handed to the calling thread, which raises it
-                self.errors.append(exc)
-                self.stop.set()
-        return run
+    def read(self, conn: sa.Connection, after: int | None) -> _Batch | None:
+        spec = self.spec
+        size = spec.batch if not spec.limit else min(spec.batch, spec.limit - self.fetched)
+        if size <= 0:
+            return None
+        query = select_batch(self.source, spec.source_column, self.target.processing_log, spec, after, size)
+        rows = [(row[0], row[1]) for row in conn.execute(query)]
+        conn.rollback()  # no snapshot held between batches
+        self.fetched += len(rows)
+        return _Batch(rows, rows[-1][0]) if rows else None
 
-    def _put(self, q: queue.Queue, item: Any) -> None:
-        while not self.stop.is_set():
-            try:
-                q.put(item, timeout=_POLL_S)
-                return
-            except queue.Full:
-                continue
+    def map(self, batch: _Batch) -> tuple[list[MappedApplication], list[Failure]]:
+        apps: list[MappedApplication] = []
+        failures: list[Failure] = []
+        for app_id, document in batch.rows:
+            result = self.router.map(app_id, document)
+            (failures if isinstance(result, Failure) else apps).append(result)
+        return apps, failures
 
-    def _get(self, q: queue.Queue) -> Any:
-        while not self.stop.is_set():
-            try:
-                return q.get(timeout=_POLL_S)
-            except queue.Empty:
-                continue
-        return None
-
-    def read(self) -> None:
-        spec, after, fetched = self.spec, None, 0
-        plog = self.target.processing_log
-        with self.engine.connect() as conn:
-            prepare_reader(conn)
-            while not self.stop.is_set():
-                size = spec.batch if not spec.limit else min(spec.batch, spec.limit - fetched)
-                if size <= 0:
-                    break
-                rows = [(row[0], row[1]) for row in
-                        conn.execute(select_batch(self.source, spec.source_column, plog, spec, after, size))]
-                conn.rollback()  # no snapshot held between batches
-                if not rows:
-                    break
-                fetched += len(rows)
-                after = rows[-1][0]
-                self._put(self.raw, _Batch(rows, after))
-        self._put(self.raw, None)
-
-    def map(self) -> None:
-        router = Router(self.contracts)
-        while (batch := self._get(self.raw)) is not None:
-            apps, failures = [], []
-            for app_id, document in batch.rows:
-                result = router.map(app_id, document)
-                (failures if isinstance(result, Failure) else apps).append(result)
-            last = batch.last
-            del batch  # release the raw documents before the next batch is fetched
-            self._put(self.out, _Mapped(apps, failures, last))
-        self._put(self.out, None)
-
-    def write(self) -> None:
-        with self.engine.connect() as conn:
-            while (mapped := self._get(self.out)) is not None:
-                landed, failures = self.writer.write(conn, mapped.apps, mapped.failures)
-                self.metrics.record(landed, failures, mapped.last)
-                log_progress(self.metrics, time.monotonic() - self.started)
+    def write(self, conn: sa.Connection, apps: list[MappedApplication], failures: list[Failure],
+              last: int) -> None:
+        landed, failed = self.writer.write(conn, apps, failures)
+        self.metrics.record(landed, failed, last)
+        log_progress(self.metrics, time.monotonic() - self.started)
 
     def run(self) -> None:
-        threads = [threading.Thread(target=self._guard(body), name=f"xml-mapping-{name}-{self.spec.rem}",
-                                    daemon=True) for name, body in (("reader", self.read), ("writer", self.write))]
-        for thread in threads:
-            thread.start()
-        self._guard(self.map)()
-        for thread in threads:
-            thread.join()
-        if self.errors:
-            raise self.errors[0]
+        with self.engine.connect() as reader, self.engine.connect() as writer, \
+                ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"xml-mapping-{self.spec.rem}") as pool:
+            prepare_reader(reader)
+            next_read = pool.submit(self.read, reader, None)
+            pending: Future | None = None
+            try:
+                while (batch := next_read.result()) is not None:
+                    next_read = pool.submit(self.read, reader, batch.last)
+                    apps, failures = self.map(batch)
+                    last = batch.last
+                    del batch  # release the raw documents before the next batch arrives
+                    if pending is not None:
+                        pending.result()  # the previous commit, and its error if it failed
+                    pending = pool.submit(self.write, writer, apps, failures, last)
+                if pending is not None:
+                    pending.result()
+            finally:
+                for future in (next_read, pending):
+                    if future is not None:
+                        future.cancel()
 
 
 def map_partition(engine: sa.Engine, contracts: list[CompiledContract], target: TargetSchema,
@@ -452,14 +418,14 @@ def map_partition(engine: sa.Engine, contracts: list[CompiledContract], target: 
     spec = spec.validated()
     metrics = MappingMetrics(mod=spec.mod, rem=spec.rem, batch=spec.batch)
     started = time.monotonic()
-    pipeline = _Pipeline(engine, spec, contracts, target, metrics)
+    partition = _Partition(engine, spec, contracts, target, metrics)
     with engine.connect() as conn:
-        pending = conn.execute(count_pending(pipeline.source, target.processing_log, spec)).scalar() or 0
+        pending = conn.execute(count_pending(partition.source, target.processing_log, spec)).scalar() or 0
     metrics.total = min(pending, spec.limit) if spec.limit else pending
     log.info("%s: mapping %s applications from %s into %s (batch %d, retry_failed=%s)", spec.label,
              f"{metrics.total:,}", spec.source_table, target.schema, spec.batch, spec.retry_failed)
-    pipeline.started = started
-    pipeline.run()
+    partition.started = started
+    partition.run()
     metrics.finish(time.monotonic() - started)
     log.info("%s done: %d processed, %d mapped, %d failed %s, %.1f apps/s in %.1f s", spec.label, metrics.processed,
              metrics.succeeded, metrics.failed, dict(metrics.failed_by_stage) or "", metrics.docs_per_sec,
