@@ -54,18 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def spec_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> MappingSpec:
-    if not args.conn_id and not args.url:
-        args.url = os.environ.get(URL_ENV)
-        if not args.url:
-            parser.error(f"give --url or --conn-id (or set {URL_ENV})")
-    if (args.mod is None) != (args.rem is None):
-        parser.error("--mod and --rem go together")
-    mod, rem = (1, 0) if args.mod is None else (args.mod, args.rem)
-    spec = MappingSpec(mod=mod, rem=rem, batch=args.batch, limit=args.limit, retry_failed=args.retry_failed,
-                       source_table=args.source_table, source_column=args.source_column,
-                       session_id=args.session_id or f"cli:rem={rem}/{mod}")
+    args.url = args.url or (None if args.conn_id else os.environ.get(URL_ENV))
+    partition = (args.mod, args.rem)
+    problem = ("give --url or --conn-id (or set " + URL_ENV + ")" if not (args.url or args.conn_id)
+               else "--mod and --rem go together" if None in partition and partition != (None, None) else None)
+    if problem:
+        parser.error(problem)
+    mod, rem = (1, 0) if partition == (None, None) else partition
     try:
-        return spec.validated()
+        return MappingSpec(mod=mod, rem=rem, batch=args.batch, limit=args.limit, retry_failed=args.retry_failed,
+                           source_table=args.source_table, source_column=args.source_column,
+                           session_id=args.session_id or f"cli:rem={rem}/{mod}").validated()
     except PermanentError as exc:
         parser.error(str(exc))
         raise  # unreachable: parser.error exits
@@ -82,6 +81,24 @@ def run(args: argparse.Namespace, spec: MappingSpec) -> dict:
         engine.dispose()
 
 
+def failure_line(exc: BaseException, conn_id: str | None) -> str | None:
+    """The one line a user sees for an error that stops the run, or None for a bug (keeps its traceback)."""
+    if isinstance(exc, PermanentError):
+        return str(exc)
+    if isinstance(exc, (sa.exc.SQLAlchemyError, OSError)):
+        return one_line(exc)
+    if is_missing_connection(exc):
+        return f"connection {conn_id!r} is not defined"
+    return None
+
+
+def report(metrics: dict, path: Path | None) -> None:
+    print(json.dumps({key: metrics[key] for key in SUMMARY_KEYS}))
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     parser = build_parser()
@@ -89,17 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     spec = spec_from_args(args, parser)
     try:
         metrics = run(args, spec)
-    except (PermanentError, sa.exc.SQLAlchemyError, OSError) as exc:
-        print(f"xml mapping failed ({spec.label}): {one_line(exc) if not isinstance(exc, PermanentError) else exc}",
-              file=sys.stderr)
+    except Exception as exc:
+        message = failure_line(exc, args.conn_id)
+        if message is None:
+            raise
+        print(f"xml mapping failed ({spec.label}): {message}", file=sys.stderr)
         return EXIT_FAILED
-    except Exception as exc:  # an unknown Airflow connection id: one line, not a traceback wall
-        if is_missing_connection(exc):
-            print(f"xml mapping failed: connection {args.conn_id!r} is not defined", file=sys.stderr)
-            return EXIT_FAILED
-        raise
-    print(json.dumps({key: metrics[key] for key in SUMMARY_KEYS}))
-    if args.metrics:
-        args.metrics.parent.mkdir(parents=True, exist_ok=True)
-        args.metrics.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    report(metrics, args.metrics)
     return 0
