@@ -23,6 +23,7 @@ is compared as a date.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -73,17 +74,18 @@ def is_empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+_NUMERIC = re.compile(r"^\s*[+-]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)\s*$")
+
+
 def as_number(value: Any) -> Decimal | None:
     if isinstance(value, Decimal):
         return value
-    if isinstance(value, str):
-        text = value.strip().replace(",", "")
-        if text:
-            try:
-                number = Decimal(text)
-            except InvalidOperation:
-                return None
-            return number if number.is_finite() else None
+    # A regex first: most values compared in conditions are codes, and a failed Decimal() is an exception.
+    if isinstance(value, str) and _NUMERIC.match(value):
+        try:
+            return Decimal(value.strip().replace(",", ""))
+        except InvalidOperation:
+            return None
     return None
 
 
@@ -121,6 +123,25 @@ def like_pattern(pattern: str) -> re.Pattern[str]:
     for char in pattern:
         parts.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
     return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+
+
+def _either(first: Compiled, second: Compiled) -> Compiled:
+    return lambda scope: first(scope) or second(scope)
+
+
+def _both(first: Compiled, second: Compiled) -> Compiled:
+    return lambda scope: first(scope) and second(scope)
+
+
+def _compare_text(left: Compiled, literal: str, check: Callable[[int], bool]) -> Compiled:
+    """``left <op> 'text'`` where the text is no number and no date: what ``compare`` would do, without trying."""
+    def compared(scope: Scope) -> bool:
+        value = left(scope)
+        if value is None or isinstance(value, datetime):
+            return False
+        text = str(value).strip()
+        return check((text > literal) - (text < literal))
+    return compared
 
 
 def _arith(op: str, a: Decimal, b: Decimal) -> Decimal | None:
@@ -194,18 +215,14 @@ class _Parser:
         while self.at("kw", "OR"):
             self.take("kw", "OR")
             parts.append(self.conj())
-        if len(parts) == 1:
-            return parts[0]
-        return lambda scope: any(part(scope) for part in parts)
+        return functools.reduce(_either, parts)
 
     def conj(self) -> Compiled:
         parts = [self.neg()]
         while self.at("kw", "AND"):
             self.take("kw", "AND")
             parts.append(self.neg())
-        if len(parts) == 1:
-            return parts[0]
-        return lambda scope: all(part(scope) for part in parts)
+        return functools.reduce(_both, parts)
 
     def neg(self) -> Compiled:
         if self.at("kw", "NOT"):
@@ -239,7 +256,10 @@ class _Parser:
         token = self.peek()
         if token and token[0] == "op" and token[1] in _COMPARATORS:
             self.pos += 1
+            literal = self.peek()
             right, check = self.sum(), _COMPARE[token[1]]
+            if literal and literal[0] == "string" and self._is_plain_text(literal[1], self.pos - 1):
+                return _compare_text(left, literal[1].strip(), check)
 
             def compared(scope: Scope) -> bool:
                 result = compare(left(scope), right(scope))
@@ -264,6 +284,12 @@ class _Parser:
                 return (lambda scope: left(scope) is not None) if negate else (lambda scope: left(scope) is None)
             raise ExpressionError(f"expected EMPTY or NULL after IS but found {what!r}")
         raise ExpressionError(f"expected a condition but found {token[1] if token else 'the end'!r}")
+
+    def _is_plain_text(self, text: str, index: int) -> bool:
+        """A quoted literal that is neither a number nor a date, alone on the right of a comparison: the
+        comparison is a plain text comparison, decided at compile time."""
+        return (self.tokens[index] == ("string", text) and as_number(text) is None
+                and parse_datetime(text) is None)
 
     @staticmethod
     def _like(left: Compiled, pattern: str, negate: bool) -> Compiled:
