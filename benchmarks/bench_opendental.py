@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
-from pipelines.common.localdb import (  # noqa: E402
+from devtools.localdb import (  # noqa: E402
     MARIADB_HOST,
     MARIADB_PORT,
     MARIADB_USER,
@@ -43,7 +43,7 @@ from pipelines.common.localdb import (  # noqa: E402
     create_database,
     drop_database,
 )
-from pipelines.opendental import generator  # noqa: E402
+from devtools.opendental import generator  # noqa: E402
 from pipelines.opendental.config import load_settings  # noqa: E402
 from pipelines.opendental.connections import mysql  # noqa: E402
 from pipelines.opendental.extract import extract_table  # noqa: E402
@@ -55,7 +55,7 @@ from pipelines.opendental.validation import validate_table  # noqa: E402
 
 TABLE = "procedurelog"
 SHARED_DDL = ROOT / ".." / "shared" / "corpus" / "opendental" / "ddl" / f"{TABLE}.sql"
-FIXTURE_DDL = ROOT / "tests" / "fixtures" / "opendental" / f"{TABLE}.sql"
+FIXTURE_DDL = generator.PROJECT_DDL / f"{TABLE}.sql"
 
 
 def say(message: str) -> None:

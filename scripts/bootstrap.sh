@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares this machine for `make test` / `make demo` from nothing, and does nothing twice:
-# OS build headers, the .venv with pinned requirements, and the local MariaDB and PostgreSQL.
+# OS build headers, the .venv with pinned requirements, and the local MariaDB, PostgreSQL and Redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,8 +61,19 @@ ensure_mariadb() {
   wait_for MariaDB mariadb-admin -h 127.0.0.1 -P 3306 -u root ping
 }
 
+ensure_redis() {  # the Celery executor's broker in the e2e tests
+  redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return 0
+  command -v redis-server >/dev/null 2>&1 || die "Redis is not installed (expected a local server on 127.0.0.1:6379)"
+  log "starting Redis"
+  as_root mkdir -p /var/lib/redis /var/log/redis
+  as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+  wait_for Redis redis-cli -h 127.0.0.1 -p 6379 ping
+}
+
 ensure_os_packages
 ensure_venv
 ensure_postgres
 ensure_mariadb
+ensure_redis
 log "ready"

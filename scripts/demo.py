@@ -18,18 +18,18 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = ROOT / ".airflow"
-AIRFLOW = Path(sys.executable).with_name("airflow")
 UI_PORT = 8080
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
-from pipelines.common.demo import DemoEnv, DemoSpec, discover_demos  # noqa: E402
-from pipelines.common.localdb import conn_env_name, free_port  # noqa: E402
+from devtools.demo import DemoEnv, DemoSpec, discover_demos  # noqa: E402
+from devtools.local_airflow import AIRFLOW_CLI, airflow_environment  # noqa: E402
+from devtools.localdb import conn_env_name, moto_server  # noqa: E402
 from pipelines.common.paths import pools_file  # noqa: E402
 
 
@@ -40,16 +40,11 @@ def say(message: str) -> None:
 def airflow_env(extra: dict[str, str]) -> dict[str, str]:
     return {
         **os.environ,
-        "AIRFLOW_HOME": str(HOME),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{HOME}/airflow.db",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        **airflow_environment(HOME),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{UI_PORT}",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
         # airflow standalone starts its components as `airflow ...` from PATH.
-        "PATH": os.pathsep.join([str(AIRFLOW.parent), os.environ.get("PATH", "")]),
+        "PATH": os.pathsep.join([str(AIRFLOW_CLI.parent), os.environ.get("PATH", "")]),
         **extra,
     }
 
@@ -57,7 +52,7 @@ def airflow_env(extra: dict[str, str]) -> dict[str, str]:
 def airflow(env: dict[str, str], *args: str, log: Path) -> int:
     """Run an airflow CLI command with its output in ``log``; returns the exit code."""
     with log.open("w") as out:
-        command = [str(AIRFLOW), *args]
+        command = [str(AIRFLOW_CLI), *args]
         return subprocess.run(command, env=env, check=False, stdout=out, stderr=subprocess.STDOUT).returncode
 
 
@@ -71,15 +66,6 @@ def prepare_home(env: dict[str, str]) -> None:
         say(f"pools: airflow pools import {pools_file().relative_to(ROOT)}")
         if airflow(env, "pools", "import", str(pools_file()), log=HOME / "demo" / "pools_import.log") != 0:
             sys.exit(f"demo: airflow pools import failed; see {HOME / 'demo' / 'pools_import.log'}")
-
-
-def start_moto() -> tuple[Any, str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    return server, f"http://127.0.0.1:{port}"
 
 
 def stand_in_settings(specs: list[DemoSpec], demo_env: DemoEnv) -> dict[str, str]:
@@ -142,21 +128,19 @@ def print_summary(outcomes: list[Outcome]) -> None:
     print()
 
 
-def setup() -> tuple[list[DemoSpec], DemoEnv, dict[str, str], Any]:
+def setup(stack: ExitStack) -> tuple[list[DemoSpec], DemoEnv, dict[str, str]]:
+    """Discover the specs, start moto (stopped when ``stack`` closes), build and migrate the Airflow home."""
     specs = discover_demos()
-    moto, endpoint = start_moto()
-    demo_env = DemoEnv(aws_endpoint=endpoint, work_dir=HOME / "demo")
+    demo_env = DemoEnv(aws=stack.enter_context(moto_server()), work_dir=HOME / "demo")
     env = airflow_env(stand_in_settings(specs, demo_env))
     prepare_home(env)
-    return specs, demo_env, env, moto
+    return specs, demo_env, env
 
 
 def run() -> int:
-    specs, demo_env, env, moto = setup()
-    try:
+    with ExitStack() as stack:
+        specs, demo_env, env = setup(stack)
         outcomes = [run_spec(spec, demo_env, env) for spec in specs]
-    finally:
-        moto.stop()
     print_summary(outcomes)
     failed = [o.dag_id for o in outcomes if not o.ok]
     if failed:
@@ -166,25 +150,24 @@ def run() -> int:
 
 
 def serve() -> int:
-    specs, demo_env, env, moto = setup()
-    for spec in specs:
-        spec.seed(demo_env)
-    say(f"starting airflow standalone on http://127.0.0.1:{UI_PORT} (log: .airflow/demo/standalone.log)")
-    with (HOME / "demo" / "standalone.log").open("w") as log:
-        proc = subprocess.Popen([str(AIRFLOW), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for_ui(proc)
-        passwords = HOME / "simple_auth_manager_passwords.json.generated"
-        login = json.loads(passwords.read_text()) if passwords.exists() else {}
-        for user, password in login.items():
-            say(f"UI ready: http://127.0.0.1:{UI_PORT}  login: {user} / {password}")
-        say("Ctrl-C stops it")
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        return proc.wait()
-    finally:
-        moto.stop()
+    with ExitStack() as stack:
+        specs, demo_env, env = setup(stack)
+        for spec in specs:
+            spec.seed(demo_env)
+        say(f"starting airflow standalone on http://127.0.0.1:{UI_PORT} (log: .airflow/demo/standalone.log)")
+        with (HOME / "demo" / "standalone.log").open("w") as log:
+            proc = subprocess.Popen([str(AIRFLOW_CLI), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_ui(proc)
+            passwords = HOME / "simple_auth_manager_passwords.json.generated"
+            login = json.loads(passwords.read_text()) if passwords.exists() else {}
+            for user, password in login.items():
+                say(f"UI ready: http://127.0.0.1:{UI_PORT}  login: {user} / {password}")
+            say("Ctrl-C stops it")
+            return proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            return proc.wait()
 
 
 def wait_for_ui(proc: subprocess.Popen, timeout: float = 180) -> None:

@@ -15,7 +15,7 @@ from tests.support.services import (
     conn_env_name,
     create_database,
     drop_database,
-    free_port,
+    moto_server,
     start_slack_sink,
 )
 
@@ -72,16 +72,11 @@ def mariadb_database(database_factory: Callable[[str], Database]) -> Database:
     return database_factory("mysql")
 
 
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[MotoEndpoint]:
+@pytest.fixture(scope="session", name="moto_server")
+def moto_server_fixture() -> Iterator[MotoEndpoint]:
     """A real moto server (ThreadedMotoServer) on 127.0.0.1 and a random free port."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield MotoEndpoint(f"http://127.0.0.1:{port}")
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.common.demo import discover_demos
+from devtools.demo import discover_demos
 from tests.support.airflow_env import load_dags
 
 

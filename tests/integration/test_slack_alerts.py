@@ -34,8 +34,7 @@ def test_failed_mapped_task_posts_alert_with_label(dag_runner, slack_webhook, pr
     assert "/dags/alert_probe/runs/" in text
     assert "/tasks/stage/mapped/2" in text
     assert task_alerts[0]["blocks"][0]["type"] == "header"
-    assert len(dag_alerts) == 1, slack_webhook.texts()
-    assert "DAG: alert_probe" in dag_alerts[0]["text"]
+    assert dag_alerts == [], "the task's alert already reports this run's failure: one failure, one alert"
     assert all(SECRET_ROW_VALUE not in str(message) for message in slack_webhook.messages)
 
 
@@ -51,7 +50,7 @@ def test_missing_connection_leaves_failure_unchanged(dag_runner, monkeypatch, pr
     assert result.state == "failed"
     assert result.states_of("stage") == EXPECTED_STATES
     warnings = alert_log(caplog, "WARNING")
-    assert len(warnings) == 2, warnings  # one per alert: the task's and the DAG run's
+    assert len(warnings) == 1, warnings  # the task's alert; the run's failure is that task's
     assert "'slack_alerts' is not configured" in warnings[0]
     assert "Task failed: alert_probe.stage [rem=2/4]" in warnings[0]
 
@@ -65,3 +64,17 @@ def test_slack_http_error_leaves_failure_unchanged(dag_runner, slack_webhook, pr
     assert result.states_of("stage") == EXPECTED_STATES
     assert any("rem=2/4" in text for text in slack_webhook.texts())  # the post was attempted
     assert any("could not be posted" in message for message in alert_log(caplog, "ERROR"))
+
+
+def test_a_run_that_fails_without_a_failed_task_still_alerts(slack_webhook):
+    """A deadlock or a run timeout has no task alert: the DAG-run alert reports it."""
+    from types import SimpleNamespace
+
+    from pipelines.common.alerts import notify_dag_failure
+
+    notify_dag_failure({"dag": SimpleNamespace(dag_id="appxml_staging"), "run_id": "manual__1",
+                        "reason": "all_tasks_deadlocked"})
+
+    assert len(slack_webhook.messages) == 1
+    assert slack_webhook.texts()[0].startswith("DAG run failed: appxml_staging")
+    assert "Reason: all_tasks_deadlocked" in slack_webhook.texts()[0]

@@ -1,5 +1,7 @@
 """A real Airflow for end-to-end tests: api-server, scheduler, dag-processor (and optionally triggerer)
 with the LocalExecutor, metadata in a throwaway local PostgreSQL database, free ports everywhere.
+With ``celery_workers=N`` it runs the CeleryExecutor instead, with N ``airflow celery worker`` processes
+fed through the local Redis on a queue of its own (so clusters side by side never take each other's tasks).
 
 What ``dag.test()`` cannot show (pools, reschedule-mode sensors, several runs at once, max_active_runs)
 needs the scheduler. Use it as a context manager, which stops every process even when the test fails::
@@ -25,7 +27,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -35,13 +36,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.common.localdb import Database, create_database, drop_database, free_port
+from devtools.local_airflow import AIRFLOW_CLI, airflow_environment
+from devtools.localdb import Database, create_database, drop_database, free_port
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-AIRFLOW_CLI = Path(sys.executable).with_name("airflow")
-LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
 COMPONENTS = ("api-server", "scheduler", "dag-processor")
 TERMINAL_RUN_STATES = {"success", "failed"}
+REDIS_URL = "redis://127.0.0.1:6379/0"
+CELERY_WORKER_PREFIX = "celery-worker-"
+#: Two workers on one machine share its hostname; this callable names each by its component instead,
+#: so the ``hostname`` Airflow records on a task instance tells which worker ran it.
+WORKER_HOSTNAME_CALLABLE = "tests.support.worker_hostname.hostname"
 
 
 class ClusterError(RuntimeError):
@@ -76,12 +80,43 @@ class AirflowCluster:
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
         for component in self.components:
             log = (self.home / "logs" / f"{component}.log").open("w")
-            args = [component, "--port", str(self.api_port)] if component == "api-server" else [component]
+            args, env = self._command(component)
             self.processes[component] = subprocess.Popen(
-                [str(AIRFLOW_CLI), *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                [str(AIRFLOW_CLI), *args], env=env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() takes its workers down too
             )
         self.wait_until_healthy(timeout)
+        self.wait_for_celery_workers(timeout)
+
+    def _command(self, component: str) -> tuple[list[str], dict[str, str]]:
+        if component == "api-server":
+            return [component, "--port", str(self.api_port)], self.env
+        if component.startswith(CELERY_WORKER_PREFIX):
+            # --skip-serve-logs: two workers on one machine would fight over the log server's port; the
+            # task logs are files under this cluster's home anyway.
+            args = ["celery", "worker", "--celery-hostname", f"{component}@%h", "--concurrency", "2",
+                    "--queues", self.env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"], "--skip-serve-logs",
+                    "--without-mingle", "--without-gossip"]
+            return args, {**self.env, "PIPELINES_WORKER_NAME": component,
+                          "AIRFLOW__CORE__HOSTNAME_CALLABLE": WORKER_HOSTNAME_CALLABLE}
+        return [component], self.env
+
+    @property
+    def celery_workers(self) -> list[str]:
+        return [name for name in self.components if name.startswith(CELERY_WORKER_PREFIX)]
+
+    def wait_for_celery_workers(self, timeout: float) -> None:
+        """Until every Celery worker has connected to the broker and said it is ready."""
+        deadline = time.monotonic() + timeout
+        waiting = set(self.celery_workers)
+        while waiting and time.monotonic() < deadline:
+            self._check_alive()
+            waiting = {name for name in waiting if " ready." not in self.log_tail(name, lines=200)}
+            if waiting:
+                time.sleep(0.5)
+        if waiting:
+            raise ClusterError(f"Celery workers not ready after {timeout:.0f}s: {sorted(waiting)}\n"
+                               + "\n".join(self.log_tail(name) for name in sorted(waiting)))
 
     def stop(self, grace: float = 10) -> None:
         """SIGTERM every component's process group, SIGKILL what is left after ``grace`` seconds."""
@@ -194,6 +229,10 @@ class AirflowCluster:
         folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
         return "\n".join(path.read_text(errors="replace") for path in sorted(folder.rglob("*.log")))
 
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """Every task instance of a run, mapped ones included, as the REST API reports them."""
+        return self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000")["task_instances"]
+
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         instances = self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
         return {ti["task_id"]: ti["state"] for ti in instances}
@@ -205,13 +244,9 @@ def cluster_environment(home: Path, metadata: Database, api_port: int, dags_fold
     inherited = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
     return {
         **inherited,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata.url,
+        **airflow_environment(home, metadata.url, dags_folder=dags_folder),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "8",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
@@ -227,23 +262,32 @@ def cluster_environment(home: Path, metadata: Database, api_port: int, dags_fold
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
-            [{"name": "dags-folder", "classpath": LOCAL_BUNDLE, "kwargs": {"path": str(dags_folder)}}]),
         "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "False",
-        "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]),
         **extra,
+    }
+
+
+def celery_environment(metadata: Database) -> dict[str, str]:
+    """The CeleryExecutor on the local Redis, results in the metadata database, a queue of this cluster's own."""
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": REDIS_URL,
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{metadata.url}",
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": f"e2e_{metadata.name}",
     }
 
 
 @contextmanager
 def airflow_cluster(dags_folder: Path, home: Path, *, env: Mapping[str, str] | None = None,
                     pools_file: Path | None = None, components: tuple[str, ...] = COMPONENTS,
-                    start_timeout: float = 120) -> Iterator[AirflowCluster]:
+                    celery_workers: int = 0, start_timeout: float = 120) -> Iterator[AirflowCluster]:
     """Migrate a fresh metadata DB, import the pools, start the components; stop and drop everything after."""
     metadata = create_database("postgres", prefix="pipelines_e2e_airflow")
     api_port = free_port()
+    extra = {**(celery_environment(metadata) if celery_workers else {}), **(env or {})}
+    components = (*components, *(f"{CELERY_WORKER_PREFIX}{n}" for n in range(1, celery_workers + 1)))
     cluster = AirflowCluster(home=home, metadata=metadata, api_port=api_port, components=components,
-                             env=cluster_environment(home, metadata, api_port, dags_folder, env or {}))
+                             env=cluster_environment(home, metadata, api_port, dags_folder, extra))
     atexit.register(cluster.stop)  # if the test process is interrupted before the finally below
     try:
         cluster.cli("db", "migrate")

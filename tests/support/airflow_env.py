@@ -7,42 +7,28 @@ by the Airflow version) and copied for each session, so only the first run pays 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DAGS_FOLDER = PROJECT_ROOT / "dags"
-PLUGINS_FOLDER = PROJECT_ROOT / "plugins"
+from devtools.local_airflow import AIRFLOW_CLI, DAGS_FOLDER, PROJECT_ROOT, airflow_environment
+
 # DAGs that exist only for tests (e.g. one that fails on purpose); a second bundle, so dag.test() finds
 # them while the integrity tests over dags/ never see them.
 TEST_DAGS_FOLDER = PROJECT_ROOT / "tests" / "fixtures" / "dags"
-LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
 
 
 def configure_airflow_home() -> Path:
     home = Path(tempfile.mkdtemp(prefix="pipelines-airflow-home-"))
     os.environ.update(
         {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_FOLDER),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            **airflow_environment(home, extra_bundles={"test-dags": TEST_DAGS_FOLDER}),
             "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "False",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
-                [
-                    {"name": "dags-folder", "classpath": LOCAL_BUNDLE, "kwargs": {}},
-                    {"name": "test-dags", "classpath": LOCAL_BUNDLE, "kwargs": {"path": str(TEST_DAGS_FOLDER)}},
-                ]
-            ),
         }
     )
     return home
@@ -61,8 +47,7 @@ def migrate_metadata_db() -> None:
     if not template.exists():
         partial = template.with_suffix(f".{os.getpid()}.partial")
         env = {**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{partial}"}
-        airflow_cli = Path(sys.executable).with_name("airflow")
-        subprocess.run([str(airflow_cli), "db", "migrate"], env=env, check=True, capture_output=True)
+        subprocess.run([str(AIRFLOW_CLI), "db", "migrate"], env=env, check=True, capture_output=True)
         partial.replace(template)
     shutil.copyfile(template, Path(os.environ["AIRFLOW_HOME"]) / "airflow.db")
 
@@ -81,6 +66,15 @@ class DagRunResult:
 
     def states_of(self, task_id: str) -> dict[int, str | None]:
         return {mi: st for (tid, mi), st in self.task_states.items() if tid == task_id}
+
+    def try_number(self, task_id: str, map_index: int = -1) -> int:
+        """How many tries the task instance took (1: it never retried)."""
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            return session.query(TaskInstance).filter_by(
+                run_id=self.run_id, task_id=task_id, map_index=map_index).one().try_number
 
     def xcom(self, dag_id: str, task_id: str, map_index: int = -1, key: str = "return_value") -> Any:
         from airflow.models.xcom import XComModel

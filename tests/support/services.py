@@ -12,23 +12,25 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from pipelines.common.localdb import (
+from devtools.localdb import (
     Database,
+    MotoEndpoint,
     conn_env_name,
     create_database,
     drop_database,
     free_port,
-    moto_client,
-    moto_conn,
+    moto_server,
     temporary_database,
 )
 
 __all__ = [
     "Database",
+    "MotoEndpoint",
     "conn_env_name",
     "create_database",
     "drop_database",
     "free_port",
+    "moto_server",
     "temporary_database",
 ]
 
@@ -73,23 +75,3 @@ def start_slack_sink() -> SlackSink:
     sink = SlackSink(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
     threading.Thread(target=sink.server.serve_forever, daemon=True, name="slack-sink").start()
     return sink
-
-
-@dataclass(frozen=True)
-class MotoEndpoint:
-    """A moto server on 127.0.0.1 playing AWS (Glue, Athena, S3, ...)."""
-
-    url: str
-    region: str = "us-east-1"
-
-    def airflow_conn(self) -> str:
-        return moto_conn(self.url, self.region)
-
-    def client(self, service: str) -> Any:
-        return moto_client(service, self.url, self.region)
-
-    def reset(self) -> None:
-        import urllib.request
-
-        reset = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
-        urllib.request.urlopen(reset, timeout=10)

@@ -69,7 +69,7 @@ def test_airflow_services_mount_the_project_and_run_local_executor(compose):
         targets = {volume.split(":")[1] for volume in service["volumes"]}
         assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/include"} <= targets, name
         env = service["environment"]
-        assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "${AIRFLOW_EXECUTOR:-LocalExecutor}"
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
     assert compose["services"]["airflow-apiserver"]["ports"] == ["8080:8080"]
 
@@ -103,3 +103,28 @@ def test_compose_defines_every_connection_and_no_literal_secret(compose):
         for name, value in (service.get("environment") or {}).items():
             if name.endswith("PASSWORD"):
                 assert str(value).startswith("${"), f"{name} is a literal, not taken from .env"
+
+
+def test_celery_profile_adds_redis_and_workers_sharing_the_airflow_settings(compose):
+    services = compose["services"]
+    assert services["redis"]["profiles"] == ["celery"]
+    worker = services["airflow-worker"]
+    assert worker["profiles"] == ["celery"]
+    assert worker["command"] == "celery worker"
+    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "healthcheck" in worker
+    scheduler_env = services["airflow-scheduler"]["environment"]
+    for name in ("AIRFLOW__CORE__EXECUTOR", "AIRFLOW__CELERY__BROKER_URL", "AIRFLOW__CELERY__RESULT_BACKEND",
+                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "AIRFLOW_CONN_MSSQL_APPXML"):
+        assert worker["environment"][name] == scheduler_env[name], name
+    assert scheduler_env["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0"
+    # Without the profile nothing Celery-only starts: the default stack stays LocalExecutor.
+    assert {name for name, service in services.items() if service.get("profiles")} == {"redis", "airflow-worker"}
+    worker_volumes = {volume.split(":")[1] for volume in worker["volumes"]}
+    assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/include"} <= worker_volumes
+
+
+def test_celery_provider_is_pinned_for_the_image():
+    pins = requirement_pins(ROOT / "requirements.txt")
+    assert "apache-airflow-providers-celery" in pins
+    assert "celery" in pins

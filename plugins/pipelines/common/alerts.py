@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.common.errors import is_missing_connection
+from pipelines.common.failures import needs_no_alert
 
 SLACK_CONN_ID = "slack_alerts"
 MAX_ERROR_CHARS = 300
@@ -143,6 +144,9 @@ def task_failure_alert(details: DetailsFn | None = None) -> Callable[[Mapping[st
     """A task ``on_failure_callback``; ``details(context)`` may add ids (a job run id, a log group)."""
 
     def notify(context: Mapping[str, Any]) -> None:
+        if needs_no_alert(context):
+            log.info("This failure is reported by another alert of the run; no second alert")
+            return
         extra: Mapping[str, Any] = {}
         if details is not None:
             try:
@@ -160,5 +164,17 @@ notify_task_failure = task_failure_alert()
 
 
 def notify_dag_failure(context: Mapping[str, Any]) -> None:
-    """DAG-level ``on_failure_callback`` posting to the ``slack_alerts`` webhook."""
+    """DAG-level ``on_failure_callback`` posting to the ``slack_alerts`` webhook, for the failures no task
+    alert reported (a deadlock, a run timeout). A run that failed because a task failed already had that
+    task's alert: one failure, one alert."""
+    if covered_by_task_alert(context):
+        ti = context["ti"]
+        log.info("DAG run %s failed on task %s, whose alert was sent; no second alert", ti.run_id, ti.task_id)
+        return
     post_alert(alert_from_dag_context(context))
+
+
+def covered_by_task_alert(context: Mapping[str, Any]) -> bool:
+    """True when the run failed because of a failed task instance (which posts its own alert)."""
+    ti = context.get("ti")
+    return context.get("reason") == "task_failure" and ti is not None and bool(getattr(ti, "task_id", None))

@@ -8,6 +8,7 @@ from typing import Any
 import pendulum
 
 from pipelines.common.alerts import notify_dag_failure, notify_task_failure
+from pipelines.common.failures import reject_unknown_conf
 from pipelines.common.paths import sql_dir
 
 DEFAULT_OWNER = "data-platform"
@@ -24,7 +25,8 @@ def default_args(
     on_failure_callback: Any = notify_task_failure,
     **extra: Any,
 ) -> dict[str, Any]:
-    """Task defaults: owner, retries with a delay, a timeout, and the Slack failure alert."""
+    """Task defaults: owner, retries with a delay, a timeout, the Slack failure alert, and the check that
+    refuses a run whose conf has keys the DAG does not declare."""
     if retries < 1:
         raise ValueError("retries must be at least 1: a nightly pipeline must survive one transient error")
     return {
@@ -33,6 +35,7 @@ def default_args(
         "retry_delay": retry_delay,
         "execution_timeout": execution_timeout,
         "on_failure_callback": on_failure_callback,
+        "pre_execute": reject_unknown_conf,
         **extra,
     }
 

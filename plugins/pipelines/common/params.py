@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from difflib import get_close_matches
 from typing import Any
 
 from airflow.sdk import Param
@@ -44,6 +46,24 @@ def identifier_list_param(*, title: str, description: str, default: Any = None) 
 
 
 def date_param(default: str, *, title: str, description: str, sentinel: str | None = None) -> Param:
-    """A ``YYYY-MM-DD`` string, or the given sentinel value (e.g. ``_NONE_``)."""
-    pattern = DATE_PATTERN if sentinel is None else f"({DATE_PATTERN})|^{sentinel}$"
-    return Param(default, type="string", pattern=pattern, title=title, description=description)
+    """A ``YYYY-MM-DD`` calendar date (``format: date`` rejects 2026-02-30 when the run is triggered, and
+    gives the trigger form a date picker), or the given sentinel value (e.g. ``_NONE_``)."""
+    if sentinel is None:
+        return Param(default, type="string", format="date", pattern=DATE_PATTERN, title=title,
+                     description=description)
+    return Param(default, type="string", anyOf=[{"format": "date", "pattern": DATE_PATTERN}, {"const": sentinel}],
+                 title=title, description=description)
+
+
+def unknown_conf_keys(conf: Mapping[str, Any] | None, declared: Iterable[str]) -> str | None:
+    """One line naming the keys of ``conf`` that are not declared params, with the valid ones; None if all
+    are known. Airflow accepts any extra key at trigger time, so a typo (``wrokers``) would silently run
+    with the default: the widest job."""
+    valid = sorted(declared)
+    unknown = sorted(set(conf or {}) - set(valid))
+    if not unknown:
+        return None
+    hints = [f"{key!r} (did you mean {match[0]!r}?)" if (match := get_close_matches(key, valid, n=1)) else repr(key)
+             for key in unknown]
+    return (f"unknown conf key{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; "
+            f"valid keys: {', '.join(valid) if valid else 'none (this DAG takes no conf)'}")

@@ -12,6 +12,7 @@ from typing import Any
 
 import pendulum
 
+from pipelines.common.failures import AlreadyReported
 from pipelines.opendental.config import Settings
 from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, check_connections, mysql
 from pipelines.opendental.plan import TablePlan, build_plan, format_plan
@@ -217,10 +218,12 @@ def table_stage(stage: str, work: Any, item: dict[str, Any], *args: Any) -> dict
 
 
 def finish(planned: list[dict[str, Any]] | None, validated: list[dict[str, Any] | None] | None) -> list[dict[str, Any]]:
-    """Log the summary; raise if the plan is missing or a planned table was not validated."""
+    """Log the summary; raise if a planned table was not validated. Without a plan the run was refused or
+    stopped before planning, which its failed task has reported: the summary fails only to keep the run
+    red, without an alert of its own, so one refusal is one alert."""
     rows = summarize(list(planned or []), list(validated or []))
     if planned is None:
-        raise IncompleteRunError("no plan: the run stopped before planning (see the failed task above)")
+        raise AlreadyReported("no plan: the run stopped before planning (see the failed task above)")
     unfinished = [row["table"] for row in rows if not row["validated"]]
     if unfinished:
         raise IncompleteRunError(f"{len(unfinished)} of {len(rows)} tables did not complete: {', '.join(unfinished)}")

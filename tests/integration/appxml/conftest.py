@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from pipelines.appxml import generator, seed
+from devtools.appxml import generator, seed
 from pipelines.appxml.engines import CONN_ID, engine_from_url
 from pipelines.appxml.extract import custdata_c14n
 
@@ -39,16 +39,22 @@ class AppxmlDb:
         return {doc.app_id: custdata_c14n(doc.body) for doc in self.docs if doc.has_custdata}
 
 
-@pytest.fixture
-def appxml_db(database_factory, set_connection) -> Iterator[AppxmlDb]:
-    db = database_factory("postgres")
-    set_connection(CONN_ID, db.airflow_conn())
+def load_synthetic_source(db) -> AppxmlDb:
+    """``dbo.app_xml`` in ``db`` filled with 80 generated documents (every kind of odd row among them)."""
     engine = engine_from_url(db.url)
     table = seed.create_source_table(engine)
     docs = list(generator.synthetic_corpus(80, seed=3, first_app_id=2000, median_bytes=6_000, special_every=8))
     seed.load_source(engine, table, ((doc.app_id, seed.as_text(doc.body)) for doc in docs))
-    yield AppxmlDb(db, engine, docs)
-    engine.dispose()
+    return AppxmlDb(db, engine, docs)
+
+
+@pytest.fixture
+def appxml_db(database_factory, set_connection) -> Iterator[AppxmlDb]:
+    db = database_factory("postgres")
+    set_connection(CONN_ID, db.airflow_conn())
+    loaded = load_synthetic_source(db)
+    yield loaded
+    loaded.engine.dispose()
 
 
 @pytest.fixture(scope="session")

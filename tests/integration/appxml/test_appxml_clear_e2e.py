@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.appxml import seed
+from devtools.appxml import seed
 from pipelines.appxml.engines import CONN_ID
 from pipelines.appxml.pipeline import FAIL_AFTER_ENV
 from tests.support.airflow_cluster import airflow_cluster

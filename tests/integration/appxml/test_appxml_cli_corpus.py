@@ -10,12 +10,13 @@ import sys
 
 import pytest
 
-from pipelines.appxml import ddl, seed
+from devtools.appxml import seed
+from devtools.localdb import free_port
+from pipelines.appxml import ddl
 from pipelines.appxml.engines import engine_from_url
 from pipelines.appxml.extract import custdata_c14n
 from pipelines.appxml.pipeline import PartitionSpec, stage_partition
 from pipelines.appxml.tables import TableName
-from pipelines.common.localdb import free_port
 from tests.integration.appxml.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
@@ -92,7 +93,7 @@ def test_awkward_values_on_real_postgres(database_factory):
     """NVARCHAR-style text declaring UTF-16, a BOM with a UTF-8 declaration, NULL, empty, 2 MB."""
     import random
 
-    from pipelines.appxml.generator import provenir_document
+    from devtools.appxml.generator import provenir_document
 
     body = provenir_document(1, random.Random(1), target_bytes=500, bom=False).decode()
     big = provenir_document(5, random.Random(5), target_bytes=2_100_000).decode()

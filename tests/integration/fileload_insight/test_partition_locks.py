@@ -7,7 +7,7 @@ import threading
 import psycopg
 import pytest
 
-from pipelines.common.localdb import PG_HOST, PG_PORT, PG_USER
+from devtools.localdb import PG_HOST, PG_PORT, PG_USER
 from pipelines.fileload_insight.locks import LockRequest, LockStore
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from devtools.flywheel.demo import seed_account
 from pipelines.flywheel.config import load_config
-from pipelines.flywheel.demo import seed_account
 
 DATA = "s3://omc-flywheel-data-us-east-1-prod"
 JOB = "etl-omc-flywheel-prod-"

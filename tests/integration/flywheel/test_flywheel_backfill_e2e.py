@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from devtools.flywheel.demo import put_snapshot
 from pipelines.flywheel.config import load_config
-from pipelines.flywheel.demo import put_snapshot
 from tests.integration.flywheel.flywheel_support import RUNBOOK, seed_prod_account
 from tests.support.airflow_cluster import COMPONENTS, ClusterError, airflow_cluster
 

@@ -10,12 +10,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipelines.common.localdb import Database
-from pipelines.opendental import generator
+from devtools.localdb import Database
+from devtools.opendental import generator
 from pipelines.opendental.identifiers import mysql_ident, pg_ident
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
-FIXTURE_DDL = PROJECT_ROOT / "tests" / "fixtures" / "opendental"
+FIXTURE_DDL = generator.PROJECT_DDL
 SHARED_DDL = PROJECT_ROOT / ".." / "shared" / "corpus" / "opendental" / "ddl"
 CORE_TABLES = ["patient", "appointment", "procedurelog", "claimproc", "payment"]
 FIXTURE_TABLES = sorted(p.stem for p in FIXTURE_DDL.glob("*.sql"))

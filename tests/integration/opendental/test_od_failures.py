@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from pipelines.common.localdb import free_port
+from devtools.localdb import free_port
 from pipelines.common.paths import config_path
 from tests.integration.opendental.odsupport import differences, fixture_files, seed
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.opendental import generator
+from devtools.opendental import generator
 from tests.integration.opendental.odsupport import differences, fixture_files, seed
 
 pytestmark = pytest.mark.integration

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from devtools.appxml.generator import provenir_document, synthetic_corpus
+from devtools.appxml.seed import corpus_app_id, corpus_files
 from pipelines.appxml.extract import (
     EMPTY,
     MALFORMED,
@@ -16,8 +18,6 @@ from pipelines.appxml.extract import (
     hardened_parser,
     reduce_document,
 )
-from pipelines.appxml.generator import provenir_document, synthetic_corpus
-from pipelines.appxml.seed import corpus_app_id, corpus_files
 
 SHARED_CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus" / "provenir"
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from pipelines.appxml import ddl, generator, seed
+from devtools.appxml import generator, seed
+from pipelines.appxml import ddl
 from pipelines.appxml.engines import engine_from_url
 from pipelines.appxml.extract import custdata_c14n
 from pipelines.appxml.pipeline import (

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from pipelines.appxml import dagtasks, generator, staging
+from devtools.appxml import generator
+from pipelines.appxml import dagtasks, staging
 from pipelines.appxml.extract import MALFORMED, Reduced
 from pipelines.appxml.metrics import MAX_IDS_PER_REASON, PartitionMetrics, aggregate, format_table
 from pipelines.appxml.pipeline import StagingError

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.opendental.generator import FOUR_BYTE, RowGenerator, read_ddl_statements
+from devtools.opendental.generator import FOUR_BYTE, RowGenerator, read_ddl_statements
 from pipelines.opendental.schema import Column, TableSchema
 
 DDL = """-- opendental.x definition

@@ -45,6 +45,10 @@ FOUR_BYTE = ["😀", "🦷", "𝄞", "𠜎", "👩‍⚕️"]
 ZERO_DATES = ["0000-00-00", "0001-01-01"]
 NOW = datetime(2026, 1, 15, 12, 0, 0)
 
+# Project-owned OpenDental-style DDL (see ddl/README.md): the demo, the tests and the benchmark need no
+# checkout of the shared corpus.
+PROJECT_DDL = Path(__file__).resolve().with_name("ddl")
+
 
 def read_ddl_statements(text: str) -> list[str]:
     """CREATE statements of a DDL file: ``--`` comment lines dropped, split on ``;`` at line ends and before a

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pipelines.appxml import generator, seed
+from devtools.appxml import generator, seed
+from devtools.demo import DemoEnv, DemoSpec
 from pipelines.appxml.engines import CONN_ID, engine_from_url
-from pipelines.common.demo import DemoEnv, DemoSpec
 
 DEMO_DOCUMENTS = 400
 DEMO_CONF = {"workers": 4, "batch": 50, "drop_index": True, "recreate_index": True}

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pipelines.common.demo import DemoEnv, DemoSpec
+from devtools.demo import DemoEnv, DemoSpec
 from pipelines.flywheel.config import FlywheelConfig, load_config
 from pipelines.flywheel.jobs import STEPS
 

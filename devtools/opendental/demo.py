@@ -1,6 +1,6 @@
-"""``make demo`` for OpenDental: a handful of real OpenDental tables (the shared DDL when it is checked out
-next to the project, else the project's own fixture DDL) filled with generated rows in a local MariaDB
-"production", then one ``opendental_nightly`` run into a local replica and PostgreSQL."""
+"""``make demo`` for OpenDental: a handful of OpenDental tables (the project's own DDL in ``ddl/``, so the demo
+needs neither the tests nor the shared corpus) filled with generated rows in a local MariaDB "production",
+then one ``opendental_nightly`` run into a local replica and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,27 +8,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipelines.common.demo import DemoEnv, DemoSpec
-from pipelines.common.paths import PROJECT_ROOT
-from pipelines.opendental import generator
+from devtools.demo import DemoEnv, DemoSpec
+from devtools.opendental import generator
 from pipelines.opendental.config import ANALYTICS_CONN_ID, REPLICA_CONN_ID, SOURCE_CONN_ID
 
-SHARED_DDL = PROJECT_ROOT / ".." / "shared" / "corpus" / "opendental" / "ddl"
-FIXTURE_DDL = PROJECT_ROOT / "tests" / "fixtures" / "opendental"
-DEMO_TABLES = ["patient", "appointment", "procedurelog", "claimproc", "payment", "definition", "provider",
-               "securitylog"]
+DEMO_TABLES = ["patient", "appointment", "procedurelog", "claimproc", "payment", "definition", "securitylog"]
 ROWS_PER_TABLE = 500
 
 
 def ddl_files() -> list[Path]:
-    """The demo tables' DDL: shared corpus first, the project's fixtures for anything it lacks."""
-    files = []
-    for table in DEMO_TABLES:
-        for folder in (SHARED_DDL, FIXTURE_DDL):
-            if (folder / f"{table}.sql").is_file():
-                files.append(folder / f"{table}.sql")
-                break
-    return files
+    """The demo tables' DDL, from the project's own OpenDental-style DDL."""
+    return [generator.PROJECT_DDL / f"{table}.sql" for table in DEMO_TABLES]
 
 
 def _databases(env: DemoEnv) -> tuple[Any, Any, Any]:

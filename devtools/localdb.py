@@ -1,6 +1,6 @@
 """Local stand-ins for tests, the demo and benchmarks: databases on the local MariaDB / PostgreSQL servers
-and a moto server for AWS. Not used by the pipelines themselves: they reach systems through Airflow
-connections."""
+and a moto server for AWS. Never imported by the pipelines (they reach systems through Airflow connections)
+and not shipped in the image."""
 
 from __future__ import annotations
 
@@ -118,17 +118,44 @@ def temporary_database(engine: str, prefix: str = "pipelines_test") -> Iterator[
         drop_database(db)
 
 
-def moto_conn(endpoint_url: str, region: str = "us-east-1") -> str:
-    """Airflow ``aws`` connection JSON pointing at a moto server (dummy keys)."""
-    return json.dumps(
-        {"conn_type": "aws", "login": "moto", "password": "moto",
-         "extra": {"endpoint_url": endpoint_url, "region_name": region}}
-    )
+@dataclass(frozen=True)
+class MotoEndpoint:
+    """A moto server on 127.0.0.1 playing AWS (Glue, Athena, S3, ...)."""
+
+    url: str
+    region: str = "us-east-1"
+
+    def airflow_conn(self) -> str:
+        """Airflow ``aws`` connection JSON pointing at this server (dummy keys)."""
+        return json.dumps(
+            {"conn_type": "aws", "login": "moto", "password": "moto",
+             "extra": {"endpoint_url": self.url, "region_name": self.region}}
+        )
+
+    def client(self, service: str) -> Any:
+        """A boto3 client talking to this server."""
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.url, region_name=self.region,
+                            aws_access_key_id="moto", aws_secret_access_key="moto")
+
+    def reset(self) -> None:
+        """Forget every resource created so far (moto's reset API)."""
+        import urllib.request
+
+        reset = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        urllib.request.urlopen(reset, timeout=10)
 
 
-def moto_client(service: str, endpoint_url: str, region: str = "us-east-1") -> Any:
-    """A boto3 client talking to a moto server."""
-    import boto3
+@contextmanager
+def moto_server(region: str = "us-east-1") -> Iterator[MotoEndpoint]:
+    """The one way to start moto: an in-process ThreadedMotoServer on a free port, stopped on exit."""
+    from moto.server import ThreadedMotoServer
 
-    return boto3.client(service, endpoint_url=endpoint_url, region_name=region,
-                        aws_access_key_id="moto", aws_secret_access_key="moto")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield MotoEndpoint(f"http://127.0.0.1:{port}", region)
+    finally:
+        server.stop()

@@ -1,10 +1,10 @@
 """The contract between ``make demo`` and each pipeline family.
 
-A family takes part in the demo by giving ``pipelines/<family>/demo.py`` a module-level
-``DEMOS: list[DemoSpec]``. The demo runner (scripts/demo.py) finds those modules, seeds their data into
-local stand-ins (MariaDB, PostgreSQL, an in-process moto server), defines their connections through
-``AIRFLOW_CONN_*`` variables, runs each DAG once with ``airflow dags test`` and prints a summary with
-the counts each spec reports.
+A family takes part in the demo by giving ``devtools/<family>/demo.py`` (next to its generators and seeds,
+outside the deployable ``plugins/pipelines``) a module-level ``DEMOS: list[DemoSpec]``. The demo runner
+(scripts/demo.py) finds those modules, seeds their data into local stand-ins (MariaDB, PostgreSQL, an
+in-process moto server), defines their connections through ``AIRFLOW_CONN_*`` variables, runs each DAG once
+with ``airflow dags test`` and prints a summary with the counts each spec reports.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.common.localdb import Database, create_database, moto_client, moto_conn
+from devtools.localdb import Database, MotoEndpoint, create_database
 
 DEMO_DB_PREFIX = "pipelines_demo"
 
@@ -25,9 +25,8 @@ DEMO_DB_PREFIX = "pipelines_demo"
 class DemoEnv:
     """Local stand-ins for production systems, handed to each spec's seed / connections / counts."""
 
-    aws_endpoint: str
+    aws: MotoEndpoint
     work_dir: Path
-    aws_region: str = "us-east-1"
     _databases: dict[tuple[str, str], Database] = field(default_factory=dict)
 
     def database(self, engine: str, name: str) -> Database:
@@ -40,10 +39,10 @@ class DemoEnv:
         return self._databases[key]
 
     def aws_conn(self) -> str:
-        return moto_conn(self.aws_endpoint, self.aws_region)
+        return self.aws.airflow_conn()
 
     def aws_client(self, service: str) -> Any:
-        return moto_client(service, self.aws_endpoint, self.aws_region)
+        return self.aws.client(service)
 
 
 @dataclass(frozen=True)
@@ -67,17 +66,17 @@ class DemoSpec:
 
 
 def discover_demos() -> list[DemoSpec]:
-    """Every ``DEMOS`` list found in ``pipelines.<family>.demo`` modules, in run order."""
-    import pipelines
+    """Every ``DEMOS`` list found in ``devtools.<family>.demo`` modules, in run order."""
+    import devtools
 
     specs: list[DemoSpec] = []
-    for family in pkgutil.iter_modules(pipelines.__path__):
-        if not family.ispkg or family.name == "common":
+    for family in pkgutil.iter_modules(devtools.__path__):
+        if not family.ispkg:
             continue
         try:
-            module = importlib.import_module(f"pipelines.{family.name}.demo")
+            module = importlib.import_module(f"devtools.{family.name}.demo")
         except ModuleNotFoundError as exc:
-            if exc.name == f"pipelines.{family.name}.demo":
+            if exc.name == f"devtools.{family.name}.demo":
                 continue
             raise
         specs.extend(getattr(module, "DEMOS", []))
