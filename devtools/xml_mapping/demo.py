@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from devtools.demo import DemoEnv, DemoSpec
 from pipelines.appxml.engines import CONN_ID
-from pipelines.common.demo import DemoEnv, DemoSpec
 
 DEMO_CONF = {"workers": 2, "batch": 100}
 
