@@ -10,8 +10,9 @@ extract → load → transform → validate → summary.
 
 **Strategy per table** (see `include/config/opendental_tables.yaml`): `incremental` on a change timestamp
 (`DateTStamp`, `SecDateTEdit`, ...), `append_only` on an auto-increment key, else `full` (shadow table
-swapped in atomically). Watermarks live in `etl_table_state` on the replica; per-run row counts in
-`etl_run_validation`.
+swapped in atomically). Rows deleted at the source are found by comparing key ranges (count and checksum
+per range) and removed from the replica, `raw` and `public` in the same run. Watermarks live in
+`etl_table_state` on the replica; per-run row counts and deleted rows in `etl_run_validation`.
 
 **Params**: `tables` (default all), `force` (full refresh), `dry_run` (log the plan, change nothing),
 `parallel` (tables at a time), `allow_business_hours` (run against production during opening hours).
@@ -27,19 +28,15 @@ from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule, task
 from pipelines.common.alerts import task_failure_alert
 from pipelines.common.defaults import dag_defaults, default_args
 from pipelines.common.params import bool_param, identifier_list_param, int_param
-from pipelines.opendental import runner
+from pipelines.opendental import tasks
 from pipelines.opendental.config import load_settings
-from pipelines.opendental.extract import extract_table
-from pipelines.opendental.load import load_table
-from pipelines.opendental.transform import transform_table
-from pipelines.opendental.validation import validate_table
 
 SETTINGS = load_settings()
 TABLE_LABEL = "{{ table_label }}"
 per_table = {
     "map_index_template": TABLE_LABEL,
     "max_active_tis_per_dagrun": SETTINGS.parallel_max,
-    "on_failure_callback": task_failure_alert(details=runner.alert_details),
+    "on_failure_callback": task_failure_alert(details=tasks.alert_details),
 }
 
 with DAG(
@@ -69,66 +66,36 @@ with DAG(
 
     @task
     def business_hours_gate(params: dict) -> str:
-        from airflow.sdk.exceptions import AirflowFailException
-        from pendulum import now
-
-        try:
-            return runner.check_business_hours(now("UTC"), SETTINGS, bool(params["allow_business_hours"]))
-        except runner.BusinessHoursError as exc:
-            raise AirflowFailException(str(exc)) from None
+        return tasks.business_hours_gate(bool(params["allow_business_hours"]))
 
     @task
     def test_connections() -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from pipelines.opendental.connections import ConnectionCheckError
-
-        try:
-            return runner.connection_check()
-        except ConnectionCheckError as exc:
-            raise AirflowFailException(str(exc)) from None
+        return tasks.test_connections()
 
     @task
     def plan(params: dict) -> list[dict]:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from pipelines.opendental.identifiers import UnknownTablesError
-        from pipelines.opendental.plan import PlanError
-
-        try:
-            return runner.plan_tables(params, SETTINGS)
-        except (UnknownTablesError, PlanError) as exc:  # bad input: retrying cannot help
-            raise AirflowFailException(str(exc)) from None
+        return tasks.plan(params)
 
     @task(execution_timeout=SETTINGS.timeouts["extract"], **per_table)
     def extract(table_plan: dict) -> dict:
-        from pipelines.opendental.plan import TablePlan
-
-        return runner.table_stage("extract", lambda item, s: extract_table(TablePlan.from_dict(item), s),
-                                  table_plan, SETTINGS)
+        return tasks.extract(table_plan)
 
     @task(execution_timeout=SETTINGS.timeouts["load"], **per_table)
     def load(extracted: dict) -> dict:
-        return runner.table_stage("load", load_table, extracted, SETTINGS)
+        return tasks.load(extracted)
 
     @task(execution_timeout=SETTINGS.timeouts["transform"], **per_table)
     def transform(loaded: dict) -> dict:
-        return runner.table_stage("transform", transform_table, loaded, SETTINGS)
+        return tasks.transform(loaded)
 
     @task(**per_table)
     def validate(transformed: dict) -> dict:
-        context = runner.label_this_task(transformed["table"])
-        return runner.run_stage("validation", transformed["table"], validate_table, transformed, context["run_id"])
+        return tasks.validate(transformed)
 
+    # Runs whatever failed, so the figures are always logged; then fails the run if a table did not finish.
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def summary(planned: list[dict] | None, validated: list[dict] | None) -> list[dict]:
-        # Runs whatever failed, so the figures are always logged; then fails the run if a table did not finish.
-        from airflow.sdk.exceptions import AirflowFailException
-
-        try:
-            return runner.finish(planned, validated)
-        except runner.IncompleteRunError as exc:
-            raise AirflowFailException(str(exc)) from None
+        return tasks.summary(planned, validated)
 
     planned = plan()
     business_hours_gate() >> test_connections() >> planned

@@ -1,6 +1,7 @@
 """Under a real scheduler (dag.test() cannot clear one mapped instance of a run): a partition that failed
 mid-way is rerun by clearing just its mapped task instance; only that remainder runs again, its setup and
-teardown around it, and the staged result is exactly once."""
+teardown around it, and the staged result is exactly once. The failure comes from outside the package:
+a trigger on the staging table refuses one app_id of rem=1's third batch, and is dropped before the clear."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from devtools.appxml import seed
+from pipelines.appxml import ddl
 from pipelines.appxml.engines import CONN_ID
-from pipelines.appxml.pipeline import FAIL_AFTER_ENV
+from pipelines.appxml.tables import TableName
 from tests.support.airflow_cluster import airflow_cluster
+from tests.support.appxml_checks import first_staged_id_of_batch, staging_refuses
 from tests.support.services import conn_env_name
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -42,8 +45,11 @@ def test_clearing_one_failed_partition_reruns_only_that_remainder(appxml_db, tmp
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / DAG_FILE.name).symlink_to(DAG_FILE)
-    env = {conn_env_name(CONN_ID): appxml_db.db.airflow_conn(), FAIL_AFTER_ENV: "1:2"}
+    env = {conn_env_name(CONN_ID): appxml_db.db.airflow_conn()}
     empty_source = seed.create_source_table(appxml_db.engine)
+    rem1_source = sorted(doc.app_id for doc in appxml_db.docs if doc.app_id % 4 == 1)
+    third_batch_id = first_staged_id_of_batch(rem1_source, {d.app_id for d in appxml_db.docs if d.has_custdata},
+                                              batch=RUN["batch"], number=3)
     with airflow_cluster(dags, tmp_path / "home", env=env) as cluster:
         cluster.wait_for_dags([DAG_ID])
         # The nightly run for the latest cron point starts at once; on an empty source it stages nothing.
@@ -51,8 +57,10 @@ def test_clearing_one_failed_partition_reruns_only_that_remainder(appxml_db, tmp
         seed.load_source(appxml_db.engine, empty_source,
                          ((doc.app_id, seed.as_text(doc.body)) for doc in appxml_db.docs))
 
-        run_id = cluster.trigger(DAG_ID, conf=RUN)
-        assert cluster.wait_for_runs([(DAG_ID, run_id)], timeout=240) == {(DAG_ID, run_id): "failed"}
+        ddl.ensure_staging_table(appxml_db.engine, TableName("dbo", "app_xml_staging"))
+        with staging_refuses(appxml_db.engine, third_batch_id):
+            run_id = cluster.trigger(DAG_ID, conf=RUN)
+            assert cluster.wait_for_runs([(DAG_ID, run_id)], timeout=240) == {(DAG_ID, run_id): "failed"}
         assert mapped_states(cluster, run_id) == {0: "success", 1: "failed", 2: "success", 3: "success"}
         staged_elsewhere = {rem: appxml_db.staged_ids(4, rem) for rem in (0, 2, 3)}
 

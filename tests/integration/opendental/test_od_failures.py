@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 
 from devtools.localdb import free_port
-from pipelines.common.paths import config_path
-from tests.integration.opendental.odsupport import differences, fixture_files, seed
+from pipelines.common.paths import INCLUDE_DIR_ENV
+from tests.integration.opendental.odsupport import differences, fixture_files, include_with, seed
 
 pytestmark = pytest.mark.integration
 BASE = {"allow_business_hours": True, "force": False, "dry_run": False, "parallel": 2, "tables": None}
@@ -104,12 +103,9 @@ def test_malicious_table_names_never_reach_sql(stack, nightly_dag, dag_runner):
 
 
 def test_business_hours_refusal(stack, tmp_path, monkeypatch, dag_runner, slack_webhook):
-    data = yaml.safe_load(config_path("opendental_tables.yaml").read_text())
-    data["schedule"]["business_hours"] = {"start": "00:00", "end": "23:59"}  # always open
-    data["stages"].update({"retries": 1, "retry_delay_minutes": 0})
-    path = tmp_path / "always_open.yaml"
-    path.write_text(yaml.safe_dump(data))
-    monkeypatch.setenv("OPENDENTAL_ETL_CONFIG", str(path))
+    always_open = include_with(tmp_path, schedule={"business_hours": {"start": "00:00", "end": "23:59"}},
+                               stages={"retries": 1, "retry_delay_minutes": 0})
+    monkeypatch.setenv(INCLUDE_DIR_ENV, str(always_open))
     from tests.support.airflow_env import load_dags
 
     dag = load_dags()["opendental_nightly"]

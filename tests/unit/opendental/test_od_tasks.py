@@ -6,9 +6,12 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from pipelines.opendental.config import Settings
-from pipelines.opendental.runner import BusinessHoursError, check_business_hours, summarize
+from pipelines.opendental.config import BusinessHours, Schedule, Settings
+from pipelines.opendental.errors import BusinessHoursError, StageError
+from pipelines.opendental.plan import TablePlan
 from pipelines.opendental.state import as_text, later, window_start
+from pipelines.opendental.tablerun import Counts, StageMetrics, TableRun
+from pipelines.opendental.tasks import check_business_hours, run_stage, summarize
 
 SETTINGS = Settings()  # America/Chicago, 06:00-21:00
 
@@ -27,7 +30,8 @@ def test_allows_with_the_override_and_at_night():
 
 
 def test_window_edges_and_timezone_are_configurable():
-    settings = Settings(timezone="UTC", business_start=time(8, 0), business_end=time(9, 0))
+    settings = Settings(schedule=Schedule(timezone="UTC", business_hours=BusinessHours(start=time(8, 0),
+                                                                                       end=time(9, 0))))
     check_business_hours(datetime(2026, 1, 1, 9, 0, tzinfo=UTC), settings, allow=False)
     with pytest.raises(BusinessHoursError):
         check_business_hours(datetime(2026, 1, 1, 8, 0, tzinfo=UTC), settings, allow=False)
@@ -45,12 +49,17 @@ def test_watermark_window_and_text_forms():
 
 
 def test_summary_has_rows_duration_and_rate_per_stage_and_lists_unfinished_tables():
-    done = {"table": "patient", "strategy": "incremental", "mode": "incremental", "validation": {},
-            "stages": {"extract": {"rows": 100, "seconds": 2.0}, "load": {"rows": 100, "seconds": 0.5},
-                       "transform": {"rows": 100, "seconds": 0.25}}}
-    planned = [{"table": "patient", "strategy": "incremental"}, {"table": "fee", "strategy": "full"}]
+    patient_plan = plan("patient", "incremental")
+    done = TableRun(
+        plan=patient_plan, mode="incremental",
+        stages={"extract": StageMetrics(mode="incremental", rows=100, seconds=2.0),
+                "load": StageMetrics(mode="incremental", rows=100, seconds=0.5),
+                "transform": StageMetrics(mode="incremental", rows=100, seconds=0.25)},
+        validation=Counts(table="patient", strategy="incremental", mode="incremental", source_rows=1,
+                          replica_rows=1, raw_rows=1, public_rows=1))
+    planned = [patient_plan, plan("fee", "full")]
 
-    rows = summarize(planned, [done, None])
+    rows = summarize(planned, [done])
 
     patient, fee = rows
     assert patient["stages"]["extract"] == {"rows": 100, "seconds": 2.0, "rows_per_second": 50}
@@ -61,17 +70,20 @@ def test_summary_has_rows_duration_and_rate_per_stage_and_lists_unfinished_table
                    "seconds": 0.0}
 
 
-def test_stage_errors_name_table_and_stage_and_mask_row_values():
-    from pipelines.opendental.runner import StageError, run_stage
+def plan(table, strategy):
+    return TablePlan(table=table, strategy=strategy, watermark_column=None, key_column=None, primary_key=(),
+                     estimated_rows=0, size_bytes=0)
 
+
+def test_stage_errors_name_table_and_stage_and_mask_row_values():
     class FakeMySqlError(Exception):
         pass
 
-    def broken(_item):
+    def broken():
         raise FakeMySqlError(1062, "Duplicate entry 'Jane Q. Patient' for key 'PRIMARY'")
 
     with pytest.raises(StageError) as raised:
-        run_stage("extract", "patient", broken, {})
+        run_stage("extract", "patient", broken)
     message = str(raised.value)
     assert message.startswith("table patient: extract failed: FakeMySqlError: 1062 Duplicate entry")
     assert "Jane" not in message
