@@ -8,8 +8,8 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from pipelines.appxml import ddl
-from pipelines.appxml.extract import hardened_parser, reduce_document
 from pipelines.appxml.pipeline import bulk_insert
+from pipelines.appxml.reduce import reduce_document
 from pipelines.appxml.tables import STAGING_XML_COLUMN, TableName, staging_table
 
 STAGING = "dbo.app_xml_staging"
@@ -23,12 +23,11 @@ def stage_documents(engine: sa.Engine, documents: Iterable[tuple[int, bytes | st
     name = TableName.parse(staging)
     ddl.ensure_staging_table(engine, name)
     table = staging_table(name, engine.dialect.name)
-    parser = hardened_parser()
     count, chunk = 0, []
     for app_id, document in documents:
         text = None
         if reduce:
-            text = reduce_document(app_id, document, parser).xml
+            text = reduce_document(app_id, document).xml
         if text is None:
             text = document.decode("utf-8-sig", errors="replace") if isinstance(document, bytes) else document
         chunk.append({"app_id": app_id, STAGING_XML_COLUMN: text})

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from pipelines.appxml.cli import one_line
 from pipelines.appxml.engines import engine_from_conn_id, engine_from_url
-from pipelines.appxml.staging import one_line
 from pipelines.common.errors import PermanentError, is_missing_connection
 from pipelines.xml_mapping.config import load_contracts
 from pipelines.xml_mapping.pipeline import DEFAULT_SOURCE_COLUMN, DEFAULT_SOURCE_TABLE, MappingSpec, map_partition

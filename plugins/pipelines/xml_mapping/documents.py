@@ -1,10 +1,10 @@
 """From a staged ``app_XML`` value to a mapped application, or a failure ``"<stage>: <message>"``.
 
-Parsing is hardened: appxml's parser (no DTD loading, no entity expansion, no network), and any document
-that declares a DOCTYPE is refused before lxml sees it (entity declarations are the classic XML bombs, and
-lxml can crash on moved subtrees of a document with a DTD). The product is read from the document
-(``CustData/application``: credit card, ``CustData/IL_application``: recreational lending); a failure
-message names ids and attribute names only, never document content.
+Parsing goes through the project's one XML entry point, ``pipelines.common.xml.parse_xml``: no DTD loading, no
+entity expansion, no network, and a document that declares a DOCTYPE is refused (a ``validation`` failure,
+never a crashed worker). The product is read from the document (``CustData/application``: credit card,
+``CustData/IL_application``: recreational lending); a failure message names ids and attribute names only,
+never document content.
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from pipelines.appxml.extract import hardened_parser, parse
+from pipelines.common.xml import DTD, EMPTY, RejectedXml, parse_xml
 from pipelines.xml_mapping.mapper import CompiledContract, MappedApplication, MappingError
 
 VALIDATION, PARSING, MAPPING, INSERTION = "validation", "parsing", "mapping", "insertion"
 MAX_REASON = 500
-
-__all__ = ["Failure", "Router", "hardened_parser", "reason"]
+_REJECTED = {
+    EMPTY: (VALIDATION, "the document is empty"),
+    DTD: (VALIDATION, "the document declares a DOCTYPE or entities (refused)"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +40,6 @@ def reason(stage: str, message: str) -> str:
     return f"{stage}: {message}"[:MAX_REASON]
 
 
-def _declares_doctype(raw: str | bytes) -> bool:
-    # A plain substring test (memchr-fast); XML keywords are case-sensitive.
-    if isinstance(raw, str):
-        return "<!DOCTYPE" in raw or "<!ENTITY" in raw
-    return b"<!DOCTYPE" in raw or b"<!ENTITY" in raw
-
-
 def _child(element: etree._Element, tag: str) -> etree._Element | None:
     for child in element:
         if child.tag == tag:
@@ -53,20 +48,17 @@ def _child(element: etree._Element, tag: str) -> etree._Element | None:
 
 
 class Router:
-    """Maps documents with the contract of their product; one per thread (it owns an lxml parser)."""
+    """Maps documents with the contract of their product."""
 
     def __init__(self, contracts: list[CompiledContract]) -> None:
         self.by_tag = {contract.app_tag: contract for contract in contracts}
-        self.parser = hardened_parser()
 
     def map(self, app_id: int, raw: str | bytes | None) -> MappedApplication | Failure:
-        if raw is None or len(raw) == 0:
-            return Failure(app_id, VALIDATION, "the document is empty")
-        if _declares_doctype(raw):
-            return Failure(app_id, VALIDATION, "the document declares a DOCTYPE or entities (refused)")
-        root = parse(raw, self.parser)
-        if root is None:
-            return Failure(app_id, PARSING, "the document is not well-formed XML")
+        try:
+            root = parse_xml(raw)
+        except RejectedXml as exc:
+            stage, message = _REJECTED.get(exc.reason, (PARSING, "the document is not well-formed XML"))
+            return Failure(app_id, stage, message)
         return self.map_root(app_id, root)
 
     def map_root(self, app_id: int, root: etree._Element) -> MappedApplication | Failure:

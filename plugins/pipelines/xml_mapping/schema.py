@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
 from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 
-from pipelines.appxml.tables import UtcNow, dialect_for
+from pipelines.appxml.tables import UtcNow
 from pipelines.xml_mapping.contract import PROCESSING_LOG, Contract, Mapping
 from pipelines.xml_mapping.mapper import ADDRESS, CONTACT, EMPLOYMENT, CompiledContract
 
@@ -234,10 +234,9 @@ def _sql_literal(value: object, data_type: str) -> str:
     return str(int(float(str(value)))) if data_type != "decimal" else str(value)
 
 
-def ddl_statements(target: TargetSchema, dialect_name: str) -> list[str]:
-    """The CREATE statements for one engine, as text (for tests and the DBA)."""
-    dialect = dialect_for(dialect_name)
-    statements = [str(CreateSchema(target.schema).compile(dialect=dialect))] if dialect_name != "sqlite" else []
+def ddl_statements(target: TargetSchema, dialect: sa.Dialect) -> list[str]:
+    """The CREATE statements for one engine's dialect, as text (for tests and the DBA)."""
+    statements = [str(CreateSchema(target.schema).compile(dialect=dialect))] if dialect.name != "sqlite" else []
     for table in target.metadata.sorted_tables:
         statements.append(str(CreateTable(table).compile(dialect=dialect)).strip())
         statements.extend(str(CreateIndex(index).compile(dialect=dialect)) for index in table.indexes)

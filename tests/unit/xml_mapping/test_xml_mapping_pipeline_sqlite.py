@@ -11,11 +11,12 @@ import sqlalchemy as sa
 
 from devtools.xml_mapping.generator import staged_document
 from devtools.xml_mapping.seed import stage_documents
-from pipelines.appxml.tables import TableName, compile_sql, staging_table
+from pipelines.appxml.tables import TableName, staging_table
 from pipelines.common.paths import config_path
 from pipelines.xml_mapping.config import load_contracts
 from pipelines.xml_mapping.pipeline import MappingRunError, MappingSpec, map_partition, select_batch
 from pipelines.xml_mapping.schema import build_schema, ensure_schema
+from tests.support.appxml_checks import compile_sql
 
 
 @pytest.fixture
