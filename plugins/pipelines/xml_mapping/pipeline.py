@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import resource
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipelines.appxml import tables as staging_tables
-from pipelines.appxml.metrics import partition_label, peak_rss_mb
+from pipelines.appxml.metrics import partition_label
 from pipelines.appxml.reading import prepare_reader
 from pipelines.common.errors import PermanentError
 from pipelines.xml_mapping.contract import PROCESSING_LOG
@@ -80,6 +81,19 @@ class MappingSpec:
 
 
 # -- metrics ----------------------------------------------------------------------------------------------
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Read from /proc (VmHWM): ``ru_maxrss`` survives exec on Linux, so
+    a worker started by a large parent would report the parent's peak as its own."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def reason_kind(text: str) -> str:
     """A failure reason with its ids blanked, so equal causes count together."""
     return _DIGITS.sub("#", text)
