@@ -207,7 +207,6 @@ class CompiledContract:
         self.groups: list[GroupPlan] = []
         self.simple_creators: list[tuple[Mapping, ColumnPlan]] = []
         self._plan()
-        self.insertion_order = [t for t in contract.table_insertion_order if t != "processing_log"]
 
     # -- compile: paths ---------------------------------------------------------------------------------
     def _want(self, path: str) -> None:

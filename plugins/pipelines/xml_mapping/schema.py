@@ -18,7 +18,7 @@ from sqlalchemy.dialects import mssql
 from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 
 from pipelines.appxml.tables import UtcNow
-from pipelines.xml_mapping.contract import PROCESSING_LOG, Contract, Mapping
+from pipelines.xml_mapping.contract import PROCESSING_LOG, Mapping
 from pipelines.xml_mapping.mapper import ADDRESS, CONTACT, EMPLOYMENT, CompiledContract
 
 log = logging.getLogger(__name__)
@@ -250,7 +250,3 @@ def ensure_schema(engine: sa.Engine, target: TargetSchema) -> None:
             conn.execute(CreateSchema(target.schema))
         target.metadata.create_all(conn, checkfirst=True)
     log.info("Target schema %s ready: %d tables", target.schema, len(target.tables))
-
-
-def contract_tables(contract: Contract) -> list[str]:
-    return [name for name in contract.table_insertion_order if name != PROCESSING_LOG]
