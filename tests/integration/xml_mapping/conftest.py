@@ -77,6 +77,35 @@ def _example_contracts() -> list[CompiledContract]:
     return load_contracts([config_path(f"xml_mapping/{name}") for name in EXAMPLES])
 
 
+KILL_SWITCH = """
+CREATE TABLE public.kill_switch (app_id int PRIMARY KEY);
+CREATE FUNCTION public.die_on_switch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM public.kill_switch WHERE app_id = NEW.app_id) THEN
+    PERFORM pg_terminate_backend(pg_backend_pid());
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER die_on_switch BEFORE INSERT ON migration.app_base
+  FOR EACH ROW EXECUTE FUNCTION public.die_on_switch();
+"""
+
+
+@pytest.fixture
+def kill_switch(mapping_db):
+    """``kill_switch(app_id)``: the database connection that inserts this application's app_base row dies (a
+    real lost connection, not a raised exception); ``kill_switch(None)`` disarms it."""
+    with mapping_db.engine.begin() as conn:
+        conn.exec_driver_sql(KILL_SWITCH)
+
+    def arm(app_id: int | None) -> None:
+        with mapping_db.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM public.kill_switch")
+            if app_id is not None:
+                conn.exec_driver_sql("INSERT INTO public.kill_switch VALUES (%s)", (app_id,))
+    return arm
+
+
 @pytest.fixture
 def corpus_db(database_factory, shared_corpus) -> Iterator[MappingDb]:
     """A fresh database with the shared corpus staged (unique app_ids and con_ids); no target tables yet."""

@@ -127,24 +127,10 @@ def test_failed_applications_are_retried_only_when_asked(mapping_db):
     assert run(mapping_db, retry_failed=True).processed == 0
 
 
-KILL_SWITCH = """
-CREATE TABLE public.kill_switch (app_id int PRIMARY KEY);
-CREATE FUNCTION public.die_on_switch() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF EXISTS (SELECT 1 FROM public.kill_switch WHERE app_id = NEW.app_id) THEN
-    PERFORM pg_terminate_backend(pg_backend_pid());
-  END IF;
-  RETURN NEW;
-END $$;
-CREATE TRIGGER die_on_switch BEFORE INSERT ON migration.app_base
-  FOR EACH ROW EXECUTE FUNCTION public.die_on_switch();
-"""
 
 
-def test_a_partition_that_dies_midway_is_rerun_exactly_once(mapping_db):
-    with mapping_db.engine.begin() as conn:
-        conn.exec_driver_sql(KILL_SWITCH)
-        conn.exec_driver_sql("INSERT INTO public.kill_switch VALUES (%s)", (mapping_db.first_app_id + 30,))
+def test_a_partition_that_dies_midway_is_rerun_exactly_once(mapping_db, kill_switch):
+    kill_switch(mapping_db.first_app_id + 30)
 
     with pytest.raises(sa.exc.OperationalError):  # the writer's connection is killed in its 5th batch
         run(mapping_db, batch=7)
@@ -152,8 +138,7 @@ def test_a_partition_that_dies_midway_is_rerun_exactly_once(mapping_db):
     landed = mapping_db.scalar("SELECT COUNT(*) FROM migration.processing_log")
     assert landed == 28  # four committed batches of seven
     assert mapping_db.scalar("SELECT COUNT(*) FROM migration.app_base") == 28
-    with mapping_db.engine.begin() as conn:
-        conn.exec_driver_sql("DELETE FROM public.kill_switch")
+    kill_switch(None)
 
     rerun = run(mapping_db, batch=7)
 
