@@ -123,9 +123,10 @@ class ColumnPlan:
     null_value: Any = None
     flag: bool = False
 
-    def evaluate(self, doc: Document, row_node: Node | None) -> tuple[Any, int]:
+    def evaluate(self, doc: Document, row_node: Node | None, want_data: bool = True) -> tuple[Any, int]:
         """(column value, evidence): ``NO_DATA`` for a default, ``DERIVED`` for a value a lookup made of an
-        empty attribute (a bit or an enum's default), ``DATA`` for a value from meaningful document data."""
+        empty attribute (a bit or an enum's default), ``DATA`` for a value from meaningful document data.
+        ``want_data`` False: the row's fate is decided, any value is reported as ``DERIVED``."""
         node = self.locate(doc, row_node)
         if node is None:
             return self.default, NO_DATA
@@ -139,7 +140,7 @@ class ColumnPlan:
         if converted is None:
             # A value that does not convert is NULL; a NOT NULL column takes the contract's default.
             return self.null_value, NO_DATA
-        if self.flag:  # a flag alone (N, U, an empty attribute as 0) is no reason for a row
+        if self.flag or not want_data:  # a flag alone (N, U, an empty attribute as 0) is no reason for a row
             return converted, DERIVED
         return converted, DATA if meaningful(value if self.calculated else raw) else DERIVED
 
@@ -445,7 +446,7 @@ class CompiledContract:
         return MappedApplication(app_id, rows, con_ids)
 
     def _row(self, plan: RowPlan, doc: Document, row_node: Node | None) -> dict[str, Any] | None:
-        row, evidence = _evaluate(plan.columns, doc, row_node, {})
+        row, evidence = _evaluate(plan.columns, doc, row_node, {}, NO_DATA if plan.always else plan.needs)
         return row if plan.always or evidence >= plan.needs else None
 
     def _child_rows(self, plan: RowPlan, doc: Document, rows: dict[str, list[dict[str, Any]]]) -> None:
@@ -514,7 +515,7 @@ class CompiledContract:
                 "app_id": app_id, "policy_exception_type_enum": int(arg), "reason_code": reason,
                 "notes": notes.get(table)}
         for group in self.groups:
-            row, evidence = _evaluate(group.columns, doc, None, dict(self.group_defaults[group.table]))
+            row, evidence = _evaluate(group.columns, doc, None, dict(self.group_defaults[group.table]), DATA)
             if evidence < DATA:
                 continue
             row["app_id"] = app_id
@@ -529,12 +530,13 @@ class CompiledContract:
             rows.setdefault(table, []).extend(by_key.values())
 
 
-def _evaluate(columns: list[ColumnPlan], doc: Document, row_node: Node | None, row: dict[str, Any]
+def _evaluate(columns: list[ColumnPlan], doc: Document, row_node: Node | None, row: dict[str, Any], needs: int
               ) -> tuple[dict[str, Any], int]:
-    """The row's values, and the strongest evidence of data among its non-key columns."""
+    """The row's values, and the strongest evidence of data among its non-key columns (looked for only
+    until it reaches ``needs``: then the row is decided)."""
     evidence = NO_DATA
     for column in columns:
-        value, found = column.evaluate(doc, row_node)
+        value, found = column.evaluate(doc, row_node, evidence < needs)
         row[column.column] = value
         if found > evidence and not column.is_key:
             evidence = found
@@ -632,7 +634,7 @@ def _bit_lookup(table: dict[str, int], fold: Callable[[str], str]) -> Callable[[
 
     def step(value: Any, node: Node, doc: Document) -> Any:
         key = fold(str(value).strip()) if value is not None else ""
-        return Decimal(folded.get(key, 0) or 0)
+        return folded.get(key, 0) or 0
     return step
 
 

@@ -146,7 +146,7 @@ _FALSE = {"0", "n", "no", "false", "f"}
 
 
 def _bit(value: Any) -> int | None:
-    if isinstance(value, Decimal):
+    if isinstance(value, (int, Decimal)):
         return 1 if value else 0
     text = str(value).strip().lower()
     return 1 if text in _TRUE else 0 if text in _FALSE else None
