@@ -11,14 +11,17 @@ per-partition table; outlet: the `appxml_staging` asset).
 
 **Nightly** (01:30 UTC) it stages new app_ids only: each partition resumes after its highest staged
 app_id. Keep `workers` stable between runs (resume is per remainder of the current modulus). When the DAG
-is first enabled, the scheduler runs the latest 01:30 interval at once.
+is first enabled, the scheduler runs the latest 01:30 slot at once: harmless, it stages the new app_ids
+like any nightly run.
 
 **Params**: `workers` (the modulus), `batch` (rows per transaction), `limit` (rows per partition, 0 = all),
 `remainders` (rerun only these partitions, e.g. `[2, 5]`), `drop_index` (for a large initial load),
 `recreate_index`.
 
-**Rerun a failed partition**: clear its failed mapped instance (`rem=5/8`) or trigger with
-`{"remainders": [5]}`: it resumes after its last committed batch; nothing is staged twice.
+**Rerun a failed partition**: clear its failed mapped instance (`rem=5/8`, "Downstream"), or every failed
+one with "Clear All Mapped Tasks" and "Clear only failed tasks", or trigger with `{"remainders": [5]}`: it
+resumes after its last committed batch; nothing is staged twice. The README gives the REST call (by run
+id: it works for manual runs, which have no logical date, and scheduled ones alike).
 
 **Settings** (`include/config/appxml.yaml`): source and staging table names, and how many partitions of
 one run stage at once (`max_parallel_partitions`).

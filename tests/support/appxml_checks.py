@@ -4,7 +4,7 @@ refusing one app_id, as a constraint would). The deployable package never needs 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -56,10 +56,10 @@ _CREATE_REFUSAL = {
         f"""CREATE OR REPLACE FUNCTION {{schema}}.{REFUSE_TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN RAISE EXCEPTION 'row refused by the test' USING ERRCODE = 'check_violation'; END $$""",
         f"""CREATE TRIGGER {REFUSE_TRIGGER} BEFORE INSERT ON {{table}} FOR EACH ROW
-            WHEN (NEW.app_id = {{app_id}}) EXECUTE FUNCTION {{schema}}.{REFUSE_TRIGGER}()""",
+            WHEN (NEW.app_id IN ({{app_ids}})) EXECUTE FUNCTION {{schema}}.{REFUSE_TRIGGER}()""",
     ],
     "sqlite": [
-        f"""CREATE TRIGGER {REFUSE_TRIGGER} BEFORE INSERT ON {{table}} FOR EACH ROW WHEN NEW.app_id = {{app_id}}
+        f"""CREATE TRIGGER {REFUSE_TRIGGER} BEFORE INSERT ON {{table}} FOR EACH ROW WHEN NEW.app_id IN ({{app_ids}})
             BEGIN SELECT RAISE(ABORT, 'row refused by the test'); END""",
     ],
 }
@@ -70,19 +70,21 @@ _DROP_REFUSAL = {
 }
 
 
-def _run(engine: sa.Engine, statements: list[str], staging: TableName, app_id: int = 0) -> None:
+def _run(engine: sa.Engine, statements: list[str], staging: TableName, app_ids: Iterable[int] = (0,)) -> None:
     table = staging.name if engine.dialect.name == "sqlite" else str(staging)
+    ids = ", ".join(str(int(app_id)) for app_id in app_ids)
     with engine.begin() as conn:
         for statement in statements:
-            conn.exec_driver_sql(statement.format(schema=staging.schema, table=table, app_id=int(app_id)))
+            conn.exec_driver_sql(statement.format(schema=staging.schema, table=table, app_ids=ids))
 
 
 @contextmanager
-def staging_refuses(engine: sa.Engine, app_id: int,
+def staging_refuses(engine: sa.Engine, app_id: int | Iterable[int],
                     staging: TableName = STAGING) -> Iterator[None]:
-    """While open, the staging table (which must exist) refuses the row of ``app_id`` with an integrity
-    error raised by a trigger, for every writer (a ``dag.test()`` run, a scheduler's worker, the CLI)."""
-    _run(engine, _CREATE_REFUSAL[engine.dialect.name], staging, app_id)
+    """While open, the staging table (which must exist) refuses the row of ``app_id`` (or of each of several
+    app_ids) with an integrity error raised by a trigger, for every writer (a ``dag.test()`` run, a
+    scheduler's worker, the CLI)."""
+    _run(engine, _CREATE_REFUSAL[engine.dialect.name], staging, [app_id] if isinstance(app_id, int) else app_id)
     try:
         yield
     finally:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
@@ -81,6 +82,27 @@ def reduce_outcome(data: bytes | str) -> str:
     assert CANARY not in result.xml
     parse_xml(result.xml)  # raises RejectedXml (a finding) if the staged document cannot be read again
     return "staged"
+
+
+@cache
+def _mapping_router():
+    from pipelines.common.paths import config_path
+    from pipelines.xml_mapping.config import load_contracts
+    from pipelines.xml_mapping.documents import Router
+
+    return Router(load_contracts([config_path(f"xml_mapping/example_{p}.json") for p in ("cc", "rl")]))
+
+
+def map_outcome(data: bytes | str) -> str:
+    """``pipelines.xml_mapping``'s path (validate, parse with ``common.xml``, route, map) with the example
+    contracts: a failure stage, or ``mapped``; anything raised is a finding."""
+    from pipelines.xml_mapping.documents import Failure
+
+    result = _mapping_router().map(1, data)
+    if isinstance(result, Failure):
+        assert result.stage in {"validation", "parsing", "mapping"}, result.stage
+        return result.stage
+    return "mapped"
 
 
 # -- the strategies -----------------------------------------------------------------------------------

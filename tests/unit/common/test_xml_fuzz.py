@@ -20,6 +20,7 @@ from tests.support.xml_fuzz import Traps, hostile_documents
 FUZZ_TARGETS = {
     "common.parse_xml": "tests.support.xml_fuzz:parse_outcome",
     "appxml.reduce_document": "tests.support.xml_fuzz:reduce_outcome",
+    "xml_mapping.map": "tests.support.xml_fuzz:map_outcome",
 }
 BATCH = 20
 
