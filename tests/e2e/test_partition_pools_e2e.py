@@ -1,8 +1,8 @@
 """Under a real scheduler (dag.test() ignores pools): Fileload and Insight runs on one partition never
 overlap, from the first step's start to the last step's end, while another partition runs alongside;
 an Insight run that fails still clears its lock flag and releases the partition; and its failed step,
-cleared through the REST API while the other partition's run is running, reruns exactly once under the
-partition's run lock, taken again for the rerun."""
+cleared through the REST API with the README's own command while the other partition's run is running,
+reruns exactly once under the partition's run lock, taken again for the rerun."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 from pipelines.common.paths import INCLUDE_DIR_ENV
 from pipelines.fileload_insight.config import PARTITIONS_FILE, load_partitions
 from pipelines.fileload_insight.pools import merged_pools, render
+from tests.e2e.runbook import run_rerun_commands
 from tests.fixtures.fileload_insight.partitions import (
     include_with_partitions,
     partition_entry,
@@ -33,6 +34,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = PROJECT_ROOT / "dags" / "fileload_insight.py"
 STEP_SECONDS = 3
 PARTITION_B_SECONDS = 10  # long enough to span partition a's first run whichever program goes first
+README_SECTION = "### Fileload and Insight per data partition"
 
 
 def with_password(conn_json: str) -> str:
@@ -176,12 +178,9 @@ def test_failed_partition_run_is_rerun_once_while_the_other_partition_runs(clust
         wait_until(lambda: running.task_states("gr_insight__b", other_run).get("insight_run_insight") == "running"
                    and any(record_dir.glob("insight_b_run_insight.*.json")), "partition b's first step running")
         cleared_at = time.time()
-        # The UI's "Clear" of the failed step with "Downstream": the run lock setup and teardown come with it.
-        cleared = running.api("POST", "dags/gr_insight__a/clearTaskInstances", {
-            "dry_run": False, "dag_run_id": failed_run, "task_ids": ["insight_push_policies"],
-            "only_failed": False, "include_downstream": True})
-        assert sorted(ti["task_id"] for ti in cleared["task_instances"]) == [
-            "insight_push_policies", "release_run_lock", "take_run_lock"]
+        # The README's command, as written: the failed step with "Downstream", its run lock setup and teardown.
+        printed = run_rerun_commands(README_SECTION, running.base_url, failed_run)
+        assert json.loads(printed[-1]) == ["insight_push_policies", "release_run_lock", "take_run_lock"]
 
         states = running.wait_for_runs([("gr_insight__a", failed_run)], timeout=120)
 
