@@ -91,7 +91,7 @@ def test_runs_on_one_partition_never_overlap_while_partitions_run_side_by_side(c
     dag_ids = ["pup_fileload__a", "gr_insight__a", "pup_fileload__b"]
 
     runs = [(dag_id, running.trigger(dag_id)) for dag_id in dag_ids]
-    states = running.wait_for_runs(runs, timeout=150)
+    states = running.wait_for_runs(runs)
 
     assert set(states.values()) == {"success"}, {key: running.task_states(*key) for key in states}
     intervals = run_intervals(record_dir)
@@ -112,7 +112,7 @@ def test_failed_insight_clears_its_lock_flag_and_releases_the_partition(cluster,
     (record_dir / "fail_insight_a_push_policies").touch()
     try:
         run_id = running.trigger("gr_insight__a")
-        states = running.wait_for_runs([("gr_insight__a", run_id)], timeout=90)
+        states = running.wait_for_runs([("gr_insight__a", run_id)])
     finally:
         os.remove(record_dir / "fail_insight_a_push_policies")
 
@@ -130,5 +130,5 @@ def test_failed_insight_clears_its_lock_flag_and_releases_the_partition(cluster,
 
     # The partition is free again: the next Fileload run on it goes through.
     next_run = running.trigger("pup_fileload__a")
-    assert running.wait_for_runs([("pup_fileload__a", next_run)], timeout=60)[("pup_fileload__a", next_run)] \
+    assert running.wait_for_runs([("pup_fileload__a", next_run)])[("pup_fileload__a", next_run)] \
         == "success"

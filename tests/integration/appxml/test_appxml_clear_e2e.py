@@ -4,7 +4,6 @@ teardown around it, and the staged result is exactly once."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -27,15 +26,13 @@ def mapped_states(cluster, run_id: str) -> dict[int, str]:
 
 
 def wait_for_scheduled_run(cluster) -> str:
-    """The nightly run the scheduler starts for the latest cron point as soon as the DAG appears."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    """The end state of the nightly run the scheduler starts for the latest cron point once the DAG appears."""
+    def scheduled_run() -> tuple[str, str] | None:
         runs = cluster.api("GET", f"dags/{DAG_ID}/dagRuns")["dag_runs"]
-        scheduled = [run for run in runs if run["run_type"] == "scheduled"]
-        if scheduled and scheduled[0]["state"] in ("success", "failed"):
-            return scheduled[0]["state"]
-        time.sleep(1)
-    raise AssertionError("no scheduled run finished within 120 s")
+        return next(((DAG_ID, run["dag_run_id"]) for run in runs if run["run_type"] == "scheduled"), None)
+
+    run = cluster.wait_until(scheduled_run, 120, "a scheduled run created")
+    return cluster.wait_for_runs([run])[run]
 
 
 def test_clearing_one_failed_partition_reruns_only_that_remainder(appxml_db, tmp_path):
@@ -52,14 +49,14 @@ def test_clearing_one_failed_partition_reruns_only_that_remainder(appxml_db, tmp
                          ((doc.app_id, seed.as_text(doc.body)) for doc in appxml_db.docs))
 
         run_id = cluster.trigger(DAG_ID, conf=RUN)
-        assert cluster.wait_for_runs([(DAG_ID, run_id)], timeout=240) == {(DAG_ID, run_id): "failed"}
+        assert cluster.wait_for_runs([(DAG_ID, run_id)]) == {(DAG_ID, run_id): "failed"}
         assert mapped_states(cluster, run_id) == {0: "success", 1: "failed", 2: "success", 3: "success"}
         staged_elsewhere = {rem: appxml_db.staged_ids(4, rem) for rem in (0, 2, 3)}
 
         cluster.api("POST", f"dags/{DAG_ID}/clearTaskInstances", {
             "dry_run": False, "only_failed": True, "dag_run_id": run_id,
             "task_ids": [["stage_partition", 1]], "include_downstream": True})
-        assert cluster.wait_for_runs([(DAG_ID, run_id)], timeout=240) == {(DAG_ID, run_id): "success"}
+        assert cluster.wait_for_runs([(DAG_ID, run_id)]) == {(DAG_ID, run_id): "success"}
 
         tries = {ti["map_index"]: ti["try_number"] for ti in cluster.api(
             "GET", f"dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/stage_partition/listMapped")["task_instances"]}
