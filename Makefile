@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: help bootstrap test lint unit demo airflow shell constraints clean bench-%
+.PHONY: help bootstrap test lint unit demo airflow shell constraints clean bench-% bench-xml-mapping
 
 help:
 	@echo "make test      lint + the whole test suite on real MariaDB, PostgreSQL, moto and a Slack sink"
@@ -40,6 +40,9 @@ shell:
 
 bench-%: bootstrap
 	$(PY) benchmarks/bench_$*.py
+
+bench-xml-mapping: bootstrap
+	$(PY) benchmarks/bench_xml_mapping.py
 
 constraints: bootstrap
 	{ echo "# Full resolved dependency set (pip freeze of requirements-dev.txt); regenerate with: make constraints"; \

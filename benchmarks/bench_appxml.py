@@ -39,7 +39,7 @@ from devtools.appxml import generator, seed  # noqa: E402
 from devtools.localdb import create_database, drop_database  # noqa: E402
 from pipelines.appxml import ddl  # noqa: E402
 from pipelines.appxml.engines import engine_from_url  # noqa: E402
-from pipelines.appxml.extract import hardened_parser, reduce_document  # noqa: E402
+from pipelines.appxml.reduce import reduce_document  # noqa: E402
 from pipelines.appxml.tables import TableName  # noqa: E402
 
 SHARED_CORPUS = ROOT / ".." / "shared" / "corpus" / "provenir"
@@ -72,11 +72,10 @@ def build_source(db, texts: list[str], rows: int) -> None:
 
 def parse_ceiling(texts: list[str], rows: int) -> tuple[float, float]:
     """rows/s and MB/s of reduce_document alone over the same rows (one thread, no database)."""
-    parser = hardened_parser()
     total_bytes = 0
     started = time.perf_counter()
     for app_id, text in source_rows(texts, rows):
-        reduce_document(app_id, text, parser)
+        reduce_document(app_id, text)
         total_bytes += len(text)
     elapsed = time.perf_counter() - started
     return rows / elapsed, total_bytes / 1e6 / elapsed
@@ -87,7 +86,7 @@ def run_workers(url: str, workers: int, batch: int, metrics_dir: Path) -> tuple[
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}"}
     started = time.perf_counter()
     procs = [subprocess.Popen(
-        [sys.executable, "-m", "pipelines.appxml.staging", "--url", url, "--mod", str(workers), "--rem", str(rem),
+        [sys.executable, "-m", "pipelines.appxml", "--url", url, "--mod", str(workers), "--rem", str(rem),
          "--batch", str(batch), "--metrics", str(metrics_dir / f"w{workers}_{rem}.json")],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for rem in range(workers)]
     for proc in procs:

@@ -7,7 +7,8 @@
      into another database;
   3. full load replica -> PostgreSQL raw (the pipeline) vs ``pgloader`` loading the same table;
   4. full transform raw -> public, validation;
-  5. an incremental run after 1% of the rows changed (extract + load + transform + validate);
+  5. an incremental run after 1% of the rows changed and 0.1% were deleted (extract with the key-range
+     comparison that finds the deletes + load + transform + validate);
   6. peak memory of extract and load at --rows/10 and at --rows (bounded by batch size, not table size).
 
 Every database is created for the run and dropped afterwards. Heavy: run it once, on a quiet machine.
@@ -141,9 +142,14 @@ def pipeline_stages(force: bool, memory: dict[str, float] | None = None) -> dict
         memory["load"] = rss.growth_mb
     seconds["transform"], transformed = timed("pipeline transform", lambda: transform_table(loaded, settings))
     seconds["validate"], _ = timed("pipeline validation", lambda: validate_table(transformed, "bench"))
-    seconds["copy"] = loaded["stages"]["load"].get("copy_seconds") or 0.0
-    seconds["rows_extract"] = extracted["stages"]["extract"]["rows"]
-    seconds["rows_load"] = loaded["stages"]["load"]["rows"]
+    seconds["copy"] = loaded.stages["load"].copy_seconds or 0.0
+    seconds["rows_extract"] = extracted.stages["extract"].rows
+    seconds["rows_load"] = loaded.stages["load"].rows
+    seconds["deleted"] = extracted.stages["extract"].deleted
+    removed = {extracted.stages["extract"].deleted, loaded.stages["load"].deleted,
+               transformed.stages["transform"].deleted}
+    if len(removed) > 1:
+        raise SystemExit("bench-opendental: deleted rows differ between replica, raw and public")
     return seconds
 
 
@@ -213,13 +219,16 @@ def run_pgloader(replica: Database, target: Database) -> tuple[float, float | No
     return seconds, copy_seconds
 
 
-def change_one_percent(source: Database) -> int:
+def change_and_delete(source: Database) -> tuple[int, int]:
+    """1% of the rows changed (stamped now) and 0.1% deleted, spread over the whole key range."""
     conn = source.connect()
     try:
         cur = conn.cursor()
         cur.execute(f"UPDATE `{TABLE}` SET ProcFee = ProcFee + 1, DateTStamp = UTC_TIMESTAMP() "
                     "WHERE ProcNum % 100 = 0")
-        return cur.rowcount
+        changed = cur.rowcount
+        cur.execute(f"DELETE FROM `{TABLE}` WHERE ProcNum % 1000 = 7")
+        return changed, cur.rowcount
     finally:
         conn.close()
 
@@ -246,12 +255,12 @@ def main() -> int:
         full = pipeline_stages(force=True, memory=memory_big)
         # The nightly incremental follows the pipeline's own previous run, not a gigabyte of other tools'
         # bulk writes: measured before the comparisons, whose checkpoints and autovacuum would land in it.
-        changed = change_one_percent(dbs["source"])
-        say(f"changed {changed:,} rows (1%)")
+        changed, deleted = change_and_delete(dbs["source"])
+        say(f"changed {changed:,} rows (1%), deleted {deleted:,} (0.1%)")
         incremental = pipeline_stages(force=False)
         dump_seconds = dump_and_restore(dbs["source"], dbs["dump"])
         pgloader = run_pgloader(dbs["replica"], dbs["pgloader"])
-        report(rows, full, incremental, dump_seconds, pgloader, memory_small, memory_big, changed)
+        report(rows, full, incremental, dump_seconds, pgloader, memory_small, memory_big, changed, deleted)
     finally:
         for db in dbs.values():
             drop_database(db)
@@ -272,7 +281,7 @@ def build_source_to(source: Database, rows: int) -> None:
 
 def report(rows: int, full: dict[str, float], inc: dict[str, float], dump_s: float,
            pgloader: tuple[float, float | None] | None,
-           mem_small: dict[str, float], mem_big: dict[str, float], changed: int) -> None:
+           mem_small: dict[str, float], mem_big: dict[str, float], changed: int, deleted: int) -> None:
     full_total = full["extract"] + full["load"] + full["transform"] + full["validate"]
     inc_total = inc["extract"] + inc["load"] + inc["transform"] + inc["validate"]
     lines = [
@@ -295,8 +304,9 @@ def report(rows: int, full: dict[str, float], inc: dict[str, float], dump_s: flo
         f"transform (full rebuild):       {full['transform']:6.1f}s",
         f"validation:                     {full['validate']:6.1f}s",
         f"full run total:                 {full_total:6.1f}s",
-        f"incremental run ({changed:,} rows changed, {inc['rows_extract']:,.0f} extracted, "
-        f"{inc['rows_load']:,.0f} loaded): {inc_total:.1f}s = {100 * inc_total / full_total:.1f}% of the full run "
+        f"incremental run ({changed:,} rows changed, {deleted:,} deleted; {inc['rows_extract']:,.0f} extracted, "
+        f"{inc['rows_load']:,.0f} loaded, {inc['deleted']:,.0f} deleted from replica/raw/public): "
+        f"{inc_total:.1f}s = {100 * inc_total / full_total:.1f}% of the full run "
         f"(goal < 5%)  [extract {inc['extract']:.1f}s, load {inc['load']:.1f}s, transform {inc['transform']:.1f}s,"
         f" validation {inc['validate']:.1f}s]",
     ]

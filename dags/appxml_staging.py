@@ -11,22 +11,27 @@ per-partition table; outlet: the `appxml_staging` asset).
 
 **Nightly** (01:30 UTC) it stages new app_ids only: each partition resumes after its highest staged
 app_id. Keep `workers` stable between runs (resume is per remainder of the current modulus). When the DAG
-is first enabled, the scheduler runs the latest 01:30 interval at once.
+is first enabled, the scheduler runs the latest 01:30 slot at once: harmless, it stages the new app_ids
+like any nightly run.
 
 **Params**: `workers` (the modulus), `batch` (rows per transaction), `limit` (rows per partition, 0 = all),
 `remainders` (rerun only these partitions, e.g. `[2, 5]`), `drop_index` (for a large initial load),
 `recreate_index`.
 
-**Rerun a failed partition**: clear its failed mapped instance (`rem=5/8`) or trigger with
-`{"remainders": [5]}`: it resumes after its last committed batch; nothing is staged twice.
+**Rerun a failed partition**: clear its failed mapped instance (`rem=5/8`, "Downstream"), or every failed
+one with "Clear All Mapped Tasks" and "Clear only failed tasks", or trigger with `{"remainders": [5]}`: it
+resumes after its last committed batch; nothing is staged twice. The README gives the REST call (by run
+id: it works for manual runs, which have no logical date, and scheduled ones alike).
+
+**Settings** (`include/config/appxml.yaml`): source and staging table names, and how many partitions of
+one run stage at once (`max_parallel_partitions`).
 """
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, Asset, CronTriggerTimetable, get_current_context, setup, task, teardown
+from airflow.sdk import DAG, Asset, CronTriggerTimetable, setup, task, teardown
 
-from pipelines.appxml import dagtasks
-from pipelines.appxml.metrics import partition_label
+from pipelines.appxml import tasks
 from pipelines.common.defaults import dag_defaults
 from pipelines.common.params import bool_param, int_list_param, int_param
 
@@ -57,40 +62,27 @@ with DAG(
 
     @task
     def plan(params: dict) -> list[dict]:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        try:
-            dagtasks.check_connection()
-            return dagtasks.plan_partitions(params)
-        except dagtasks.StagingError as exc:
-            raise AirflowFailException(str(exc)) from None
+        return tasks.plan(params)
 
     @task
     def ensure_staging_table() -> None:
-        dagtasks.ensure_staging_table()
+        tasks.ensure_staging_table()
 
     @setup
     def drop_index(params: dict) -> None:
-        dagtasks.drop_index(bool(params["drop_index"]))
+        tasks.drop_index(params)
 
-    @task(map_index_template="{{ partition_label }}", max_active_tis_per_dagrun=dagtasks.MAX_PARALLEL_PARTITIONS)
+    @task(map_index_template="{{ partition_label }}", max_active_tis_per_dagrun=tasks.max_parallel_partitions())
     def stage_partition(entry: dict) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        context = get_current_context()
-        context["partition_label"] = partition_label(entry["rem"], entry["mod"])
-        try:
-            return dagtasks.stage(entry, attempt=context["ti"].try_number)
-        except dagtasks.StagingError as exc:  # bad settings or an injected failure: retrying cannot help
-            raise AirflowFailException(str(exc)) from None
+        return tasks.stage(entry)
 
     @teardown
     def recreate_index(params: dict) -> None:
-        dagtasks.recreate_index(bool(params["recreate_index"]))
+        tasks.recreate_index(params)
 
     @task(outlets=[STAGING_ASSET])
     def summary(partitions: list[dict]) -> dict:
-        return dagtasks.summarize(partitions)
+        return tasks.summarize(partitions)
 
     partitions = plan()
     dropped = drop_index()

@@ -1,6 +1,6 @@
 """Airflow DAGs for PUP_fileload and GR_Insight_Process, one per program and data partition
-(pup_fileload__<p>, gr_insight__<p>), generated from include/config/partitions.yaml (or the file named
-by $FILELOAD_INSIGHT_PARTITIONS_FILE) by pipelines.fileload_insight.factory."""
+(pup_fileload__<p>, gr_insight__<p>), generated from include/config/partitions.yaml by
+pipelines.fileload_insight.factory."""
 
 from pipelines.fileload_insight.factory import build_dags
 

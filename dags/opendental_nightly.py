@@ -5,41 +5,45 @@ Copies the clinic's OpenDental database every night: production MySQL (`opendent
 → local replica (`opendental_replication`) → PostgreSQL `raw` → cleaned PostgreSQL `public`
 (`opendental_analytics`).
 
-**Shape**: business-hours gate → connection test → plan → per table (mapped, labelled with the table):
-extract → load → transform → validate → summary.
+**Shape**: business-hours gate → connection test → plan → per table (a mapped group, each task labelled
+with the table): extract → load → transform → validate → summary. A table's stage waits for that table's
+previous stage only: one table failing never holds the others back.
 
 **Strategy per table** (see `include/config/opendental_tables.yaml`): `incremental` on a change timestamp
 (`DateTStamp`, `SecDateTEdit`, ...), `append_only` on an auto-increment key, else `full` (shadow table
-swapped in atomically). Watermarks live in `etl_table_state` on the replica; per-run row counts in
-`etl_run_validation`.
+swapped in atomically). Rows deleted at the source are found by comparing key ranges (count and checksum
+per range) and removed from the replica, `raw` and `public` in the same run. Watermarks live in
+`etl_table_state` on the replica; per-run row counts and deleted rows in `etl_run_validation`.
 
 **Params**: `tables` (default all), `force` (full refresh), `dry_run` (log the plan, change nothing),
 `parallel` (tables at a time), `allow_business_hours` (run against production during opening hours).
 
-**Rerun one table**: clear its failed task instance (e.g. `load [procedurelog]`) with downstream;
-the other tables are not touched.
+**Business hours**: a manual run between the window's start and end is refused (one alert) unless
+`allow_business_hours` is set. A *scheduled* run whose slot is long past (the DAG was enabled or unpaused
+during the day, and the scheduler started the latest 01:00 slot at once) is skipped by the gate: green,
+nothing read, one log line saying why.
+
+**Rerun one table**: clear the table's first failed instance (e.g. `extract [definition]`) with
+"Downstream": its later stages and the summary run again, the other tables are not touched. The README
+gives the REST call (by run id: manual and scheduled runs alike).
 """
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule, task
+from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule, task, task_group
 
 from pipelines.common.alerts import task_failure_alert
 from pipelines.common.defaults import dag_defaults, default_args
 from pipelines.common.params import bool_param, identifier_list_param, int_param
-from pipelines.opendental import runner
+from pipelines.opendental import tasks
 from pipelines.opendental.config import load_settings
-from pipelines.opendental.extract import extract_table
-from pipelines.opendental.load import load_table
-from pipelines.opendental.transform import transform_table
-from pipelines.opendental.validation import validate_table
 
 SETTINGS = load_settings()
 TABLE_LABEL = "{{ table_label }}"
 per_table = {
     "map_index_template": TABLE_LABEL,
     "max_active_tis_per_dagrun": SETTINGS.parallel_max,
-    "on_failure_callback": task_failure_alert(details=runner.alert_details),
+    "on_failure_callback": task_failure_alert(details=tasks.alert_details),
 }
 
 with DAG(
@@ -67,71 +71,46 @@ with DAG(
     ),
 ):
 
-    @task
-    def business_hours_gate(params: dict) -> str:
-        from airflow.sdk.exceptions import AirflowFailException
-        from pendulum import now
-
-        try:
-            return runner.check_business_hours(now("UTC"), SETTINGS, bool(params["allow_business_hours"]))
-        except runner.BusinessHoursError as exc:
-            raise AirflowFailException(str(exc)) from None
+    # False skips every later task, the summary too: a scheduled run for a long-past slot ends green, unread.
+    @task.short_circuit
+    def business_hours_gate(params: dict, dag_run=None) -> bool:
+        return tasks.business_hours_gate(bool(params["allow_business_hours"]), dag_run.run_type, dag_run.run_after)
 
     @task
     def test_connections() -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from pipelines.opendental.connections import ConnectionCheckError
-
-        try:
-            return runner.connection_check()
-        except ConnectionCheckError as exc:
-            raise AirflowFailException(str(exc)) from None
+        return tasks.test_connections()
 
     @task
     def plan(params: dict) -> list[dict]:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from pipelines.opendental.identifiers import UnknownTablesError
-        from pipelines.opendental.plan import PlanError
-
-        try:
-            return runner.plan_tables(params, SETTINGS)
-        except (UnknownTablesError, PlanError) as exc:  # bad input: retrying cannot help
-            raise AirflowFailException(str(exc)) from None
+        return tasks.plan(params)
 
     @task(execution_timeout=SETTINGS.timeouts["extract"], **per_table)
     def extract(table_plan: dict) -> dict:
-        from pipelines.opendental.plan import TablePlan
-
-        return runner.table_stage("extract", lambda item, s: extract_table(TablePlan.from_dict(item), s),
-                                  table_plan, SETTINGS)
+        return tasks.extract(table_plan)
 
     @task(execution_timeout=SETTINGS.timeouts["load"], **per_table)
     def load(extracted: dict) -> dict:
-        return runner.table_stage("load", load_table, extracted, SETTINGS)
+        return tasks.load(extracted)
 
     @task(execution_timeout=SETTINGS.timeouts["transform"], **per_table)
     def transform(loaded: dict) -> dict:
-        return runner.table_stage("transform", transform_table, loaded, SETTINGS)
+        return tasks.transform(loaded)
 
     @task(**per_table)
     def validate(transformed: dict) -> dict:
-        context = runner.label_this_task(transformed["table"])
-        return runner.run_stage("validation", transformed["table"], validate_table, transformed, context["run_id"])
+        return tasks.validate(transformed)
 
+    # Runs whatever failed, so the figures are always logged; then fails the run if a table did not finish.
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def summary(planned: list[dict] | None, validated: list[dict] | None) -> list[dict]:
-        # Runs whatever failed, so the figures are always logged; then fails the run if a table did not finish.
-        from airflow.sdk.exceptions import AirflowFailException
+    def summary(planned: list[dict] | None, validated: list[dict] | dict | None) -> list[dict]:
+        return tasks.summary(planned, validated)
 
-        try:
-            return runner.finish(planned, validated)
-        except runner.IncompleteRunError as exc:
-            raise AirflowFailException(str(exc)) from None
+    # One mapped group per table: a table's stage waits for that table's previous stage only, so a table
+    # that fails stops alone, and clearing it with "Downstream" reruns that table's stages, no other's.
+    @task_group(group_id="per_table", prefix_group_id=False)
+    def per_table(table_plan: dict) -> dict:
+        return validate(transform(load(extract(table_plan))))
 
     planned = plan()
     business_hours_gate() >> test_connections() >> planned
-    validated = validate.expand(transformed=transform.expand(loaded=load.expand(extracted=extract.expand(
-        table_plan=planned))))
-    summary(planned, validated)
+    summary(planned, per_table.expand(table_plan=planned))

@@ -1,9 +1,9 @@
 """``make demo`` for Fileload and Insight, and the stand-in program the demo runs in their place.
 
 The demo gets its own partitions file (two partitions whose lock tables live in local PostgreSQL
-databases standing in for SQL Server, and whose programs are this module run as a script), named by
-``$FILELOAD_INSIGHT_PARTITIONS_FILE``. Partition b starts with a stale Insight lock flag left by a
-crashed run; its Insight run is triggered with ``force_unlock`` and clears it.
+databases standing in for SQL Server, and whose programs are this module run as a script), in a copy of
+include/ that ``$PIPELINES_INCLUDE_DIR`` points the Airflow processes at. Partition b starts with a stale
+Insight lock flag left by a crashed run; its Insight run is triggered with ``force_unlock`` and clears it.
 
     python -m devtools.fileload_insight.demo STEP --record FILE [--sleep S] [--lockfile PATH]
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Mapping
@@ -22,8 +23,8 @@ from typing import Any
 import yaml
 
 from devtools.demo import DemoEnv, DemoSpec
-from pipelines.common.paths import read_sql
-from pipelines.fileload_insight.config import PARTITIONS_FILE_ENV
+from pipelines.common.paths import DEFAULT_INCLUDE_DIR, INCLUDE_DIR_ENV, read_sql
+from pipelines.fileload_insight.config import PARTITIONS_FILE
 
 PARTITIONS = {"a": [1, 2, 3], "b": [4, 5, 6]}
 STEP_SECONDS = 1
@@ -64,11 +65,12 @@ def demo_partitions(env: DemoEnv) -> dict[str, Any]:
 
 
 def environment(env: DemoEnv) -> Mapping[str, str]:
-    """Writes the demo partitions file and names it for the Airflow processes."""
-    path = env.work_dir / "partitions.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(demo_partitions(env), sort_keys=False))
-    return {PARTITIONS_FILE_ENV: str(path)}
+    """Writes a copy of include/ with the demo partitions file and points the Airflow processes at it
+    (the other families read the same configuration and SQL there as from include/)."""
+    include = env.work_dir / "include"
+    shutil.copytree(DEFAULT_INCLUDE_DIR, include, dirs_exist_ok=True)
+    (include / "config" / PARTITIONS_FILE).write_text(yaml.safe_dump(demo_partitions(env), sort_keys=False))
+    return {INCLUDE_DIR_ENV: str(include)}
 
 
 def connections(env: DemoEnv) -> Mapping[str, str]:

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.fileload_insight.config import PARTITIONS_FILE_ENV, load_partitions
+from pipelines.common.paths import INCLUDE_DIR_ENV
+from pipelines.fileload_insight.config import PARTITIONS_FILE, load_partitions
 from pipelines.fileload_insight.pools import merged_pools, render
 from tests.fixtures.fileload_insight.partitions import (
+    include_with_partitions,
     partition_entry,
     partitions_document,
     records,
     run_intervals,
-    write_partitions,
 )
 from tests.support.airflow_cluster import airflow_cluster
 from tests.support.services import Database, conn_env_name, start_slack_sink
@@ -66,11 +67,11 @@ def cluster(setup_dirs, database_factory, slack):
         "a": partition_entry("a", "fli_e2e_a", outcomes["a"].name, dirs["records"], [1, 2, 3], STEP_SECONDS),
         "b": partition_entry("b", "fli_e2e_b", outcomes["b"].name, dirs["records"], [4, 5, 6], PARTITION_B_SECONDS),
     }, dirs["locks"])
-    partitions_file = write_partitions(root / "partitions.yaml", document)
+    include = include_with_partitions(root, document)
     pools_file = root / "pools.json"
-    pools_file.write_text(render(merged_pools({}, load_partitions(partitions_file))))
+    pools_file.write_text(render(merged_pools({}, load_partitions(include / "config" / PARTITIONS_FILE))))
     env = {
-        PARTITIONS_FILE_ENV: str(partitions_file),
+        INCLUDE_DIR_ENV: str(include),
         conn_env_name("slack_alerts"): slack.airflow_conn(),
         **{conn_env_name(f"fli_e2e_{name}"): with_password(db.airflow_conn()) for name, db in outcomes.items()},
     }

@@ -215,6 +215,18 @@ class AirflowCluster(LocalAirflow):
         self.wait_until(all_finished, timeout, "every run finished", runs=runs)
         return states
 
+    def wait_for_first_run(self, dag_id: str, run_type: str = "scheduled", timeout: float = 240) -> dict[str, Any]:
+        """The first run of ``run_type`` the scheduler creates for ``dag_id`` (e.g. the nightly run for the
+        latest cron point, as soon as the DAG appears), as the REST API reports it once it has finished."""
+        def first_run() -> tuple[str, str] | None:
+            runs = [run for run in self.api("GET", f"dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
+                    if run["run_type"] == run_type]
+            return (dag_id, min(runs, key=lambda run: run["run_after"])["dag_run_id"]) if runs else None
+
+        run = self.wait_until(first_run, timeout, f"a {run_type} run of {dag_id} created")
+        self.wait_for_runs([run])
+        return self.api("GET", f"dags/{dag_id}/dagRuns/{run[1]}")
+
     def task_log(self, dag_id: str, run_id: str, task_id: str) -> str:
         """Every attempt's log of one task instance, as the LocalExecutor's workers wrote them."""
         folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"

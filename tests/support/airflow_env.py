@@ -67,6 +67,15 @@ class DagRunResult:
     def states_of(self, task_id: str) -> dict[int, str | None]:
         return {mi: st for (tid, mi), st in self.task_states.items() if tid == task_id}
 
+    def try_number(self, task_id: str, map_index: int = -1) -> int:
+        """How many tries the task instance took (1: it never retried)."""
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            return session.query(TaskInstance).filter_by(
+                run_id=self.run_id, task_id=task_id, map_index=map_index).one().try_number
+
     def xcom(self, dag_id: str, task_id: str, map_index: int = -1, key: str = "return_value") -> Any:
         from airflow.models.xcom import XComModel
         from airflow.utils.session import create_session

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -75,3 +77,14 @@ def start_slack_sink() -> SlackSink:
     sink = SlackSink(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
     threading.Thread(target=sink.server.serve_forever, daemon=True, name="slack-sink").start()
     return sink
+
+
+@contextmanager
+def slack_sink() -> Iterator[SlackSink]:
+    """A Slack webhook sink for the block's duration (e.g. a module-scoped fixture's)."""
+    sink = start_slack_sink()
+    try:
+        yield sink
+    finally:
+        sink.server.shutdown()
+        sink.server.server_close()

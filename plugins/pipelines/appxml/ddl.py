@@ -60,9 +60,3 @@ def create_staging_index(engine: sa.Engine, staging: TableName) -> None:
         table = staging_table(staging, engine.dialect.name)
         staging_index(table, index_name(staging)).create(engine, checkfirst=True)
     log.info("Index %s on %s is in place", index_name(staging), staging)
-
-
-def index_exists(engine: sa.Engine, staging: TableName) -> bool:
-    schema = None if engine.dialect.name == "sqlite" else staging.schema
-    names = {ix["name"] for ix in sa.inspect(engine).get_indexes(staging.name, schema=schema)}
-    return index_name(staging) in names

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pipelines.appxml.extract import ID_MISMATCH, Reduced
+from pipelines.appxml.reduce import ID_MISMATCH, Reduced
 
 MAX_IDS_PER_REASON = 20
 

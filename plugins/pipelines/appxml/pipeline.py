@@ -9,13 +9,13 @@ bounds memory by about twice a batch's raw bytes.
 
 Idempotent and resumable: by default a partition resumes after the highest app_id already staged for
 its remainder, and a rewritten batch replaces its own range, so a rerun never duplicates or fails on
-rows already staged.
+rows already staged. A batch the staging table refuses (a constraint, a trigger, a value too long) fails
+the partition without retries: the same rows would be refused again.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -27,26 +27,26 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipelines.appxml import tables as t
-from pipelines.appxml.extract import Reduced, hardened_parser, reduce_document
+from pipelines.appxml.config import DEFAULT_SOURCE_COLUMN, DEFAULT_SOURCE_TABLE, DEFAULT_STAGING_TABLE
 from pipelines.appxml.metrics import PartitionMetrics, partition_label
 from pipelines.appxml.reading import prepare_reader
+from pipelines.appxml.reduce import Reduced, reduce_document
+from pipelines.common.errors import PermanentError
 
 log = logging.getLogger(__name__)
 
-#: Test and drill hook: ``"<rem>:<n>"`` (or ``"<n>"`` for every partition) makes a partition's first
-#: attempt fail right after committing its n-th batch, as a crashed worker would; a rerun (a cleared task,
-#: attempt 2 and later) goes through.
-FAIL_AFTER_ENV = "PIPELINES_APPXML_FAIL_AFTER_BATCHES"
 _POLL_S = 0.5
 _RAW_BATCHES_IN_FLIGHT = 2
 
 
-class StagingError(Exception):
-    """A user error (bad settings, refused source): one line, no retry helps."""
+class StagingError(PermanentError):
+    """A user error (bad settings, refused source or rows): one line, no retry helps."""
 
 
-class InjectedFailure(StagingError):
-    """The failure asked for through ``PIPELINES_APPXML_FAIL_AFTER_BATCHES``."""
+class BatchRefused(StagingError):
+    """The staging table refused a batch's rows (integrity or data error): the same rows would be refused
+    on every retry. The message names the partition, the app_id range and the error class, never the
+    driver's text (SQL Server quotes the offending value in it)."""
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,9 @@ class PartitionSpec:
     limit: int = 0
     start_after: int | None = None
     resume: bool = True
-    source_table: str = t.DEFAULT_SOURCE_TABLE
-    source_column: str = t.DEFAULT_SOURCE_COLUMN
-    staging_table: str = t.DEFAULT_STAGING_TABLE
+    source_table: str = DEFAULT_SOURCE_TABLE
+    source_column: str = DEFAULT_SOURCE_COLUMN
+    staging_table: str = DEFAULT_STAGING_TABLE
     force: bool = False
 
     @property
@@ -105,30 +105,17 @@ class _ReducedBatch:
     source_bytes: int
 
 
-def fail_after_batches(rem: int, environ: dict[str, str] | os._Environ = os.environ,
-                       attempt: int = 1) -> int | None:
-    """The batch count after which this partition must fail, from PIPELINES_APPXML_FAIL_AFTER_BATCHES."""
-    value = environ.get(FAIL_AFTER_ENV, "").strip()
-    if not value or attempt > 1:
-        return None
-    target, _, count = value.rpartition(":")
-    if target and int(target) != rem:
-        return None
-    return int(count)
-
-
 class _Pipeline:
     """The reader / writer threads around the parsing loop of one partition run."""
 
     def __init__(self, engine: sa.Engine, spec: PartitionSpec, metrics: PartitionMetrics,
-                 src: sa.Table, stg: sa.Table, attempt: int = 1) -> None:
+                 src: sa.Table, stg: sa.Table) -> None:
         self.engine, self.spec, self.metrics, self.src, self.stg = engine, spec, metrics, src, stg
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
         self.raw_slots = threading.Semaphore(_RAW_BATCHES_IN_FLIGHT)
         self.raw_queue: queue.Queue[_RawBatch | None] = queue.Queue()
         self.out_queue: queue.Queue[_ReducedBatch | None] = queue.Queue(maxsize=1)
-        self.fail_after = fail_after_batches(spec.rem, attempt=attempt)
         self.started = time.monotonic()
 
     # -- plumbing ---------------------------------------------------------------------------------------
@@ -186,9 +173,8 @@ class _Pipeline:
         self._put(self.raw_queue, None)
 
     def parse(self) -> None:
-        parser = hardened_parser()
         while (raw := self._get(self.raw_queue)) is not None:
-            results = [reduce_document(app_id, value, parser) for app_id, value in raw.rows]
+            results = [reduce_document(app_id, value) for app_id, value in raw.rows]
             source_bytes = sum(len(value) for _, value in raw.rows if value)
             low, high = raw.low, raw.high
             del raw  # the raw batch may be large: release it before the reader fetches the next one
@@ -202,15 +188,24 @@ class _Pipeline:
         with self.engine.connect() as conn:
             while (batch := self._get(self.out_queue)) is not None:
                 rows = [{"app_id": r.app_id, t.STAGING_XML_COLUMN: r.xml} for r in batch.results if r.xml]
-                with conn.begin():
-                    conn.execute(t.delete_range(self.stg, self.spec.mod, self.spec.rem, batch.low, batch.high))
-                    bulk_insert(conn, self.stg, rows)
+                self.commit_batch(conn, batch, rows)
                 staged_bytes = sum(len(row[t.STAGING_XML_COLUMN]) for row in rows)
                 self.metrics.record_batch(batch.results, batch.source_bytes, staged_bytes, batch.high)
                 log_progress(self.metrics, time.monotonic() - self.started)
-                if self.fail_after is not None and self.metrics.batches >= self.fail_after:
-                    raise InjectedFailure(f"{self.spec.label}: failure injected after "
-                                          f"{self.metrics.batches} batches ({FAIL_AFTER_ENV})")
+
+    def commit_batch(self, conn: sa.Connection, batch: _ReducedBatch, rows: list[dict[str, Any]]) -> None:
+        """One transaction: the batch's app_id range of this partition is replaced by its rows."""
+        try:
+            with conn.begin():
+                conn.execute(t.delete_range(self.stg, self.spec.mod, self.spec.rem, batch.low, batch.high))
+                bulk_insert(conn, self.stg, rows)
+        except Exception as exc:
+            kind = refusal_kind(exc, conn.dialect)
+            if kind is None:
+                raise
+            raise BatchRefused(f"{self.spec.label}: {self.spec.staging_table} refused the batch of app_id "
+                               f"{batch.low}..{batch.high} ({kind}); {self.metrics.batches} "
+                               "batch(es) committed before it stay staged") from None
 
     def run(self) -> None:
         threads = [threading.Thread(target=self._guard(body), name=f"appxml-{name}-{self.spec.rem}", daemon=True)
@@ -278,10 +273,29 @@ def resume_point(engine: sa.Engine, spec: PartitionSpec, stg: sa.Table) -> int |
         return conn.execute(t.max_staged(stg, spec.mod, spec.rem)).scalar()
 
 
-def stage_partition(engine: sa.Engine, spec: PartitionSpec, attempt: int = 1) -> PartitionMetrics:
-    """Stage one partition and return its metrics. Raises StagingError for bad settings before any write.
+def refusal_kind(exc: BaseException, dialect: sa.Dialect) -> str | None:
+    """``IntegrityError, SQLSTATE 23514`` when the database refused the rows themselves (an integrity or
+    data error: the same rows are refused on every retry), else None. The driver's own error arrives
+    wrapped by SQLAlchemy, or bare from a bulk path that talks to the driver (COPY on psycopg). Only the
+    code is kept, never the driver's text: it may quote row values."""
+    dbapi = dialect.loaded_dbapi
+    orig = getattr(exc, "orig", exc)
+    if isinstance(exc, sa.exc.IntegrityError) or isinstance(orig, dbapi.IntegrityError):
+        kind = "IntegrityError"
+    elif isinstance(exc, sa.exc.DataError) or isinstance(orig, dbapi.DataError):
+        kind = "DataError"
+    else:
+        return None
+    sqlstate = getattr(orig, "sqlstate", None)  # psycopg
+    if sqlstate:
+        return f"{kind}, SQLSTATE {sqlstate}"
+    number = next(iter(getattr(orig, "args", ())), None)  # pymssql: (number, message)
+    return f"{kind}, error {number}" if isinstance(number, int) else kind
 
-    ``attempt`` is the task's try number (1 outside Airflow)."""
+
+def stage_partition(engine: sa.Engine, spec: PartitionSpec) -> PartitionMetrics:
+    """Stage one partition and return its metrics. Raises StagingError for bad settings before any write,
+    and ``BatchRefused`` when the staging table refuses a batch (the batches before it stay committed)."""
     spec = spec.validated()
     src, stg = resolve_tables(spec, engine.dialect.name)
     metrics = PartitionMetrics(mod=spec.mod, rem=spec.rem, batch=spec.batch)
@@ -292,7 +306,7 @@ def stage_partition(engine: sa.Engine, spec: PartitionSpec, attempt: int = 1) ->
     metrics.total = min(remaining, spec.limit) if spec.limit else remaining
     log.info("%s: staging %s.%s into %s, %s rows to go after app_id %s (batch %d)", spec.label, spec.source_table,
              spec.source_column, spec.staging_table, f"{metrics.total:,}", metrics.resumed_after, spec.batch)
-    pipeline = _Pipeline(engine, spec, metrics, src, stg, attempt)
+    pipeline = _Pipeline(engine, spec, metrics, src, stg)
     pipeline.started = started
     pipeline.run()
     metrics.finish(time.monotonic() - started)

@@ -7,7 +7,6 @@ quoting on SQL Server, ``LIMIT`` and double quotes on PostgreSQL and SQLite. Mix
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -15,14 +14,19 @@ from sqlalchemy.dialects.mssql import base as mssql_types
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-DEFAULT_SOURCE_TABLE = "dbo.app_xml"
-DEFAULT_SOURCE_COLUMN = "app_XML"
-DEFAULT_STAGING_TABLE = "dbo.app_xml_staging"
+from pipelines.appxml.config import (  # noqa: F401  (the defaults are re-exported for their users)
+    DEFAULT_SOURCE_COLUMN,
+    DEFAULT_SOURCE_TABLE,
+    DEFAULT_STAGING_TABLE,
+    require_table_name,
+)
+from pipelines.common.config import is_identifier
+from pipelines.common.errors import PermanentError
+
 STAGING_XML_COLUMN = "app_XML"
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
-class StagingConfigError(ValueError):
+class StagingConfigError(PermanentError, ValueError):
     """A table or column name, or a partition setting, that the staging loop refuses."""
 
 
@@ -57,9 +61,10 @@ class TableName:
 
     @classmethod
     def parse(cls, qualified: str) -> TableName:
-        parts = qualified.strip().split(".")
-        if not 1 <= len(parts) <= 2 or not all(_IDENTIFIER.match(part) for part in parts):
-            raise StagingConfigError(f"not a valid table name: {qualified!r} (expected schema.table)")
+        try:
+            parts = require_table_name(qualified.strip()).split(".")
+        except ValueError:
+            raise StagingConfigError(f"not a valid table name: {qualified!r} (expected schema.table)") from None
         return cls(parts[0], parts[1]) if len(parts) == 2 else cls(None, parts[0])
 
     def __str__(self) -> str:
@@ -67,7 +72,7 @@ class TableName:
 
 
 def check_identifier(name: str, what: str) -> str:
-    if not _IDENTIFIER.match(name or ""):
+    if not is_identifier(name or ""):
         raise StagingConfigError(f"not a valid {what} name: {name!r}")
     return name
 
@@ -150,22 +155,3 @@ ROWS_PER_INSERT = 500
 def insert_values(stg: sa.Table, rows: list[dict]) -> sa.Insert:
     """One ``INSERT ... VALUES (...), (...)`` statement for up to ROWS_PER_INSERT rows."""
     return sa.insert(stg).values(rows)
-
-
-def compile_sql(statement: sa.ClauseElement, dialect_name: str) -> str:
-    """The SQL text one engine receives, with parameters inlined (for tests and the DBA's eyes)."""
-    return str(statement.compile(dialect=dialect_for(dialect_name), compile_kwargs={"literal_binds": True}))
-
-
-def dialect_for(dialect_name: str) -> sa.Dialect:
-    """A dialect without its DB-API driver (none is needed to compile)."""
-    from sqlalchemy.dialects import mssql, postgresql, sqlite
-
-    if dialect_name != "mssql":
-        return {"postgresql": postgresql, "sqlite": sqlite}[dialect_name].dialect()
-    # What SQLAlchemy detects when it connects to SQL Server 2012 or later (production is newer).
-    dialect = mssql.dialect(deprecate_large_types=True)
-    dialect.server_version_info = (16, 0)
-    dialect._supports_offset_fetch = True
-    dialect._supports_nvarchar_max = True
-    return dialect

@@ -1,44 +1,40 @@
 """The partitions file: which databases, policies and commands belong to each data partition.
 
-Read at DAG parse time, so it touches only the local file: no database, no network. Any problem is
-raised as one ``PartitionConfigError`` whose message is a single line naming the file and the field,
-which the DAG processor shows as the import error of ``dags/fileload_insight.py``.
+Read at DAG parse time, so it touches only the local file (``include/config/partitions.yaml``; a
+deployment or a test moves the whole include directory with ``PIPELINES_INCLUDE_DIR``): no database, no
+network. Any problem is raised as one ``PartitionConfigError`` whose message is a single line naming the
+file and the field, which the DAG processor shows as the import error of ``dags/fileload_insight.py``.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import string
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from pipelines.common.paths import config_path
+from pipelines.common import config as common
+from pipelines.common.config import ConfigError, StrictModel, require_identifier
 
-#: Names the partitions file for tests and the demo; the default is include/config/partitions.yaml.
-PARTITIONS_FILE_ENV = "FILELOAD_INSIGHT_PARTITIONS_FILE"
-
+PARTITIONS_FILE = "partitions.yaml"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
-DATABASE_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 #: Placeholders a command's arguments may use; values are paths and names, never credentials.
 COMMAND_PLACEHOLDERS = frozenset({"partition", "lockfile", "member_repository_db", "outcomes_identification_db"})
 RESERVED_ENV = frozenset({"DB_PASSWORD", "DB_USER", "DB_HOST", "DB_PORT"})
 
+DatabaseName = Annotated[str, AfterValidator(lambda name: require_identifier(name, "database name"))]
+ConnectionId = Annotated[str, AfterValidator(lambda name: require_identifier(name, "connection id"))]
 
-class PartitionConfigError(ValueError):
+
+class PartitionConfigError(ConfigError):
     """The partitions file is missing or invalid; the message is one line."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Command(_Strict):
+class Command(StrictModel):
     """A program invocation: argv (no shell) and extra non-secret environment variables."""
 
     argv: list[str] = Field(min_length=1)
@@ -78,7 +74,7 @@ class InsightStep(Command):
         return name
 
 
-class Insight(_Strict):
+class Insight(StrictModel):
     steps: list[InsightStep] = Field(min_length=1)
 
     @field_validator("steps")
@@ -90,37 +86,23 @@ class Insight(_Strict):
         return steps
 
 
-class Schedules(_Strict):
+class Schedules(StrictModel):
     """Cron expressions (or null for manual runs only) in UTC."""
 
     fileload: str | None = "0 1 * * *"
     insight: str | None = "0 4 * * *"
 
 
-class Partition(_Strict):
+class Partition(StrictModel):
     name: str = ""
-    conn_id: str
-    member_repository_db: str
-    outcomes_identification_db: str
+    conn_id: ConnectionId
+    member_repository_db: DatabaseName
+    outcomes_identification_db: DatabaseName
     volume: str | None = None
     policies: list[int] = Field(min_length=1)
     schedules: Schedules = Field(default_factory=Schedules)
     fileload: Command
     insight: Insight
-
-    @field_validator("member_repository_db", "outcomes_identification_db")
-    @classmethod
-    def _database_identifier(cls, name: str) -> str:
-        if not DATABASE_PATTERN.match(name):
-            raise ValueError(f"database name {name!r} is not an identifier")
-        return name
-
-    @field_validator("conn_id")
-    @classmethod
-    def _conn_identifier(cls, conn_id: str) -> str:
-        if not DATABASE_PATTERN.match(conn_id):
-            raise ValueError(f"connection id {conn_id!r} is not an identifier")
-        return conn_id
 
     @property
     def pool(self) -> str:
@@ -131,7 +113,7 @@ class Partition(_Strict):
         return [(self.conn_id, self.member_repository_db), (self.conn_id, self.outcomes_identification_db)]
 
 
-class PartitionsConfig(_Strict):
+class PartitionsConfig(StrictModel):
     #: Directory where PUP_fileload keeps its lockfiles (``pup_fileload.<p>.lock``).
     lock_dir: str = "/var/lock/pup_fileload"
     #: An Insight lock flag (or a run lock) older than this is reported as stale.
@@ -185,36 +167,17 @@ def _require_unique(what: str, owned: Iterator[tuple[Any, str]]) -> None:
         owners[item] = partition
 
 
-def partitions_file() -> Path:
-    override = os.environ.get(PARTITIONS_FILE_ENV)
-    return Path(override) if override else config_path("partitions.yaml")
-
-
-def parse_partitions(data: Any, source: str = "partitions.yaml") -> PartitionsConfig:
+def parse_partitions(data: Any, source: str = PARTITIONS_FILE) -> PartitionsConfig:
+    """``data`` (a parsed partitions file) validated; ``source`` names it in the error."""
     try:
-        return PartitionsConfig.model_validate(data)
-    except ValidationError as exc:
-        raise PartitionConfigError(f"{source}: {_one_line(exc)}") from None
+        return common.validate(PartitionsConfig, data, source)
+    except ConfigError as exc:
+        raise PartitionConfigError(str(exc)) from None
 
 
 def load_partitions(path: Path | None = None) -> PartitionsConfig:
-    """Read and validate the partitions file (``$FILELOAD_INSIGHT_PARTITIONS_FILE`` or the default)."""
-    path = path or partitions_file()
+    """Read and validate the partitions file (``include/config/partitions.yaml`` unless ``path``)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PartitionConfigError(f"{path.name}: cannot read the partitions file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise PartitionConfigError(f"{path.name}: not valid YAML{where}") from None
-    return parse_partitions(data, path.name)
-
-
-def _one_line(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        location = ".".join(str(part) for part in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
-        problems.append(f"{location}: {message}" if location else message)
-    return "; ".join(problems)
+        return common.load_config(PartitionsConfig, path or PARTITIONS_FILE)
+    except ConfigError as exc:  # the family's class, so the import error says which file family
+        raise PartitionConfigError(str(exc)) from None

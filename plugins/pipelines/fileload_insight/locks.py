@@ -15,12 +15,17 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from pipelines.common.errors import PermanentError, require_connection
 from pipelines.common.paths import read_sql
 
 log = logging.getLogger(__name__)
 
 #: Airflow connection type -> directory of the SQL files under include/sql.
 ENGINES = {"mssql": "mssql", "postgres": "postgres", "postgresql": "postgres"}
+
+
+class UnsupportedLockEngine(PermanentError, ValueError):
+    """The partition's connection is not one the lock tables can live on (SQL Server, or PostgreSQL)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,7 @@ class LockStore:
 
     def __init__(self, connection: Any, engine: str) -> None:
         if engine not in set(ENGINES.values()):
-            raise ValueError(f"lock tables need SQL Server or PostgreSQL, not {engine!r}")
+            raise UnsupportedLockEngine(f"lock tables need SQL Server or PostgreSQL, not {engine!r}")
         self.connection = connection
         self.engine = engine
 
@@ -179,13 +184,15 @@ def engine_of(conn_type: str | None) -> str:
     try:
         return ENGINES[(conn_type or "").lower()]
     except KeyError:
-        raise ValueError(f"lock tables need an mssql (or postgres stand-in) connection, not {conn_type!r}") from None
+        raise UnsupportedLockEngine(
+            f"lock tables need an mssql (or postgres stand-in) connection, not {conn_type!r}") from None
 
 
 def open_lock_store(conn_id: str, database: str) -> LockStore:
     """A LockStore on ``database`` of the host behind Airflow connection ``conn_id``."""
     from airflow.sdk import BaseHook
 
+    require_connection(conn_id)
     connection = BaseHook.get_connection(conn_id)
     engine = engine_of(connection.conn_type)
     hook = connection.get_hook(hook_params={"schema": database})

@@ -1,21 +1,34 @@
 """The three kinds of task in a Fileload or Insight run: take the partition's run lock (setup, a sensor
-in reschedule mode), run a program step, release the run lock (teardown)."""
+in reschedule mode), run a program step, release the run lock (teardown). A missing or unsupported
+connection and a stale lock flag fail the task at once: no retry can fix them.
+
+A teardown only runs after its setup succeeded, so a setup that took the run lock and then failed for
+good (its worker died after the lock was committed, every retry included) releases the lock itself, in
+its failure callback: the next run of the partition then starts without ``force_unlock``.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator
-from airflow.sdk.exceptions import AirflowFailException
 
 from pipelines.common.alerts import FailureAlert, post_alert
+from pipelines.common.errors import PermanentError, fail_without_retry, require_connection
 from pipelines.fileload_insight.config import Command, Partition
 from pipelines.fileload_insight.lockfile import ensure_lockfile_free
 from pipelines.fileload_insight.locks import Holder, LockRequest, open_lock_store
-from pipelines.fileload_insight.runner import RunningCommand, base_environment, check_exit, start_command
+from pipelines.fileload_insight.programs import RunningCommand, base_environment, check_exit, start_command
+
+log = logging.getLogger(__name__)
+
+
+class StaleLockFlag(PermanentError):
+    """A stale Insight lock flag blocks the partition; only a run triggered with force_unlock clears it."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +49,45 @@ def stale_alert(context: Mapping[str, Any], partition: str, holder: Holder, acti
     )
 
 
-class PartitionRunLockSensor(BaseSensorOperator):
+class PartitionLockTask:
+    """What the setup and the teardown share: the partition's lock tables and how this run leaves them."""
+
+    partition: str
+    conn_id: str
+    database: str
+    with_flag: bool
+
+    def _target(self, partition: str, conn_id: str, database: str, with_flag: bool) -> None:
+        self.partition, self.conn_id, self.database, self.with_flag = partition, conn_id, database, with_flag
+
+    def release(self, ti: Any) -> tuple[bool, bool]:
+        """Clear run ``ti.run_id``'s Insight lock flag and run lock; returns (flag cleared, run lock released)."""
+        with open_lock_store(self.conn_id, self.database) as store:
+            return store.release(self.partition, ti.dag_id, ti.run_id, self.with_flag)
+
+
+def release_lock_of_failed_setup(context: Mapping[str, Any]) -> None:
+    """``on_failure_callback`` of the setup: frees what this run holds (nothing, when it never got the
+    lock). Never raises: a callback must not hide the failure it reports on."""
+    task, ti = context["task"], context["ti"]
+    try:
+        flag_cleared, released = task.release(ti)
+    except Exception as exc:
+        log.error("%s: could not release the run lock of failed run %s (%s); it goes stale, then force_unlock "
+                  "clears it", ti.dag_id, ti.run_id, type(exc).__name__)
+        return
+    if released or flag_cleared:
+        log.warning("Partition %s: released the run lock%s taken by failed run %s", task.partition,
+                    " and Insight lock flag" if flag_cleared else "", ti.run_id)
+
+
+def _callbacks(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+class PartitionRunLockSensor(PartitionLockTask, BaseSensorOperator):
     """Setup: take partition p's run lock (Insight: and its lock flag), waiting while another run holds it.
 
     Run in ``mode="reschedule"``: between pokes the task holds neither a worker nor a pool slot.
@@ -45,15 +96,15 @@ class PartitionRunLockSensor(BaseSensorOperator):
     ui_color = "#f0e4ba"
 
     def __init__(self, *, partition: str, conn_id: str, database: str, with_flag: bool,
-                 stale_after_seconds: int, **kwargs: Any) -> None:
+                 stale_after_seconds: int, on_failure_callback: Any = None, **kwargs: Any) -> None:
+        # Named here so that Airflow fills it from default_args (the Slack alert) before we add ours.
+        kwargs["on_failure_callback"] = [*_callbacks(on_failure_callback), release_lock_of_failed_setup]
         kwargs.setdefault("mode", "reschedule")
         super().__init__(**kwargs)
-        self.partition = partition
-        self.conn_id = conn_id
-        self.database = database
-        self.with_flag = with_flag
+        self._target(partition, conn_id, database, with_flag)
         self.stale_after_seconds = stale_after_seconds
 
+    @fail_without_retry
     def poke(self, context: Any) -> bool:
         ti = context["ti"]
         request = LockRequest(
@@ -69,7 +120,7 @@ class PartitionRunLockSensor(BaseSensorOperator):
                       else "left in place: trigger with force_unlock=true to clear it")
             post_alert(stale_alert(context, self.partition, attempt.stale_flag, f"Insight lock flag {action}"))
             if not attempt.acquired:
-                raise AirflowFailException(
+                raise StaleLockFlag(
                     f"stale Insight lock flag on partition {self.partition} held by {attempt.stale_flag}; "
                     "trigger with force_unlock=true to clear it")
         for holder in attempt.forced:
@@ -82,22 +133,18 @@ class PartitionRunLockSensor(BaseSensorOperator):
         return False
 
 
-class ReleaseRunLockOperator(BaseOperator):
+class ReleaseRunLockOperator(PartitionLockTask, BaseOperator):
     """Teardown: clear this run's Insight lock flag and release its run lock, even when a step failed."""
 
     ui_color = "#d8e4f0"
 
     def __init__(self, *, partition: str, conn_id: str, database: str, with_flag: bool, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.partition = partition
-        self.conn_id = conn_id
-        self.database = database
-        self.with_flag = with_flag
+        self._target(partition, conn_id, database, with_flag)
 
+    @fail_without_retry
     def execute(self, context: Any) -> dict[str, bool]:
-        ti = context["ti"]
-        with open_lock_store(self.conn_id, self.database) as store:
-            flag_cleared, released = store.release(self.partition, ti.dag_id, ti.run_id, self.with_flag)
+        flag_cleared, released = self.release(context["ti"])
         self.log.info("Partition %s: run lock released=%s, lock flag cleared=%s", self.partition, released,
                       flag_cleared)
         return {"run_lock_released": released, "flag_cleared": flag_cleared}
@@ -160,11 +207,13 @@ class PartitionCommandOperator(BaseOperator):
     def argv(self) -> Sequence[str]:
         return self.command.render_argv(self.placeholders())
 
+    @fail_without_retry
     def execute(self, context: Any) -> None:
         ti = context["ti"]
         if self.lockfile:
             # Raises LockfileHeld (one line); the task's retries give a manual run time to finish.
             ensure_lockfile_free(Path(self.lockfile))
+        require_connection(self.partition.conn_id)
         connection = BaseHook.get_connection(self.partition.conn_id)
         env = self.environment(connection, ti.dag_id, ti.run_id)
         self._running = start_command(f"{self.step}[{self.partition.name}]", self.argv(), env)

@@ -6,15 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from pipelines.common.config import is_identifier
+from pipelines.common.errors import PermanentError
 from pipelines.common.paths import read_sql
-from pipelines.flywheel.jobs import IDENTIFIER
 
 MSCK_SQL = "athena/msck_repair_table.sql"
 # Label of a mapped MSCK task in the UI: the table name, the last word of its statement.
 MSCK_LABEL_TEMPLATE = "{{ task.query.split()[-1].strip('`') }}"
 
 
-class NoPartTables(RuntimeError):
+class NoPartTables(PermanentError):
     """The register step left no ``part_*`` table in the catalog; there is nothing to repair."""
 
 
@@ -33,7 +34,7 @@ def select_part_tables(names: Iterable[str], prefix: str, tables_filter: Sequenc
     wanted = set(tables_filter)
     selected = []
     for name in names:
-        if not name.startswith(prefix) or not IDENTIFIER.match(name):
+        if not name.startswith(prefix) or not is_identifier(name):
             continue
         if wanted and name not in wanted and name.removeprefix(prefix) not in wanted:
             continue
@@ -42,7 +43,7 @@ def select_part_tables(names: Iterable[str], prefix: str, tables_filter: Sequenc
 
 
 def msck_repair_statement(table: str) -> str:
-    if not IDENTIFIER.match(table):
+    if not is_identifier(table):
         raise ValueError(f"refusing to build MSCK REPAIR for table name {table[:40]!r}")
     statement = read_sql(MSCK_SQL)
     body = "\n".join(line for line in statement.splitlines() if not line.lstrip().startswith("--"))

@@ -1,19 +1,23 @@
-"""Per-environment settings of the Flywheel Glue pipelines, read from include/config/flywheel.yaml.
+"""Settings of the Flywheel Glue pipelines: include/config/flywheel.yaml as one typed, strict model.
 
-The environment is an Airflow Variable (``flywheel_env``, default ``dev``) read when a task runs, never
-when a DAG file is parsed, so switching environments needs no redeploy and parsing touches no database.
+The file holds settings shared by every environment (connection, bucketing, waits, Glue job names) and,
+under ``environments``, what differs per environment (buckets, database, Athena). ``load_config(env)``
+gives one environment's view of both. The environment is an Airflow Variable (``flywheel_env``, default
+``dev``) read when a task runs, never when a DAG file is parsed, so switching environments needs no
+redeploy and parsing touches no database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
-import yaml
+from pydantic import AfterValidator, ConfigDict, Field, PositiveInt
+from typing_extensions import TypedDict
 
+from pipelines.common import config as common
+from pipelines.common.config import ConfigError, StrictModel, require_identifier
 from pipelines.common.paths import config_path
 
 CONFIG_FILE = "flywheel.yaml"
@@ -21,56 +25,115 @@ ENV_VARIABLE = "flywheel_env"
 DEFAULT_ENV = "dev"
 
 
-class FlywheelConfigError(ValueError):
+class FlywheelConfigError(ConfigError):
     """The configuration file or the selected environment is unusable; the message is one line."""
 
 
-@dataclass(frozen=True)
-class FlywheelConfig:
+def _s3_url(url: str) -> str:
+    if not url.startswith("s3://"):
+        raise ValueError(f"{url[:60]!r} is not an s3:// location")
+    return url
+
+
+Identifier = Annotated[str, AfterValidator(require_identifier)]
+S3Url = Annotated[str, AfterValidator(_s3_url)]
+
+
+class TablePrefixes(TypedDict):
+    """Name prefixes of the Glue catalog tables each pipeline creates."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    staged: str
+    partitioned: str
+    bucketed: str
+
+
+class PreparePartTables(StrictModel):
+    """Arguments of the ``prepare-part-tables`` Glue job."""
+
+    max_concurrency: PositiveInt
+    poll_interval_sec: PositiveInt
+
+
+class GlueWait(StrictModel):
+    """How the triggerer waits on a Glue run: a check every ``poll_seconds``, ``max_poll_attempts`` checks."""
+
+    poll_seconds: PositiveInt
+    max_poll_attempts: PositiveInt
+
+
+class SnapshotWait(StrictModel):
+    """How the snapshot sensors wait for a source's ``snapshot_dt=`` folder."""
+
+    poke_seconds: PositiveInt
+    timeout_seconds: PositiveInt
+
+
+class SharedSettings(StrictModel):
+    """The settings every environment shares (the top level of the file)."""
+
+    aws_conn_id: str
+    bucket_count: PositiveInt
+    bucket_col: Identifier
+    table_prefixes: TablePrefixes
+    register_max_cols: PositiveInt
+    prepare_part_tables: PreparePartTables
+    msck_max_active: PositiveInt
+    athena_poll_seconds: PositiveInt
+    glue_wait: GlueWait
+    snapshot_wait: SnapshotWait
+    job_suffixes: dict[str, str] = Field(min_length=1)
+
+
+class EnvironmentSettings(StrictModel):
+    """What differs between environments: one entry of ``environments``."""
+
+    job_prefix: str
+    region: str
+    database: Identifier
+    athena_workgroup: str
+    athena_results_s3: S3Url
+    msck_results_s3: S3Url
+    sources: dict[str, S3Url]
+    targets: dict[str, S3Url]
+    csv_files: dict[str, S3Url]
+
+
+class FlywheelConfig(SharedSettings, EnvironmentSettings):
     """Everything a Flywheel task needs to know about one environment."""
 
     env: str
-    aws_conn_id: str
-    job_prefix: str
-    job_suffixes: Mapping[str, str]
-    region: str
-    database: str
-    athena_workgroup: str
-    athena_results_s3: str
-    msck_results_s3: str
-    sources: Mapping[str, str]
-    targets: Mapping[str, str]
-    csv_files: Mapping[str, str]
-    bucket_count: int
-    bucket_col: str
-    table_prefixes: Mapping[str, str]
-    register_max_cols: int
-    prepare_max_concurrency: int
-    prepare_poll_interval_sec: int
-    msck_max_active: int
-    glue_poll_seconds: int
-    glue_max_poll_attempts: int
-    snapshot_poke_seconds: int
-    snapshot_timeout_seconds: int
 
     def job_name(self, job: str) -> str:
         """Glue job name: ``<job_prefix>-<suffix>``, e.g. ``...-prod-register-staged-tables``."""
-        try:
-            return f"{self.job_prefix}-{self.job_suffixes[job]}"
-        except KeyError:
-            raise FlywheelConfigError(f"{CONFIG_FILE}: no job suffix for {job!r}") from None
+        return f"{self.job_prefix}-{_lookup(self.job_suffixes, 'job_suffixes', job)}"
 
     def source(self, name: str) -> str:
-        return _lookup(self.sources, "sources", name)
+        return _lookup(self.sources, f"environments.{self.env}.sources", name)
 
     def target(self, name: str) -> str:
-        return _lookup(self.targets, "targets", name)
+        return _lookup(self.targets, f"environments.{self.env}.targets", name)
 
     def csv_file(self, name: str) -> str:
-        return _lookup(self.csv_files, "csv_files", name)
+        return _lookup(self.csv_files, f"environments.{self.env}.csv_files", name)
 
 
-def _lookup(section: Mapping[str, str], section_name: str, name: str) -> str:
+class FlywheelSettings(SharedSettings):
+    """The whole of flywheel.yaml."""
+
+    environments: dict[str, EnvironmentSettings] = Field(min_length=1)
+
+    def environment(self, env: str) -> FlywheelConfig:
+        """The shared settings and those of ``env``; an unknown environment is one clear error."""
+        if env not in self.environments:
+            raise FlywheelConfigError(
+                f"unknown flywheel environment {env!r}; expected one of {sorted(self.environments)}")
+        shared = self.model_dump(exclude={"environments"})
+        return FlywheelConfig.model_validate({**shared, **self.environments[env].model_dump(), "env": env})
+
+
+def _lookup(section: dict[str, str], section_name: str, name: str) -> str:
     try:
         return section[name]
     except KeyError:
@@ -78,62 +141,27 @@ def _lookup(section: Mapping[str, str], section_name: str, name: str) -> str:
 
 
 @cache
-def _raw_config(path: Path) -> dict[str, Any]:
+def _settings_of(path: Path) -> FlywheelSettings:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise FlywheelConfigError(f"cannot read {path.name}: {type(exc).__name__}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("environments"), dict):
-        raise FlywheelConfigError(f"{path.name}: expected a mapping with an 'environments' section")
-    return data
+        return common.load_config(FlywheelSettings, path)
+    except ConfigError as exc:  # the family's class, so an alert or import error says which file family
+        raise FlywheelConfigError(str(exc)) from None
+
+
+def settings(path: Path | None = None) -> FlywheelSettings:
+    """The whole file (``include/config/flywheel.yaml`` unless ``path``); read once per path. Safe at DAG
+    parse time: a local file, no database or network."""
+    return _settings_of(path or config_path(CONFIG_FILE))
 
 
 def environments(path: Path | None = None) -> list[str]:
     """The environment names defined in the configuration file."""
-    return sorted(_raw_config(path or config_path(CONFIG_FILE))["environments"])
+    return sorted(settings(path).environments)
 
 
 def load_config(env: str, path: Path | None = None) -> FlywheelConfig:
-    """The settings of ``env``; an unknown environment or a missing key is one clear error."""
-    data = _raw_config(path or config_path(CONFIG_FILE))
-    envs = data["environments"]
-    if env not in envs:
-        raise FlywheelConfigError(f"unknown flywheel environment {env!r}; expected one of {sorted(envs)}")
-    scoped = envs[env]
-    try:
-        return FlywheelConfig(
-            env=env,
-            aws_conn_id=data["aws_conn_id"],
-            job_prefix=scoped["job_prefix"],
-            job_suffixes=dict(data["job_suffixes"]),
-            region=scoped["region"],
-            database=scoped["database"],
-            athena_workgroup=scoped["athena_workgroup"],
-            athena_results_s3=scoped["athena_results_s3"],
-            msck_results_s3=scoped["msck_results_s3"],
-            sources=dict(scoped["sources"]),
-            targets=dict(scoped["targets"]),
-            csv_files=dict(scoped["csv_files"]),
-            bucket_count=int(data["bucket_count"]),
-            bucket_col=data["bucket_col"],
-            table_prefixes=dict(data["table_prefixes"]),
-            register_max_cols=int(data["register_max_cols"]),
-            prepare_max_concurrency=int(data["prepare_part_tables"]["max_concurrency"]),
-            prepare_poll_interval_sec=int(data["prepare_part_tables"]["poll_interval_sec"]),
-            msck_max_active=int(data["msck_max_active"]),
-            glue_poll_seconds=int(data["glue_wait"]["poll_seconds"]),
-            glue_max_poll_attempts=int(data["glue_wait"]["max_poll_attempts"]),
-            snapshot_poke_seconds=int(data["snapshot_wait"]["poke_seconds"]),
-            snapshot_timeout_seconds=int(data["snapshot_wait"]["timeout_seconds"]),
-        )
-    except KeyError as exc:
-        raise FlywheelConfigError(f"{CONFIG_FILE}: key {exc.args[0]!r} missing for environment {env!r}") from None
-
-
-def shared_setting(key: str, path: Path | None = None) -> Any:
-    """An environment-independent setting (e.g. ``msck_max_active``); safe to read at DAG parse time:
-    it is a local file, no database or network."""
-    return _raw_config(path or config_path(CONFIG_FILE))[key]
+    """The settings of ``env``; an unknown environment or a missing or invalid key is one clear error."""
+    return settings(path).environment(env)
 
 
 def current_env() -> str:

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pipelines.common.config import is_identifier
+from pipelines.common.errors import PermanentError
 from pipelines.flywheel.config import FlywheelConfig
 
 NONE_SNAPSHOT = "_NONE_"  # the Glue jobs then discover the latest snapshot_dt themselves
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 DATE_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Runs the scheduler creates for a date: they process that date's snapshot.
 DATED_RUN_TYPES = frozenset({"scheduled", "backfill"})
 
 
-class InvalidRunSettings(ValueError):
+class InvalidRunSettings(PermanentError, ValueError):
     """A parameter value that must not reach AWS; the message is one line and names the parameter."""
 
 
@@ -43,7 +44,7 @@ def validate_snapshot_dt(value: Any) -> str:
 
 def validate_identifier(value: Any, param: str) -> str:
     text = str(value)
-    if not IDENTIFIER.match(text):
+    if not is_identifier(text):
         raise InvalidRunSettings(f"{param}: {text[:40]!r} is not a valid table or column name")
     return text
 
@@ -144,8 +145,8 @@ def _prepare_part(cfg: FlywheelConfig, run: RunSettings) -> dict[str, str]:
         "--WORKGROUP": cfg.athena_workgroup,
         "--RESULTS_S3": cfg.msck_results_s3,
         "--TABLE_PREFIX": cfg.table_prefixes["partitioned"],
-        "--MAX_CONCURRENCY": str(cfg.prepare_max_concurrency),
-        "--POLL_INTERVAL_SEC": str(cfg.prepare_poll_interval_sec),
+        "--MAX_CONCURRENCY": str(cfg.prepare_part_tables.max_concurrency),
+        "--POLL_INTERVAL_SEC": str(cfg.prepare_part_tables.poll_interval_sec),
     }
 
 
@@ -208,7 +209,3 @@ def snapshot_key_pattern(cfg: FlywheelConfig, source: str, snapshot_dt: str) -> 
         raise InvalidRunSettings("no snapshot date to wait for")
     return f"{cfg.source(source).rstrip('/')}/snapshot_dt={snapshot_dt}/*"
 
-
-def jobs_of_steps(cfg: FlywheelConfig, steps: Sequence[str]) -> list[str]:
-    """Distinct Glue job names used by ``steps`` (for seeding a stand-in and for checks)."""
-    return sorted({cfg.job_name(glue_step(step).job) for step in steps})

@@ -9,26 +9,25 @@ success is replaced by a new one. The provider's own durable mode reattaches def
 by tagging every run with an extra ``--airflow_task_uuid`` argument and only to running runs; here
 the jobs get exactly the runbook's arguments.
 
-Deferring needs the provider's async AWS client (aiobotocore). Where it is not installed, the same
-wait (interval, budget, reattach) runs in the worker and a warning says so in the task log.
+A bad environment Variable or run setting is found while the task's fields are rendered, before anything
+reaches AWS, and fails the task at once: no retry can fix it.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.glue import get_glue_log_group_names
-from airflow.providers.amazon.aws.operators.glue import JOB_RUN_TERMINAL_STATES, GlueJobOperator
+from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.providers.amazon.aws.triggers.glue import GlueJobCompleteTrigger
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 from airflow.sdk.execution_time.context import NEVER_EXPIRE
 
 from pipelines.common.alerts import task_failure_alert
-from pipelines.flywheel.config import current_config, shared_setting
+from pipelines.common.errors import fail_without_retry
+from pipelines.flywheel.config import current_config, settings
 from pipelines.flywheel.jobs import (
     SPLIT_SOURCES,
     glue_step,
@@ -43,11 +42,6 @@ LOG_GROUP_KEY = "glue_log_group"
 DEFAULT_ERROR_LOG_GROUP = "/aws-glue/jobs/error"
 
 
-def async_aws_available() -> bool:
-    """Whether the AWS triggers can run here: they need aiobotocore (the provider's optional extra)."""
-    return importlib.util.find_spec("aiobotocore") is not None
-
-
 class GlueJobRunFailed(AirflowException):
     """A Glue job run ended without success; names the job, the run id and the final state only."""
 
@@ -57,9 +51,9 @@ class FlywheelGlueJobOperator(GlueJobOperator):
 
     def __init__(self, *, step: str, **kwargs: Any) -> None:
         glue_step(step)  # an unknown step fails the DAG import, not the run
-        wait = shared_setting("glue_wait")
+        shared = settings()
         kwargs.setdefault("task_id", step)
-        kwargs.setdefault("aws_conn_id", shared_setting("aws_conn_id"))
+        kwargs.setdefault("aws_conn_id", shared.aws_conn_id)
         super().__init__(
             job_name=f"<{step}: resolved from flywheel.yaml at run time>",
             script_args={},
@@ -70,12 +64,13 @@ class FlywheelGlueJobOperator(GlueJobOperator):
             # Reattaching is done here through the task state store (see module doc); the provider's
             # durable mode would add an --airflow_task_uuid argument to every run.
             durable=False,
-            waiter_delay=int(wait["poll_seconds"]),
-            waiter_max_attempts=int(wait["max_poll_attempts"]),
+            waiter_delay=shared.glue_wait.poll_seconds,
+            waiter_max_attempts=shared.glue_wait.max_poll_attempts,
             **kwargs,
         )
         self.step = step
 
+    @fail_without_retry
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
         # Resolved here rather than in execute() so the UI's rendered fields show the real job and args.
         self.job_name, self.script_args = job_run_request(current_config(), self.step,
@@ -92,12 +87,7 @@ class FlywheelGlueJobOperator(GlueJobOperator):
             if store is not None:
                 store.set(RUN_ID_KEY, run_id, retention=NEVER_EXPIRE)
             self.log.info("Started Glue job %s run %s", self.job_name, run_id)
-        if self.deferrable and async_aws_available():
-            self.defer(trigger=self._completion_trigger(run_id), method_name="execute_complete")
-        if self.deferrable:
-            self.log.warning("aiobotocore is not installed, so the triggerer cannot watch Glue: "
-                             "waiting in the worker instead of deferring")
-        return self.execute_complete(context, self._wait_in_worker(run_id))
+        self.defer(trigger=self._completion_trigger(run_id), method_name="execute_complete")
 
     def _completion_trigger(self, run_id: str) -> GlueJobCompleteTrigger:
         return GlueJobCompleteTrigger(
@@ -111,22 +101,6 @@ class FlywheelGlueJobOperator(GlueJobOperator):
             verify=self.verify,
             botocore_config=self.botocore_config,
         )
-
-    def _wait_in_worker(self, run_id: str) -> dict[str, Any]:
-        """The trigger's job done in the worker, with the same poll interval and wait budget; returns
-        an event like the trigger's."""
-        tokens = self.hook.LogContinuationTokens()
-        for attempt in range(1, self.waiter_max_attempts + 1):
-            state = self.hook.get_job_state(self.job_name, run_id)
-            if self.verbose:
-                self.hook.print_job_logs(job_name=self.job_name, run_id=run_id, continuation_tokens=tokens)
-            if state in JOB_RUN_TERMINAL_STATES:
-                return {"status": "success" if self.is_job_succeeded(state) else "error", "run_id": run_id}
-            self.log.info("Glue job %s run %s is %s (check %d/%d)", self.job_name, run_id, state, attempt,
-                          self.waiter_max_attempts)
-            if attempt < self.waiter_max_attempts:
-                time.sleep(self.waiter_delay)
-        return {"status": "error", "run_id": run_id}
 
     def _previous_run(self, context: Any, store: Any) -> tuple[str | None, bool]:
         """(run id to wait on, whether it already succeeded); (None, False) when a new run is needed."""
@@ -201,16 +175,17 @@ class SnapshotPrefixSensor(S3KeySensor):
 
     def __init__(self, *, split_step: str, **kwargs: Any) -> None:
         self.source = SPLIT_SOURCES[split_step]
-        wait = shared_setting("snapshot_wait")
+        shared = settings()
         kwargs.setdefault("task_id", f"wait_for_{split_step}_snapshot")
-        kwargs.setdefault("aws_conn_id", shared_setting("aws_conn_id"))
-        kwargs.setdefault("poke_interval", int(wait["poke_seconds"]))
-        kwargs.setdefault("timeout", int(wait["timeout_seconds"]))
+        kwargs.setdefault("aws_conn_id", shared.aws_conn_id)
+        kwargs.setdefault("poke_interval", shared.snapshot_wait.poke_seconds)
+        kwargs.setdefault("timeout", shared.snapshot_wait.timeout_seconds)
         super().__init__(bucket_key=f"<{self.source}: resolved at run time>", wildcard_match=True,
                          deferrable=True, **kwargs)
         self.split_step = split_step
         self.snapshot_dt: str | None = None
 
+    @fail_without_retry
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
         run = run_settings_from_context(context)
         self.snapshot_dt = run.snapshot_dt if run.has_snapshot_date else None
@@ -221,9 +196,6 @@ class SnapshotPrefixSensor(S3KeySensor):
     def execute(self, context: Any) -> None:
         if not self.snapshot_dt:
             raise AirflowSkipException("snapshot_dt is _NONE_: the Glue job discovers the latest snapshot itself")
-        if self.deferrable and not async_aws_available():
-            self.log.warning("aiobotocore is not installed: poking from the worker instead of deferring")
-            self.deferrable = False
         self.log.info("Waiting for %s", self.bucket_key)
         super().execute(context)
 

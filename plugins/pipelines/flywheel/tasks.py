@@ -1,4 +1,7 @@
-"""Bodies of the small Python tasks of the Flywheel DAGs (the DAG files only wire them)."""
+"""Bodies of the small Python tasks of the Flywheel DAGs (the DAG files only wire them).
+
+Each body fails its task at once, without retries, on an error no retry can fix (a bad environment
+Variable or run setting, no part_* table to repair): see ``pipelines.common.errors``."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from pipelines.common.errors import fail_without_retry
 from pipelines.flywheel.catalog import NoPartTables, catalog_table_names, msck_repair_kwargs, select_part_tables
 from pipelines.flywheel.config import FlywheelConfig, current_config
 from pipelines.flywheel.jobs import run_settings_from_context
@@ -18,6 +22,7 @@ LIST_TABLES_TASK_ID = "list_part_tables"
 PREPARE_TASK_ID = "prepare_part_tables"
 
 
+@fail_without_retry
 def repair_branch(params: Mapping[str, Any]) -> str:
     """Which way the part_* partitions get repaired: per-table Athena MSCK (default) or the Glue job."""
     return PREPARE_TASK_ID if params.get("repair_with") == REPAIR_WITH_GLUE else LIST_TABLES_TASK_ID
@@ -29,6 +34,7 @@ def glue_client(cfg: FlywheelConfig) -> Any:
     return GlueCatalogHook(aws_conn_id=cfg.aws_conn_id).conn
 
 
+@fail_without_retry
 def msck_repair_plan(context: Mapping[str, Any]) -> list[dict[str, str]]:
     """One AthenaOperator kwargs dict per ``part_*`` table found in the Glue catalog now."""
     cfg = current_config()
@@ -43,6 +49,7 @@ def msck_repair_plan(context: Mapping[str, Any]) -> list[dict[str, str]]:
                               workgroup=cfg.athena_workgroup)
 
 
+@fail_without_retry
 def part_tables_event_extra(context: Mapping[str, Any]) -> dict[str, str]:
     """What the asset event says about this update (env, database, snapshot), for the reports DAG."""
     cfg = current_config()

@@ -7,8 +7,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from pipelines.common.errors import require_connection
 from pipelines.common.paths import read_sql
 from pipelines.opendental.config import ANALYTICS_CONN_ID, REPLICA_CONN_ID, SOURCE_CONN_ID
+from pipelines.opendental.errors import ConnectionCheckError
 
 
 @dataclass(frozen=True)
@@ -19,10 +21,6 @@ class ConnIds:
 
 
 DEFAULT_IDS = ConnIds()
-
-
-class ConnectionCheckError(RuntimeError):
-    """A connection test failed; the message names the connection and never its credentials."""
 
 
 def _mysql_hook(conn_id: str) -> Any:
@@ -76,6 +74,7 @@ def check_connections(ids: ConnIds | None = None) -> dict[str, str]:
     checks = [(ids.source, "mysql"), (ids.replica, "mysql"), (ids.analytics, "postgres")]
     versions: dict[str, str] = {}
     for conn_id, engine in checks:
+        require_connection(conn_id)
         try:
             if engine == "mysql":
                 with mysql(conn_id, read_only=conn_id == ids.source) as conn:

@@ -16,20 +16,17 @@ from typing import Any
 
 from pipelines.opendental.config import Settings
 from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, mysql, streaming_cursor
+from pipelines.opendental.db import SHADOW_SUFFIX, count, execute, mysql_swap_in, mysql_upsert_suffix
+from pipelines.opendental.deletes import propagate_at_source
+from pipelines.opendental.errors import TableMissingError
 from pipelines.opendental.identifiers import mysql_ident
 from pipelines.opendental.plan import TablePlan
 from pipelines.opendental.progress import Progress
 from pipelines.opendental.schema import TableSchema, describe, insert_row_expr
-from pipelines.opendental.state import as_text, ensure_state_table, get_state, later, put_state, window_start
+from pipelines.opendental.state import TableState, as_text, ensure_state_table, get_state, later, put_state
+from pipelines.opendental.tablerun import StageMetrics, TableRun, Window, decide_mode, window_for
 
 log = logging.getLogger(__name__)
-
-SHADOW_SUFFIX = "__etl_shadow"
-OLD_SUFFIX = "__etl_old"
-
-
-class TableMissingError(RuntimeError):
-    """The planned table is gone from the source."""
 
 
 @dataclass
@@ -49,12 +46,6 @@ def _create_statement(source: Any, table: str, new_name: str) -> str:
     if not ddl.startswith(head):
         raise RuntimeError(f"{table}: unexpected SHOW CREATE TABLE output")
     return f"CREATE TABLE {mysql_ident(new_name)}" + ddl[len(head):]
-
-
-def _execute(conn: Any, sql: str | bytes) -> None:
-    cur = conn.cursor()
-    cur.execute(sql)
-    cur.close()
 
 
 def _page_query(schema: TableSchema, plan: TablePlan, *, since: str | None, after: tuple[Any, Any] | None,
@@ -86,21 +77,13 @@ def _page_query(schema: TableSchema, plan: TablePlan, *, since: str | None, afte
     return sql, params
 
 
-def _upsert_suffix(schema: TableSchema) -> bytes:
-    updates = [f"{mysql_ident(c.name)} = VALUES({mysql_ident(c.name)})"
-               for c in schema.columns if c.name not in schema.primary_key]
-    if not updates:
-        return b""
-    return (" ON DUPLICATE KEY UPDATE " + ", ".join(updates)).encode()
-
-
 def copy_rows(source: Any, replica: Any, schema: TableSchema, plan: TablePlan, target: str, settings: Settings,
               *, since: str | None = None, after_key: Any = None, upsert: bool = False,
               progress: Progress | None = None) -> CopyOutcome:
     """Copy the selected rows into ``target`` in keyset pages; memory bounded by the page size."""
     outcome = CopyOutcome(max_key=after_key)
     head = f"INSERT INTO {mysql_ident(target)} VALUES ".encode()
-    suffix = _upsert_suffix(schema) if upsert else b""
+    suffix = mysql_upsert_suffix((c.name for c in schema.columns), schema.primary_key) if upsert else b""
     limit = settings.batch_rows if plan.key_column else None
     position: tuple[Any, Any] | None = None if after_key is None else (after_key, None)
     while True:
@@ -115,7 +98,7 @@ def copy_rows(source: Any, replica: Any, schema: TableSchema, plan: TablePlan, t
                 batch.append(encoded)
                 size += len(encoded) + 1
                 if size >= settings.statement_bytes:
-                    _execute(replica, head + b",".join(batch) + suffix)
+                    execute(replica, head + b",".join(batch) + suffix)
                     batch, size = [], 0
             page_rows += len(rows)
             last_key, last_watermark, _ = rows[-1]
@@ -127,7 +110,7 @@ def copy_rows(source: Any, replica: Any, schema: TableSchema, plan: TablePlan, t
                     (as_text(r[1]) for r in rows if r[1] is not None), default=None))
         cur.close()
         if batch:
-            _execute(replica, head + b",".join(batch) + suffix)
+            execute(replica, head + b",".join(batch) + suffix)
         outcome.rows += page_rows
         if progress:
             progress.advance(page_rows)
@@ -135,43 +118,23 @@ def copy_rows(source: Any, replica: Any, schema: TableSchema, plan: TablePlan, t
             return outcome
 
 
-def _swap_in(replica: Any, table: str, shadow: str, exists: bool) -> None:
-    """Readers see the old table or the new one, never a half-filled one (RENAME TABLE is atomic)."""
-    if exists:
-        old = table + OLD_SUFFIX
-        _execute(replica, f"DROP TABLE IF EXISTS {mysql_ident(old)}")
-        _execute(replica, f"RENAME TABLE {mysql_ident(table)} TO {mysql_ident(old)}, "
-                          f"{mysql_ident(shadow)} TO {mysql_ident(table)}")
-        _execute(replica, f"DROP TABLE {mysql_ident(old)}")
-    else:
-        _execute(replica, f"RENAME TABLE {mysql_ident(shadow)} TO {mysql_ident(table)}")
-
-
 def full_copy(source: Any, replica: Any, schema: TableSchema, plan: TablePlan, settings: Settings,
               replica_exists: bool, progress: Progress) -> CopyOutcome:
     shadow = schema.name + SHADOW_SUFFIX
-    _execute(replica, f"DROP TABLE IF EXISTS {mysql_ident(shadow)}")
-    _execute(replica, _create_statement(source, schema.name, shadow))
+    execute(replica, f"DROP TABLE IF EXISTS {mysql_ident(shadow)}")
+    execute(replica, _create_statement(source, schema.name, shadow))
     # MyISAM builds secondary indexes once at the end instead of row by row (a note on InnoDB).
-    _execute(replica, f"ALTER TABLE {mysql_ident(shadow)} DISABLE KEYS")
+    execute(replica, f"ALTER TABLE {mysql_ident(shadow)} DISABLE KEYS")
     outcome = copy_rows(source, replica, schema, plan, shadow, settings, progress=progress)
     # OpenDental tables carry dozens of secondary indexes: build them on all cores (MyISAM only).
-    _execute(replica, f"SET SESSION myisam_repair_threads = {max(2, os.cpu_count() or 1)}")
-    _execute(replica, f"ALTER TABLE {mysql_ident(shadow)} ENABLE KEYS")
-    _swap_in(replica, schema.name, shadow, replica_exists)
+    execute(replica, f"SET SESSION myisam_repair_threads = {max(2, os.cpu_count() or 1)}")
+    execute(replica, f"ALTER TABLE {mysql_ident(shadow)} ENABLE KEYS")
+    mysql_swap_in(replica, schema.name, shadow, replica_exists)
     return outcome
 
 
-def _count(conn: Any, table: str) -> int:
-    cur = conn.cursor()
-    cur.execute(f"SELECT COUNT(*) FROM {mysql_ident(table)}")
-    value = int(cur.fetchone()[0])
-    cur.close()
-    return value
-
-
-def extract_table(plan: TablePlan, settings: Settings, ids: ConnIds = DEFAULT_IDS) -> dict[str, Any]:
-    """Bring the replica's copy of one table up to date; returns what moved, for the next stages."""
+def extract_table(plan: TablePlan, settings: Settings, ids: ConnIds = DEFAULT_IDS) -> TableRun:
+    """Bring the replica's copy of one table up to date; the returned record starts the table's run."""
     started = time.monotonic()
     table = plan.table
     with mysql(ids.source, read_only=True) as source, mysql(ids.replica) as replica:
@@ -185,51 +148,55 @@ def extract_table(plan: TablePlan, settings: Settings, ids: ConnIds = DEFAULT_ID
         if drift:
             log.warning("%s: schema drift between source and replica (columns or types differ): rebuilding the "
                         "replica table from the source DDL with a full copy", table)
-        mode = _mode(plan, state, replica_schema, drift, schema)
+        window = window_for(plan, last_value=state.last_value, last_key=state.last_key,
+                            overlap=settings.overlap) if state else None
+        in_sync = replica_schema is not None and not drift and _state_matches(state, plan, schema)
+        mode = decide_mode(plan, in_sync=in_sync, window=window)
         progress = Progress(f"{table} extract", total=schema.estimated_rows if mode == "full" else None)
-        since = None
-        if mode == "full":
-            log.info("%s: full copy into a shadow table, swapped in atomically (%s)", table,
-                     "forced" if plan.force else plan.strategy)
-            outcome = full_copy(source, replica, schema, plan, settings, replica_schema is not None, progress)
-        elif mode == "incremental":
-            since = window_start(state.last_value, settings.overlap)
-            log.info("%s: incremental from %s >= %s (stored watermark %s minus %s overlap), upsert by key",
-                     table, plan.watermark_column, since, state.last_value, settings.overlap)
-            outcome = copy_rows(source, replica, schema, plan, table, settings, since=since, upsert=True,
-                                progress=progress)
-        else:
-            log.info("%s: append-only after %s = %s", table, plan.key_column, state.last_key)
-            outcome = copy_rows(source, replica, schema, plan, table, settings, after_key=state.last_key,
-                                progress=progress)
+        outcome = _copy(source, replica, schema, plan, settings, mode, window, state, replica_schema is not None,
+                        progress)
+        deleted = _propagate_deletes(source, replica, plan, mode)
         last_value = later(state.last_value if state and mode != "full" else None, outcome.max_watermark)
         last_key = outcome.max_key if outcome.max_key is not None else (state.last_key if state else None)
-        replica_total = _count(replica, table)
+        replica_total = count(replica, mysql_ident(table))
         put_state(replica, table, plan.strategy, plan.watermark_column, last_value,
                   last_key if plan.key_column else None, outcome.rows, schema.signature())
     progress.done()
-    seconds = time.monotonic() - started
-    return {
-        **plan.to_dict(),
-        "mode": mode,
-        "since": since,
-        "after_key": state.last_key if mode == "append_only" and state else None,
-        "schema_drift": drift,
-        "watermark": last_value,
-        "stages": {"extract": {"rows": outcome.rows, "seconds": round(seconds, 3), "replica_rows": replica_total}},
-    }
+    metrics = StageMetrics(mode=mode, rows=outcome.rows, seconds=round(time.monotonic() - started, 3),
+                           window=window if mode != "full" else None, total_rows=replica_total, deleted=deleted)
+    return TableRun(plan=plan, mode=mode, window=metrics.window, schema_drift=drift, watermark=last_value,
+                    stages={"extract": metrics})
 
 
-def _mode(plan: TablePlan, state: Any, replica_schema: TableSchema | None, drift: bool,
-          schema: TableSchema) -> str:
-    """full unless an up-to-date replica table and its stored state allow reading only what changed."""
-    if plan.force or plan.strategy == "full" or replica_schema is None or drift or state is None:
-        return "full"
-    if (state.strategy, state.watermark_column, state.signature) != (
-            plan.strategy, plan.watermark_column, schema.signature()):
-        return "full"
-    if plan.strategy == "incremental" and state.last_value is None:
-        return "full"
-    if plan.strategy == "append_only" and state.last_key is None:
-        return "full"
-    return plan.strategy
+def _propagate_deletes(source: Any, replica: Any, plan: TablePlan, mode: str) -> int:
+    """Rows deleted at the source since the last run, removed from the replica (a full copy has none)."""
+    if mode == "full":
+        return 0
+    if plan.key_column is None:
+        log.warning("%s: rows deleted at the source are not detected without a single integer primary key; "
+                    "a forced full run removes them", plan.table)
+        return 0
+    return propagate_at_source(source, replica, plan.table, plan.key_column)
+
+
+def _state_matches(state: TableState | None, plan: TablePlan, schema: TableSchema) -> bool:
+    """The stored state was written by this strategy, on this watermark column, for this DDL."""
+    return state is not None and (state.strategy, state.watermark_column, state.signature) == (
+        plan.strategy, plan.watermark_column, schema.signature())
+
+
+def _copy(source: Any, replica: Any, schema: TableSchema, plan: TablePlan, settings: Settings, mode: str,
+          window: Window | None, state: TableState | None, replica_exists: bool, progress: Progress) -> CopyOutcome:
+    table = schema.name
+    if mode == "full" or window is None:
+        log.info("%s: full copy into a shadow table, swapped in atomically (%s)", table,
+                 "forced" if plan.force else plan.strategy)
+        return full_copy(source, replica, schema, plan, settings, replica_exists, progress)
+    if mode == "incremental":
+        log.info("%s: incremental from %s >= %s (stored watermark %s minus %s overlap), upsert by key",
+                 table, plan.watermark_column, window.value, state.last_value if state else None,
+                 settings.overlap)
+        return copy_rows(source, replica, schema, plan, table, settings, since=str(window.value), upsert=True,
+                         progress=progress)
+    log.info("%s: append-only after %s = %s", table, plan.key_column, window.value)
+    return copy_rows(source, replica, schema, plan, table, settings, after_key=window.value, progress=progress)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-SAFE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+from pipelines.common.config import is_identifier
+from pipelines.opendental.errors import UnknownTablesError
 
-
-class UnknownTablesError(ValueError):
-    """Requested table names that are not (safe) tables of the source."""
+MYSQL_NAME_LENGTH = 64
 
 
 def is_safe_name(name: str) -> bool:
-    return bool(SAFE_NAME.match(name))
+    """A name that can be a MySQL table and needs no quoting (the project's one identifier rule)."""
+    return is_identifier(name) and len(name) <= MYSQL_NAME_LENGTH
 
 
 def mysql_ident(name: str) -> str:

@@ -12,45 +12,40 @@ import logging
 import time
 from typing import Any
 
-from pipelines.common.paths import read_sql
 from pipelines.opendental.config import Settings
 from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, mysql, postgres, streaming_cursor
-from pipelines.opendental.extract import SHADOW_SUFFIX, TableMissingError
+from pipelines.opendental.db import (
+    RAW,
+    SHADOW_SUFFIX,
+    count,
+    ensure_schemas,
+    pg_columns,
+    pg_swap_in,
+    pg_upsert,
+    qualify,
+    scalar,
+    vacuum_analyze,
+)
+from pipelines.opendental.deletes import delete_from_postgres, pending
+from pipelines.opendental.errors import TableMissingError
 from pipelines.opendental.identifiers import mysql_ident, pg_ident
 from pipelines.opendental.progress import Progress
 from pipelines.opendental.schema import TableSchema, csv_row_expr, describe, expected_pg_columns, pg_columns_ddl
-from pipelines.opendental.state import as_text, window_start
+from pipelines.opendental.state import as_text
+from pipelines.opendental.tablerun import StageMetrics, TableRun, Window, decide_mode, window_for
 
 log = logging.getLogger(__name__)
 
-RAW = "raw"
-
-
-def qualified(schema_name: str, table: str) -> str:
-    return f"{pg_ident(schema_name)}.{pg_ident(table)}"
-
-
-def pg_table_columns(pg: Any, schema_name: str, table: str) -> list[tuple[str, str]]:
-    with pg.cursor() as cur:
-        cur.execute(read_sql("postgres/opendental/table_columns.sql"), {"schema": schema_name, "table": table})
-        return [(name, type_) for name, type_ in cur.fetchall()]
-
-
-def ensure_schemas(pg: Any) -> None:
-    with pg.cursor() as cur:
-        for statement in read_sql("postgres/opendental/schemas.sql").split(";"):
-            if statement.strip():
-                cur.execute(statement)
-    pg.commit()
-
 
 def stream_into_copy(replica: Any, pg_cur: Any, schema: TableSchema, target: str, settings: Settings,
-                     progress: Progress, where: str = "", params: list[Any] | None = None,
-                     freeze: bool = False) -> int:
-    """Stream the replica's rows as CSV lines into ``COPY target``; returns the row count."""
+                     progress: Progress, window: Window | None = None, freeze: bool = False) -> int:
+    """Stream the replica's rows (those in ``window``, or all) as CSV lines into ``COPY target``; returns
+    the row count."""
     columns = ", ".join(pg_ident(c.name) for c in schema.columns)
+    condition, params = window.condition(mysql_ident) if window else ("", None)
     cur = streaming_cursor(replica)
-    cur.execute(f"SELECT {csv_row_expr(schema)} FROM {mysql_ident(schema.name)} {where}", params or [])
+    cur.execute(f"SELECT {csv_row_expr(schema)} FROM {mysql_ident(schema.name)}"
+                + (f" WHERE {condition}" if condition else ""), params)
     rows_copied = 0
     try:
         options = "FORMAT csv, FREEZE" if freeze else "FORMAT csv"
@@ -67,7 +62,8 @@ def stream_into_copy(replica: Any, pg_cur: Any, schema: TableSchema, target: str
 def full_load(replica: Any, pg: Any, schema: TableSchema, watermark: str | None, settings: Settings,
               progress: Progress) -> tuple[int, float]:
     """COPY into a fresh shadow table, key and index it, then swap it in (readers never see it half)."""
-    live, shadow = qualified(RAW, schema.name), qualified(RAW, schema.name + SHADOW_SUFFIX)
+    shadow_name = schema.name + SHADOW_SUFFIX
+    shadow = qualify(RAW, shadow_name)
     with pg.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {shadow}")
         cur.execute(f"CREATE TABLE {shadow} (\n  {pg_columns_ddl(schema, with_primary_key=False)}\n)")
@@ -82,102 +78,92 @@ def full_load(replica: Any, pg: Any, schema: TableSchema, watermark: str | None,
                         + ", ".join(pg_ident(k) for k in schema.primary_key) + ")")
         if watermark:
             cur.execute(f"CREATE INDEX ON {shadow} ({pg_ident(watermark)})")
-        cur.execute(f"DROP TABLE IF EXISTS {live}")
-        cur.execute(f"ALTER TABLE {shadow} RENAME TO {pg_ident(schema.name)}")
+        pg_swap_in(cur, RAW, schema.name, shadow_name)
     pg.commit()
     return rows, copy_seconds
 
 
 def upsert_load(replica: Any, pg: Any, schema: TableSchema, settings: Settings, progress: Progress,
-                where: str, params: list[Any]) -> int:
-    """COPY the changed rows into a temporary table, then INSERT ... ON CONFLICT (pk) DO UPDATE."""
-    live = qualified(RAW, schema.name)
+                window: Window) -> int:
+    """COPY the changed rows into a temporary table, then upsert them by primary key."""
     temp = pg_ident(f"{schema.name}__etl_changes")
-    columns = [pg_ident(c.name) for c in schema.columns]
-    keys = [pg_ident(k) for k in schema.primary_key]
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys)
     with pg.cursor() as cur:
-        cur.execute(f"CREATE TEMPORARY TABLE {temp} (LIKE {live}) ON COMMIT DROP")
-        rows = stream_into_copy(replica, cur, schema, temp, settings, progress, where, params)
-        conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-        cur.execute(f"INSERT INTO {live} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM {temp} "
-                    f"ON CONFLICT ({', '.join(keys)}) {conflict}")
+        cur.execute(f"CREATE TEMPORARY TABLE {temp} (LIKE {qualify(RAW, schema.name)}) ON COMMIT DROP")
+        rows = stream_into_copy(replica, cur, schema, temp, settings, progress, window)
+        pg_upsert(cur, qualify(RAW, schema.name), f"SELECT * FROM {temp}", [c.name for c in schema.columns],
+                  schema.primary_key)
     pg.commit()
     return rows
 
 
 def append_load(replica: Any, pg: Any, schema: TableSchema, settings: Settings, progress: Progress,
-                key: str, after: Any) -> int:
+                window: Window) -> int:
     """Rows past the raw table's highest key, COPY'd straight into it (one transaction)."""
-    where, params = ("", []) if after is None else (f"WHERE {mysql_ident(key)} > %s", [after])
     with pg.cursor() as cur:
-        rows = stream_into_copy(replica, cur, schema, qualified(RAW, schema.name), settings, progress, where,
-                                params)
+        rows = stream_into_copy(replica, cur, schema, qualify(RAW, schema.name), settings, progress, window)
     pg.commit()
     return rows
 
 
-def vacuum_analyze(pg: Any, qualified_name: str) -> None:
-    """Statistics and a visibility map for a freshly bulk-loaded table: the planner then uses the watermark
-    index for the next incremental run, and COUNT(*) in validation reads the key index, not the heap."""
-    pg.commit()
-    pg.autocommit = True
-    try:
-        with pg.cursor() as cur:
-            cur.execute(f"VACUUM (ANALYZE) {qualified_name}")
-    finally:
-        pg.autocommit = False
+def raw_window(pg: Any, run: TableRun, settings: Settings) -> Window | None:
+    """Where raw's copy stops: its latest watermark (minus the overlap) or its highest key."""
+    plan, live = run.plan, qualify(RAW, run.table)
+    if plan.strategy == "incremental" and plan.watermark_column:
+        latest = as_text(scalar(pg, f"SELECT MAX({pg_ident(plan.watermark_column)}) FROM {live}"))
+        return window_for(plan, last_value=latest, overlap=settings.overlap)
+    if plan.strategy == "append_only" and plan.key_column:
+        return window_for(plan, last_key=scalar(pg, f"SELECT MAX({pg_ident(plan.key_column)}) FROM {live}"))
+    return None
 
 
-def _scalar(pg: Any, sql: str) -> Any:
-    with pg.cursor() as cur:
-        cur.execute(sql)
-        return cur.fetchone()[0]
-
-
-def load_table(extracted: dict[str, Any], settings: Settings, ids: ConnIds = DEFAULT_IDS) -> dict[str, Any]:
-    """Bring ``raw.<table>`` up to date with the replica; returns ``extracted`` plus the load figures."""
+def load_table(run: TableRun, settings: Settings, ids: ConnIds = DEFAULT_IDS) -> TableRun:
+    """Bring ``raw.<table>`` up to date with the replica; returns the run with the load figures."""
     started = time.monotonic()
-    table, strategy = extracted["table"], extracted["strategy"]
-    watermark, key = extracted.get("watermark_column"), extracted.get("key_column")
+    table, plan = run.table, run.plan
     with mysql(ids.replica) as replica, postgres(ids.analytics) as pg:
         schema = describe(replica.cursor(), table)
         if schema is None:
             raise TableMissingError(f"table {table}: not in the replica (run its extract first)")
         ensure_schemas(pg)
-        existing = pg_table_columns(pg, RAW, table)
+        existing = pg_columns(pg, RAW, table)
         drift = bool(existing) and existing != expected_pg_columns(schema)
         if drift:
             log.warning("%s: raw table differs from the replica's columns or types: rebuilding it with a full "
                         "load", table)
-        live = qualified(RAW, table)
-        mode = "full" if (extracted["mode"] == "full" or not existing or drift) else strategy
-        since = after = None
-        if mode == "incremental":
-            since = window_start(as_text(_scalar(pg, f"SELECT MAX({pg_ident(watermark)}) FROM {live}")),
-                                 settings.overlap)
-            mode = "full" if since is None else mode
-        elif mode == "append_only":
-            after = _scalar(pg, f"SELECT MAX({pg_ident(key)}) FROM {live}")
-        copy_seconds = None
+        in_sync = bool(existing) and not drift and not run.rebuilt("extract")
+        window = raw_window(pg, run, settings) if in_sync else None
+        mode = decide_mode(plan, in_sync=in_sync, window=window)
+        copy_seconds = raw_total = None
         progress = Progress(f"{table} load", total=schema.estimated_rows if mode == "full" else None)
-        if mode == "full":
+        if mode == "full" or window is None:
             log.info("%s: full load into raw via a shadow table", table)
-            rows, copy_seconds = full_load(replica, pg, schema, watermark, settings, progress)
-            vacuum_analyze(pg, live)
+            rows, copy_seconds = full_load(replica, pg, schema, plan.watermark_column, settings, progress)
+            vacuum_analyze(pg, qualify(RAW, table))
+            # Whole-table counts are validation's job; a full load counts for its own figures at little cost.
+            raw_total = count(pg, qualify(RAW, table))
         elif mode == "incremental":
             log.info("%s: incremental load of rows with %s >= %s (raw's latest minus overlap), upsert by key",
-                     table, watermark, since)
-            rows = upsert_load(replica, pg, schema, settings, progress, f"WHERE {mysql_ident(watermark)} >= %s",
-                               [since])
+                     table, window.column, window.value)
+            rows = upsert_load(replica, pg, schema, settings, progress, window)
         else:
-            log.info("%s: append-only load after %s = %s", table, key, after)
-            rows = append_load(replica, pg, schema, settings, progress, key, after)
-        # Whole-table counts are validation's job; a full load counts for its own figures at little cost.
-        raw_total = int(_scalar(pg, f"SELECT COUNT(*) FROM {live}")) if mode == "full" else None
+            log.info("%s: append-only load after %s = %s", table, window.column, window.value)
+            rows = append_load(replica, pg, schema, settings, progress, window)
+        deleted = remove_deleted(replica, pg, run)
     progress.done()
-    seconds = time.monotonic() - started
-    stages = {**extracted["stages"], "load": {"rows": rows, "seconds": round(seconds, 3), "raw_rows": raw_total,
-                                              "mode": mode, "since": since,
-                                              "copy_seconds": None if copy_seconds is None else round(copy_seconds, 3)}}
-    return {**extracted, "raw_rebuilt": mode == "full", "stages": stages}
+    return run.with_stage("load", StageMetrics(
+        mode=mode, rows=rows, seconds=round(time.monotonic() - started, 3), window=window if mode != "full" else None,
+        total_rows=raw_total, copy_seconds=None if copy_seconds is None else round(copy_seconds, 3),
+        deleted=deleted))
+
+
+def remove_deleted(replica: Any, pg: Any, run: TableRun) -> int:
+    """Delete from raw the rows deleted at the source (found by extract, this run or an unfinished one)."""
+    key = run.plan.key_column
+    keys = pending(replica, run.table, key) if key else []
+    if not keys:
+        return 0
+    with pg.cursor() as cur:
+        deleted = delete_from_postgres(cur, qualify(RAW, run.table), pg_ident(key), keys)
+    pg.commit()
+    log.info("%s: %d rows deleted at the source, removed from raw", run.table, deleted)
+    return deleted

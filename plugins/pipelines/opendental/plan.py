@@ -7,12 +7,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from pipelines.opendental.config import Settings
+from pipelines.opendental.errors import PlanError
 from pipelines.opendental.identifiers import validate_tables
-from pipelines.opendental.schema import TEMPORAL_TYPES, TableSchema
-
-
-class PlanError(ValueError):
-    """A configuration override that cannot apply to the table as it is."""
+from pipelines.opendental.schema import TableSchema
 
 
 @dataclass(frozen=True)
@@ -101,11 +98,6 @@ def build_plan(
             force=force,
         ))
     return plans
-
-
-def watermark_is_temporal(schema: TableSchema, column: str | None) -> bool:
-    col = schema.column(column) if column else None
-    return col is not None and col.data_type in TEMPORAL_TYPES
 
 
 def format_plan(plans: Iterable[TablePlan], details: Mapping[str, Mapping[str, Any]] | None = None) -> str:

@@ -8,11 +8,11 @@ per-value work in C: Python only moves one pre-built byte string per row.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.common.paths import read_sql
-from pipelines.opendental.identifiers import mysql_ident, pg_ident, snake_case
+from pipelines.opendental.identifiers import mysql_ident, pg_ident
 
 INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"}
 DECIMAL_TYPES = {"decimal", "numeric"}
@@ -81,14 +81,6 @@ class TableSchema:
         """A fingerprint of the column names and types, in order: changes when the DDL drifts."""
         text = "|".join(f"{c.name}:{c.column_type}" for c in self.columns) + "|pk:" + ",".join(self.primary_key)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TableSchema:
-        return cls(data["name"], tuple(Column(**c) for c in data["columns"]), tuple(data["primary_key"]),
-                   data.get("estimated_rows", 0), data.get("data_length", 0))
 
 
 @dataclass
@@ -243,20 +235,3 @@ def csv_row_expr(schema: TableSchema) -> str:
     parts = ", ".join(csv_value_expr(c) for c in schema.columns)
     return f"CAST(CONCAT_WS(',', {parts}) AS BINARY)"
 
-
-def select_list(schema: TableSchema) -> str:
-    return ", ".join(mysql_ident(c.name) for c in schema.columns)
-
-
-def snake_names(schema: TableSchema) -> dict[str, str]:
-    """Original column name -> public (snake_case) name, made unique if two names collide."""
-    names: dict[str, str] = {}
-    seen: set[str] = set()
-    for col in schema.columns:
-        base = snake_case(col.name)
-        name, n = base, 2
-        while name in seen:
-            name, n = f"{base}_{n}", n + 1
-        seen.add(name)
-        names[col.name] = name
-    return names

@@ -15,23 +15,22 @@ import time
 from typing import Any
 
 from pipelines.common.paths import sql_dir
+from pipelines.opendental import db
 from pipelines.opendental.config import Settings
-from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, postgres
+from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, mysql, postgres
+from pipelines.opendental.db import PUBLIC, RAW, qualify
+from pipelines.opendental.deletes import delete_from_postgres, forget, pending
+from pipelines.opendental.errors import TransformError
 from pipelines.opendental.identifiers import pg_ident, snake_case
-from pipelines.opendental.load import RAW, ensure_schemas, pg_table_columns, qualified, vacuum_analyze
-from pipelines.opendental.state import as_text, window_start
+from pipelines.opendental.state import as_text
+from pipelines.opendental.tablerun import StageMetrics, TableRun, Window, decide_mode, window_for
 
 log = logging.getLogger(__name__)
 
-PUBLIC = "public"
 TRANSFORM_DIR = "opendental/transform"
 BUILD_SUFFIX = "__etl_build"
 TEXT_TYPES = ("text", "character varying", "character")
 ALWAYS_FULL = re.compile(r"^\s*--\s*rebuild:\s*full\s*$", re.MULTILINE | re.IGNORECASE)
-
-
-class TransformError(RuntimeError):
-    """A transform cannot run as written (e.g. its output lacks the table's key)."""
 
 
 def custom_sql(table: str) -> str | None:
@@ -51,7 +50,7 @@ def generic_sql(table: str, raw_columns: list[tuple[str, str]]) -> str:
         seen.add(alias)
         value = f"btrim({pg_ident(name)})" if type_.startswith(TEXT_TYPES) else pg_ident(name)
         parts.append(f"{value} AS {pg_ident(alias)}")
-    return "SELECT " + ",\n       ".join(parts) + f"\nFROM {qualified(RAW, table)}"
+    return "SELECT " + ",\n       ".join(parts) + f"\nFROM {qualify(RAW, table)}"
 
 
 def _strip_sql(sql: str) -> str:
@@ -66,96 +65,96 @@ def output_columns(pg: Any, select_sql: str) -> list[str]:
     return names
 
 
-def rebuild(pg: Any, table: str, select_sql: str, keys: list[str], watermark: str | None = None) -> None:
+def rebuild(pg: Any, table: str, select_sql: str, keys: list[str], watermark: str | None = None) -> int:
     """Build the whole public table beside the live one, key it, swap it in (one transaction)."""
-    live, build = qualified(PUBLIC, table), qualified(PUBLIC, table + BUILD_SUFFIX)
+    build = table + BUILD_SUFFIX
     with pg.cursor() as cur:
-        cur.execute(f"DROP TABLE IF EXISTS {build}")
-        cur.execute(f"CREATE TABLE {build} AS {select_sql}")
+        cur.execute(f"DROP TABLE IF EXISTS {qualify(PUBLIC, build)}")
+        cur.execute(f"CREATE TABLE {qualify(PUBLIC, build)} AS {select_sql}")
         if keys:
-            cur.execute(f"ALTER TABLE {build} ADD PRIMARY KEY ({', '.join(pg_ident(k) for k in keys)})")
+            cur.execute(f"ALTER TABLE {qualify(PUBLIC, build)} ADD PRIMARY KEY "
+                        f"({', '.join(pg_ident(k) for k in keys)})")
         if watermark:
             # The next incremental run starts from MAX(watermark): an index keeps that instant.
-            cur.execute(f"CREATE INDEX ON {build} ({pg_ident(watermark)})")
-        cur.execute(f"DROP TABLE IF EXISTS {live}")
-        cur.execute(f"ALTER TABLE {build} RENAME TO {pg_ident(table)}")
+            cur.execute(f"CREATE INDEX ON {qualify(PUBLIC, build)} ({pg_ident(watermark)})")
+        db.pg_swap_in(cur, PUBLIC, table, build)
     pg.commit()
+    db.vacuum_analyze(pg, qualify(PUBLIC, table))
+    return db.count(pg, qualify(PUBLIC, table))
 
 
-def upsert(pg: Any, table: str, select_sql: str, columns: list[str], keys: list[str], condition: str,
-           params: list[Any]) -> int:
-    """Upsert the transformed rows matching ``condition`` (pushed down into the SELECT by the planner)."""
-    cols = [pg_ident(c) for c in columns]
-    key_cols = [pg_ident(k) for k in keys]
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c not in key_cols)
-    action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+def upsert(pg: Any, table: str, select_sql: str, columns: list[str], keys: list[str], window: Window) -> int:
+    """Upsert the transformed rows in ``window`` (pushed down into the SELECT by the planner)."""
+    condition, params = window.condition(pg_ident, prefix="s.")
     with pg.cursor() as cur:
-        cur.execute(f"INSERT INTO {qualified(PUBLIC, table)} ({', '.join(cols)}) "
-                    f"SELECT {', '.join(cols)} FROM ({select_sql}) AS s WHERE {condition} "
-                    f"ON CONFLICT ({', '.join(key_cols)}) {action}", params)
-        rows = cur.rowcount
+        rows = db.pg_upsert(cur, qualify(PUBLIC, table), select_sql, columns, keys, condition, params)
     pg.commit()
     return rows
 
 
-def _scalar(pg: Any, sql: str) -> Any:
-    with pg.cursor() as cur:
-        cur.execute(sql)
-        value = cur.fetchone()[0]
-    pg.commit()
-    return value
+def public_window(pg: Any, run: TableRun, settings: Settings, columns: list[str]) -> Window | None:
+    """Where public's copy stops (its latest watermark minus the overlap, or its highest key), on
+    public's column names; None when the column is not in the transform's output."""
+    plan, live = run.plan, qualify(PUBLIC, run.table.lower())
+    column = plan.watermark_column if plan.strategy == "incremental" else plan.key_column
+    name = snake_case(column) if column else None
+    if name not in columns:
+        return None
+    latest = db.scalar(pg, f"SELECT MAX({pg_ident(name)}) FROM {live}")
+    window = window_for(plan, last_value=as_text(latest), last_key=latest, overlap=settings.overlap)
+    return window.on(name) if window else None
 
 
-def transform_table(loaded: dict[str, Any], settings: Settings, ids: ConnIds = DEFAULT_IDS) -> dict[str, Any]:
-    """Bring ``public.<table>`` up to date with ``raw``; returns ``loaded`` plus the transform figures."""
+def transform_table(run: TableRun, settings: Settings, ids: ConnIds = DEFAULT_IDS) -> TableRun:
+    """Bring ``public.<table>`` up to date with ``raw``; returns the run with the transform figures."""
     started = time.monotonic()
-    table, strategy = loaded["table"], loaded["strategy"]
+    table, plan = run.table, run.plan
     target = table.lower()
     with postgres(ids.analytics) as pg:
-        ensure_schemas(pg)
-        raw_columns = pg_table_columns(pg, RAW, table)
+        db.ensure_schemas(pg)
+        raw_columns = db.pg_columns(pg, RAW, table)
         if not raw_columns:
             raise TransformError(f"table {table}: raw.{table} does not exist (run its load first)")
         custom = custom_sql(table)
         select_sql = _strip_sql(custom) if custom else generic_sql(table, raw_columns)
         columns = output_columns(pg, select_sql)
-        keys = [snake_case(k) for k in loaded["primary_key"]]
+        keys = [snake_case(k) for k in plan.primary_key]
         missing = [k for k in keys if k not in columns]
         if missing:
             raise TransformError(f"table {table}: transform output lacks key column(s) {', '.join(missing)}")
-        watermark = snake_case(loaded["watermark_column"]) if loaded.get("watermark_column") else None
-        key = snake_case(loaded["key_column"]) if loaded.get("key_column") else None
-        existing = [name for name, _ in pg_table_columns(pg, PUBLIC, target)]
-        live = qualified(PUBLIC, target)
-        mode = strategy
-        if (loaded.get("raw_rebuilt") or existing != columns or strategy == "full" or not keys
-                or (custom and ALWAYS_FULL.search(custom))):
-            mode = "full"
-        since = after = None
-        if mode == "incremental":
-            if watermark not in columns:
-                mode = "full"
-            else:
-                since = window_start(as_text(_scalar(pg, f"SELECT MAX({pg_ident(watermark)}) FROM {live}")),
-                                     settings.overlap)
-                mode = "full" if since is None else mode
-        if mode == "append_only":
-            after = _scalar(pg, f"SELECT MAX({pg_ident(key)}) FROM {live}") if key in columns else None
-            mode = "full" if after is None else mode
-        if mode == "full":
+        existing = [name for name, _ in db.pg_columns(pg, PUBLIC, target)]
+        # A hand-written transform may say it must always be rebuilt (e.g. values that depend on today).
+        in_sync = (not run.rebuilt("load") and existing == columns and bool(keys)
+                   and not (custom and ALWAYS_FULL.search(custom)))
+        window = public_window(pg, run, settings, columns) if in_sync else None
+        mode = decide_mode(plan, in_sync=in_sync, window=window)
+        public_total = None  # whole-table counts are validation's job
+        if mode == "full" or window is None:
             log.info("%s: rebuilding public.%s (%s transform) and swapping it in", table, target,
                      "hand-written" if custom else "generic")
-            rebuild(pg, target, select_sql, keys, watermark if watermark in columns else None)
-            vacuum_analyze(pg, live)
-            rows = int(_scalar(pg, f"SELECT COUNT(*) FROM {live}"))
-        elif mode == "incremental":
-            log.info("%s: upserting rows with %s >= %s into public.%s", table, watermark, since, target)
-            rows = upsert(pg, target, select_sql, columns, keys, f"s.{pg_ident(watermark)} >= %s", [since])
+            watermark = snake_case(plan.watermark_column) if plan.watermark_column else None
+            rows = public_total = rebuild(pg, target, select_sql, keys, watermark if watermark in columns else None)
         else:
-            log.info("%s: appending rows with %s > %s into public.%s", table, key, after, target)
-            rows = upsert(pg, target, select_sql, columns, keys, f"s.{pg_ident(key)} > %s", [after])
-        public_total = rows if mode == "full" else None  # whole-table counts are validation's job
-    seconds = time.monotonic() - started
-    stages = {**loaded["stages"], "transform": {"rows": rows, "seconds": round(seconds, 3),
-                                                "public_rows": public_total, "mode": mode}}
-    return {**loaded, "stages": stages}
+            log.info("%s: upserting rows with %s into public.%s", table, window.text, target)
+            rows = upsert(pg, target, select_sql, columns, keys, window)
+        deleted = remove_deleted(pg, run, ids)
+    return run.with_stage("transform", StageMetrics(
+        mode=mode, rows=rows, seconds=round(time.monotonic() - started, 3),
+        window=window if mode != "full" else None, total_rows=public_total, deleted=deleted))
+
+
+def remove_deleted(pg: Any, run: TableRun, ids: ConnIds) -> int:
+    """Delete from public the rows deleted at the source, then forget their keys: every stage has them."""
+    key = run.plan.key_column
+    if key is None:
+        return 0
+    with mysql(ids.replica) as replica:
+        keys = pending(replica, run.table, key)
+        if not keys:
+            return 0
+        with pg.cursor() as cur:
+            deleted = delete_from_postgres(cur, qualify(PUBLIC, run.table.lower()), pg_ident(snake_case(key)), keys)
+        pg.commit()
+        forget(replica, run.table, keys)
+    log.info("%s: %d rows deleted at the source, removed from public", run.table, deleted)
+    return deleted

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from devtools.appxml import generator, seed
 from pipelines.appxml.engines import CONN_ID, engine_from_url
-from pipelines.appxml.extract import custdata_c14n
+from tests.support.appxml_checks import custdata_c14n
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 SHARED_CORPUS = PROJECT_ROOT / ".." / "shared" / "corpus" / "provenir"

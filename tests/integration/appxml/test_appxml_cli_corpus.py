@@ -14,17 +14,17 @@ from devtools.appxml import seed
 from devtools.localdb import free_port
 from pipelines.appxml import ddl
 from pipelines.appxml.engines import engine_from_url
-from pipelines.appxml.extract import custdata_c14n
 from pipelines.appxml.pipeline import PartitionSpec, stage_partition
 from pipelines.appxml.tables import TableName
 from tests.integration.appxml.conftest import PROJECT_ROOT
+from tests.support.appxml_checks import custdata_c14n, index_exists
 
 pytestmark = pytest.mark.integration
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     environment = {**os.environ, "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "pipelines.appxml.staging", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "pipelines.appxml", *args], capture_output=True,
                           text=True, env=environment, cwd=PROJECT_ROOT, timeout=120)
 
 
@@ -42,7 +42,7 @@ def test_cli_stages_two_partitions_with_metrics_and_index_handling(appxml_db, tm
     assert sum(m["processed"] for m in metrics) == len(appxml_db.docs)
     assert {"processed", "duration_s", "rows_per_sec", "finished_at", "skipped"} <= set(metrics[0])
     assert sorted(appxml_db.staged()) == sorted(appxml_db.expected())
-    assert ddl.index_exists(appxml_db.engine, TableName("dbo", "app_xml_staging"))
+    assert index_exists(appxml_db.engine, TableName("dbo", "app_xml_staging"))
 
 
 def test_cli_connection_failure_is_one_line_without_traceback():
@@ -116,3 +116,33 @@ def test_awkward_values_on_real_postgres(database_factory):
     assert custdata_c14n(staged[5]) == custdata_c14n(big)
     assert metrics.skipped == {"empty": 2, "malformed": 1}
     assert metrics.id_mismatch == 0
+
+
+def test_documents_with_a_dtd_are_counted_skips_and_the_partition_finishes(database_factory, tmp_path):
+    """Issue 12's reproducer through the CLI on real PostgreSQL: the entity-declaring document once ended
+    the worker with SIGSEGV; the external entity was staged as an unreadable document. Now both are
+    ``dtd`` skips, nothing is read from disk, and the rows around them are staged."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET")
+    body = '<Provenir><Request ID="{0}"><CustData><application{1}</application></CustData></Request></Provenir>'
+    rows = [(1, body.format(1, ">ok")),
+            (2, '<!DOCTYPE Provenir [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;">]>'
+                + body.format(2, ' note="&b;">')),
+            (3, f'<!DOCTYPE Provenir [<!ENTITY x SYSTEM "{secret.as_uri()}">]>' + body.format(3, ">&x;")),
+            (4, body.format(4, ">ok"))]
+    db = database_factory("postgres")
+    engine = engine_from_url(db.url)
+    try:
+        seed.load_source(engine, seed.create_source_table(engine), rows)
+        result = run_cli("--url", db.url, "--batch", "2", "--metrics", str(tmp_path / "m.json"))
+        with engine.connect() as conn:
+            staged = dict(conn.exec_driver_sql('SELECT app_id, "app_XML" FROM dbo.app_xml_staging').all())
+    finally:
+        engine.dispose()
+
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["skipped"] == {"dtd": 2}
+    assert metrics["skipped_app_ids"] == {"dtd": [2, 3]}
+    assert sorted(staged) == [1, 4]
+    assert "TOPSECRET" not in result.stderr + result.stdout + "".join(staged.values())

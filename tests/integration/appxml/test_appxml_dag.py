@@ -1,5 +1,7 @@
 """The appxml_staging DAG under dag.test() on real PostgreSQL (standing in for SQL Server): 4 mapped
-partitions, rerun without duplicates, a partition failing mid-way and rerun exactly once, bad params."""
+partitions, rerun without duplicates, a partition failing mid-way and rerun exactly once, bad params.
+
+Failures are injected from outside the package: a trigger on the staging table refuses one app_id."""
 
 from __future__ import annotations
 
@@ -8,9 +10,8 @@ from collections import Counter
 import pytest
 
 from pipelines.appxml import ddl
-from pipelines.appxml.extract import custdata_c14n
-from pipelines.appxml.pipeline import FAIL_AFTER_ENV
 from pipelines.appxml.tables import TableName
+from tests.support.appxml_checks import custdata_c14n, first_staged_id_of_batch, index_exists, staging_refuses
 
 pytestmark = pytest.mark.integration
 DAG_ID = "appxml_staging"
@@ -41,7 +42,7 @@ def test_four_partitions_stage_every_custdata_and_a_rerun_adds_nothing(appxml_db
     assert summary["skipped"] == {"malformed": kinds["malformed"], "no_custdata": kinds["no_custdata"],
                                   "empty": kinds["empty"]}
     assert summary["id_mismatch"] == kinds["id_mismatch"] > 0
-    assert ddl.index_exists(appxml_db.engine, STAGING)
+    assert index_exists(appxml_db.engine, STAGING)
     assert slack_webhook.messages == []
 
     again = dag_runner(staging_dag, RUN)
@@ -52,24 +53,27 @@ def test_four_partitions_stage_every_custdata_and_a_rerun_adds_nothing(appxml_db
 
 
 def test_partition_failing_after_two_batches_is_rerun_exactly_once(appxml_db, staging_dag, dag_runner,
-                                                                     slack_webhook, monkeypatch):
-    monkeypatch.setenv(FAIL_AFTER_ENV, "1:2")
+                                                                     slack_webhook):
+    rem1_source = sorted(doc.app_id for doc in appxml_db.docs if doc.app_id % 4 == 1)
+    third_batch_id = first_staged_id_of_batch(rem1_source, {d.app_id for d in appxml_db.docs if d.has_custdata},
+                                              batch=RUN["batch"], number=3)
+    ddl.ensure_staging_table(appxml_db.engine, STAGING)
 
-    failed = dag_runner(staging_dag, RUN)
+    with staging_refuses(appxml_db.engine, third_batch_id):  # rem=1's third batch is refused
+        failed = dag_runner(staging_dag, RUN)
 
     assert failed.state == "failed"
     assert failed.states_of("stage_partition") == {0: "success", 1: "failed", 2: "success", 3: "success"}
     assert failed.state_of("recreate_index") == "success"  # the teardown ran despite the failure
-    assert ddl.index_exists(appxml_db.engine, STAGING)
+    assert index_exists(appxml_db.engine, STAGING)
     # Exactly the two committed batches of rem=1 are kept (5 source rows each, in app_id order).
-    rem1_source = sorted(doc.app_id for doc in appxml_db.docs if doc.app_id % 4 == 1)
     committed = {doc.app_id for doc in appxml_db.docs if doc.has_custdata and doc.app_id in rem1_source[:10]}
     assert set(appxml_db.staged_ids(4, 1)) == committed
     alerts = "\n".join(slack_webhook.texts())
     assert "Task failed: appxml_staging.stage_partition [rem=1/4]" in alerts
+    assert "dbo.app_xml_staging refused the batch of app_id" in alerts  # no retry: it would be refused again
     assert "<" not in alerts  # ids and labels only, never XML content
 
-    monkeypatch.delenv(FAIL_AFTER_ENV)
     rerun = dag_runner(staging_dag, {**RUN, "remainders": [1]})
 
     assert rerun.state == "success", rerun.task_states

@@ -14,6 +14,7 @@ from pipelines.common.paths import read_sql
 from pipelines.fileload_insight.config import parse_partitions
 from pipelines.fileload_insight.factory import build_dags
 from tests.fixtures.fileload_insight.partitions import STANDIN, partition_entry, partitions_document, records
+from tests.fixtures.fileload_insight.standin_program import MEMBER_LINE
 
 pytestmark = pytest.mark.integration
 
@@ -26,9 +27,13 @@ def partition_a(tmp_path, database_factory, set_connection):
     set_connection("fli_it_a", json.dumps({**json.loads(outcomes.airflow_conn()), "password": PASSWORD}))
     record_dir, lock_dir = tmp_path / "records", tmp_path / "locks"
     record_dir.mkdir()
-    config = parse_partitions(partitions_document(
-        {"a": partition_entry("a", "fli_it_a", outcomes.name, record_dir, [1, 2, 3])}, lock_dir))
-    return build_dags(config), outcomes, record_dir, lock_dir
+    return partition_a_dags(outcomes.name, record_dir, lock_dir), outcomes, record_dir, lock_dir
+
+
+def partition_a_dags(outcomes_db: str, record_dir, lock_dir) -> dict:
+    """Freshly built DAGs of partition a (a test may change their tasks without affecting another run)."""
+    return build_dags(parse_partitions(partitions_document(
+        {"a": partition_entry("a", "fli_it_a", outcomes_db, record_dir, [1, 2, 3])}, lock_dir)))
 
 
 def lock_rows(db) -> tuple[int, int]:
@@ -80,6 +85,53 @@ def test_failed_insight_step_still_clears_the_flag_and_alerts(partition_a, dag_r
     assert not any(PASSWORD in text for text in alerts)
 
 
+def test_a_failed_step_alert_names_the_program_and_the_log_but_carries_none_of_its_output(
+        partition_a, dag_runner, slack_webhook):
+    dags, _, record_dir, _ = partition_a
+    (record_dir / "fail_insight_a_run_insight").touch()
+
+    assert dag_runner(dags["gr_insight__a"]).state == "failed"
+
+    [alert] = [m for m in slack_webhook.messages if m["text"].startswith("Task failed: gr_insight__a.")]
+    assert "Task failed: gr_insight__a.insight_run_insight" in alert["text"]
+    assert "CommandFailed: run_insight[a] exited with code 3; its output is in the task log" in alert["text"]
+    payloads = json.dumps(slack_webhook.messages)  # text and blocks of every message Slack got
+    for printed in (MEMBER_LINE, "M-0042", "Jane Roe", "simulated failure", "last stderr lines"):
+        assert printed not in payloads
+
+
+def test_a_setup_that_fails_after_taking_the_lock_releases_it_for_the_next_run(partition_a, dag_runner,
+                                                                              slack_webhook):
+    dags, outcomes, record_dir, lock_dir = partition_a
+    crashing = dags["gr_insight__a"]
+    take = crashing.get_task("take_run_lock")
+    held_when_it_failed = []
+
+    def worker_lost(context):
+        """As if the worker died right after the lock was committed, on every try."""
+        held_when_it_failed.append(lock_rows(outcomes))
+        raise RuntimeError("worker lost after taking the run lock")
+
+    take.post_execute = worker_lost
+
+    failed = dag_runner(crashing)
+
+    assert failed.state == "failed"
+    assert failed.state_of("take_run_lock") == "failed"
+    assert held_when_it_failed == [(1, 1), (1, 1)]  # both tries took the lock and the flag, then died
+    assert failed.state_of("insight_run_insight") == "upstream_failed"
+    assert records(record_dir) == []
+    assert lock_rows(outcomes) == (0, 0)  # released by the setup's own failure, not by a teardown
+    assert any("Task failed: gr_insight__a.take_run_lock" in text for text in slack_webhook.texts())
+
+    next_run = dag_runner(partition_a_dags(outcomes.name, record_dir, lock_dir)["gr_insight__a"])  # no force_unlock
+
+    assert next_run.state == "success"
+    assert next_run.state_of("take_run_lock") == "success"
+    assert len(records(record_dir)) == 2
+    assert lock_rows(outcomes) == (0, 0)
+
+
 def test_stale_flag_alerts_and_blocks_until_force_unlock(partition_a, dag_runner, slack_webhook):
     dags, outcomes, record_dir, _ = partition_a
     plant_stale_flag(outcomes)
@@ -124,3 +176,21 @@ def test_fileload_refuses_to_start_while_its_lockfile_is_held(partition_a, dag_r
     assert records(record_dir) == []
     assert lock_rows(outcomes) == (0, 0)
     assert any(f"pup_fileload.a.lock is held by process {holder.pid}" in text for text in slack_webhook.texts())
+
+
+def test_a_missing_partition_connection_fails_the_run_at_once(tmp_path, database_factory, dag_runner,
+                                                              slack_webhook):
+    outcomes = database_factory("postgres")
+    config = parse_partitions(partitions_document(
+        {"a": partition_entry("a", "fli_it_undefined", outcomes.name, tmp_path, [1])}, tmp_path / "locks"))
+
+    result = dag_runner(build_dags(config)["pup_fileload__a"])
+
+    assert result.state == "failed"
+    assert result.state_of("take_run_lock") == "failed"
+    assert result.try_number("take_run_lock") == 1  # retries=1, not used
+    assert result.state_of("fileload") == "upstream_failed"
+    assert records(tmp_path) == []
+    [alert] = [text for text in slack_webhook.texts() if text.startswith("Task failed")]
+    assert "connection 'fli_it_undefined' is not defined" in alert
+

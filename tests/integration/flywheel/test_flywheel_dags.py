@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import ParamValidationError
 
 from tests.integration.flywheel.flywheel_support import (
     RUNBOOK,
+    FlywheelAccount,
     fast_retries,
     load_flywheel_dag,
     runs_of_job_fail,
@@ -190,7 +191,7 @@ def test_retry_reattaches_to_the_run_it_started_instead_of_starting_another(dag_
         result = dag_runner(dag, {})
 
     assert result.state == "success"
-    assert try_number(result.run_id, "generate_cleanrooms_report") >= 2  # the first try did fail
+    assert result.try_number("generate_cleanrooms_report") >= 2  # the first try did fail
     (run,) = prod.job_runs()
     assert run.state == "SUCCEEDED"
     assert result.xcom("flywheel_reports", "generate_cleanrooms_report") == run.run_id
@@ -212,14 +213,6 @@ def part_tables_events(run_id):
         return [event.extra for event in events]
 
 
-def try_number(run_id, task_id):
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        return session.query(TaskInstance).filter_by(run_id=run_id, task_id=task_id).one().try_number
-
-
 def test_no_split_starts_before_the_snapshot_folder_exists(dag_runner, prod):
     dag = load_flywheel_dag("flywheel_partitioned")
     for sensor in (t for t in dag.tasks if t.task_id.startswith("wait_for_")):
@@ -233,3 +226,30 @@ def test_no_split_starts_before_the_snapshot_folder_exists(dag_runner, prod):
     assert result.state_of("infobase_split_and_part") == "upstream_failed"
     assert result.state_of("register_part_tables") == "upstream_failed"
     assert prod.job_runs() == []
+
+
+def test_an_unknown_environment_fails_the_step_at_once_without_reaching_aws(dag_runner, aws, monkeypatch,
+                                                                            slack_webhook):
+    seed_prod_account(aws)
+    monkeypatch.setenv("AIRFLOW_VAR_FLYWHEEL_ENV", "staging")
+
+    result = dag_runner(load_flywheel_dag("flywheel_reports"), {})
+
+    assert result.state == "failed"
+    assert result.state_of("generate_cleanrooms_report") == "failed"
+    assert result.try_number("generate_cleanrooms_report") == 1  # retries=2, none used
+    assert FlywheelAccount(aws).job_runs() == []
+    [alert] = [text for text in slack_webhook.texts() if text.startswith("Task failed")]
+    assert "unknown flywheel environment 'staging'; expected one of ['dev', 'prod']" in alert
+
+
+def test_no_part_table_to_repair_fails_the_listing_at_once(dag_runner, prod, slack_webhook):
+    result = dag_runner(load_flywheel_dag("flywheel_partitioned"), {"tables_filter": ["ibe_99_z"]})
+
+    assert result.state == "failed"
+    assert result.state_of("list_part_tables") == "failed"
+    assert result.try_number("list_part_tables") == 1
+    assert result.state_of("publish_part_tables") == "upstream_failed"
+    assert prod.athena_queries() == []
+    [alert] = [text for text in slack_webhook.texts() if text.startswith("Task failed")]
+    assert "no part_* tables matching ['ibe_99_z'] in Glue database omc_flywheel_prod" in alert

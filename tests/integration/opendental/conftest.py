@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
-from pipelines.common.paths import config_path
-from tests.integration.opendental.odsupport import Stack, make_stack
+from pipelines.common.paths import INCLUDE_DIR_ENV
+from tests.integration.opendental.odsupport import Stack, include_with, make_stack
 
 
 @pytest.fixture
@@ -18,17 +17,13 @@ def stack(database_factory, set_connection) -> Stack:
 
 
 @pytest.fixture(scope="session")
-def test_settings_file(tmp_path_factory) -> Path:
-    data = yaml.safe_load(config_path("opendental_tables.yaml").read_text())
-    data["stages"].update({"retries": 1, "retry_delay_minutes": 0})
-    path = tmp_path_factory.mktemp("opendental") / "opendental_tables.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+def test_include(tmp_path_factory) -> Path:
+    return include_with(tmp_path_factory.mktemp("opendental"), stages={"retries": 1, "retry_delay_minutes": 0})
 
 
 @pytest.fixture
-def nightly_dag(test_settings_file, monkeypatch):
-    monkeypatch.setenv("OPENDENTAL_ETL_CONFIG", str(test_settings_file))
+def nightly_dag(test_include, monkeypatch):
+    monkeypatch.setenv(INCLUDE_DIR_ENV, str(test_include))
     from tests.support.airflow_env import load_dags
 
     return load_dags()["opendental_nightly"]

@@ -4,14 +4,18 @@ connection ids, fixture tables filled with generated rows, and row-by-row compar
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from devtools.localdb import Database
 from devtools.opendental import generator
+from pipelines.common.paths import DEFAULT_INCLUDE_DIR
 from pipelines.opendental.identifiers import mysql_ident, pg_ident
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -60,6 +64,19 @@ def make_stack(database_factory: Callable[[str], Database], set_connection: Call
     set_connection("opendental_replication", stack.replica.airflow_conn())
     set_connection("opendental_analytics", stack.analytics.airflow_conn())
     return stack
+
+
+def include_with(directory: Path, **sections: dict[str, Any]) -> Path:
+    """A copy of the project's include/ under ``directory`` whose opendental_tables.yaml has the given
+    sections updated (e.g. ``stages={"retries": 1}``); point PIPELINES_INCLUDE_DIR at it."""
+    include = directory / "include"
+    shutil.copytree(DEFAULT_INCLUDE_DIR, include)
+    config_file = include / "config" / "opendental_tables.yaml"
+    data = yaml.safe_load(config_file.read_text())
+    for section, values in sections.items():
+        data[section] = {**data.get(section, {}), **values}
+    config_file.write_text(yaml.safe_dump(data))
+    return include
 
 
 def seed(db: Database, ddl_files: Iterable[Path], rows: int, seed_value: int = 7) -> list[str]:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 
 from devtools.localdb import free_port
-from pipelines.common.paths import config_path
-from tests.integration.opendental.odsupport import differences, fixture_files, seed
+from pipelines.common.paths import INCLUDE_DIR_ENV
+from tests.integration.opendental.odsupport import differences, fixture_files, include_with, seed
 
 pytestmark = pytest.mark.integration
 BASE = {"allow_business_hours": True, "force": False, "dry_run": False, "parallel": 2, "tables": None}
@@ -104,18 +103,21 @@ def test_malicious_table_names_never_reach_sql(stack, nightly_dag, dag_runner):
 
 
 def test_business_hours_refusal(stack, tmp_path, monkeypatch, dag_runner, slack_webhook):
-    data = yaml.safe_load(config_path("opendental_tables.yaml").read_text())
-    data["schedule"]["business_hours"] = {"start": "00:00", "end": "23:59"}  # always open
-    data["stages"].update({"retries": 1, "retry_delay_minutes": 0})
-    path = tmp_path / "always_open.yaml"
-    path.write_text(yaml.safe_dump(data))
-    monkeypatch.setenv("OPENDENTAL_ETL_CONFIG", str(path))
+    always_open = include_with(tmp_path, schedule={"business_hours": {"start": "00:00", "end": "23:59"}},
+                               stages={"retries": 1, "retry_delay_minutes": 0})
+    monkeypatch.setenv(INCLUDE_DIR_ENV, str(always_open))
     from tests.support.airflow_env import load_dags
 
     dag = load_dags()["opendental_nightly"]
 
     refused = run(dag_runner, dag, allow_business_hours=False)
 
+    assert refused.state == "failed"
     assert refused.state_of("business_hours_gate") == "failed"
     assert refused.state_of("test_connections") == "upstream_failed"
-    assert any("refusing to read the production source" in t for t in alerts(slack_webhook))
+    assert refused.state_of("summary") == "failed"  # keeps the run red, without an alert of its own
+    assert refused.try_number("business_hours_gate") == 1
+    texts = [m["text"] for m in slack_webhook.messages]  # task and DAG-run alerts alike
+    assert len(texts) == 1, texts
+    assert texts[0].startswith("Task failed: opendental_nightly.business_hours_gate")
+    assert "refusing to read the production source" in texts[0]

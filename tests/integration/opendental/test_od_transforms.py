@@ -8,8 +8,7 @@ import pytest
 from pipelines.opendental.config import load_settings
 from pipelines.opendental.extract import extract_table
 from pipelines.opendental.load import load_table
-from pipelines.opendental.plan import TablePlan
-from pipelines.opendental.runner import plan_tables
+from pipelines.opendental.tasks import plan_tables
 from pipelines.opendental.transform import transform_table
 from tests.integration.opendental.odsupport import fixture_files, seed
 
@@ -25,8 +24,8 @@ def loaded(stack):
     conn.close()
     settings = load_settings()
     params = {"tables": TABLES, "force": False, "dry_run": False, "parallel": 1}
-    for item in plan_tables(params, settings):
-        transform_table(load_table(extract_table(TablePlan.from_dict(item), settings), settings), settings)
+    for plan in plan_tables(params, settings):
+        transform_table(load_table(extract_table(plan, settings), settings), settings)
     return stack
 
 

@@ -1,5 +1,5 @@
 """The staging loop on SQLite (cheap, no server): resume, limit, start_after, idempotent rewrites,
-injected failure, refused settings."""
+a batch refused by the staging table, refused settings."""
 
 from __future__ import annotations
 
@@ -9,16 +9,9 @@ import sqlalchemy as sa
 from devtools.appxml import generator, seed
 from pipelines.appxml import ddl
 from pipelines.appxml.engines import engine_from_url
-from pipelines.appxml.extract import custdata_c14n
-from pipelines.appxml.pipeline import (
-    FAIL_AFTER_ENV,
-    InjectedFailure,
-    PartitionSpec,
-    StagingError,
-    fail_after_batches,
-    stage_partition,
-)
+from pipelines.appxml.pipeline import BatchRefused, PartitionSpec, StagingError, stage_partition
 from pipelines.appxml.tables import TableName
+from tests.support.appxml_checks import custdata_c14n, first_staged_id_of_batch, index_exists, staging_refuses
 
 STAGING = TableName.parse("dbo.app_xml_staging")
 
@@ -84,21 +77,19 @@ def test_start_after_rewrites_rows_already_staged_without_conflict(sqlite_db):
     assert staged(engine) == rows_before
 
 
-def test_injected_failure_keeps_the_committed_batches(sqlite_db, monkeypatch):
+def test_a_refused_batch_fails_the_partition_and_keeps_the_committed_batches(sqlite_db):
     engine, docs = sqlite_db
-    monkeypatch.setenv(FAIL_AFTER_ENV, "0:2")
+    third_batch_id = first_staged_id_of_batch([d.app_id for d in docs], {d.app_id for d in docs if d.has_custdata},
+                                              batch=5, number=3)
 
-    with pytest.raises(InjectedFailure, match="rem=0/1: failure injected after 2 batches"):
+    with staging_refuses(engine, third_batch_id), pytest.raises(
+            BatchRefused, match=r"rem=0/1: dbo.app_xml_staging refused the batch of app_id \d+\.\.\d+ "
+                                r"\(IntegrityError\); 2 batch\(es\) committed before it stay staged"):
         stage_partition(engine, PartitionSpec(batch=5))
 
     first_ten = sorted(doc.app_id for doc in docs)[:10]
     assert sorted(staged(engine)) == sorted(d.app_id for d in docs if d.has_custdata and d.app_id in first_ten)
-
-
-@pytest.mark.parametrize(("value", "rem", "attempt", "expected"), [
-    ("", 0, 1, None), ("3", 5, 1, 3), ("1:2", 1, 1, 2), ("1:2", 0, 1, None), ("1:2", 1, 2, None)])
-def test_fail_after_setting(value, rem, attempt, expected):
-    assert fail_after_batches(rem, {FAIL_AFTER_ENV: value}, attempt) == expected
+    assert issubclass(BatchRefused, StagingError)  # permanent: a retry would be refused the same way
 
 
 @pytest.mark.parametrize(("spec", "message"), [
@@ -133,15 +124,15 @@ def test_force_allows_a_source_named_staging(sqlite_db):
 def test_index_is_dropped_and_recreated(sqlite_db):
     engine, _ = sqlite_db
     ddl.create_staging_index(engine, STAGING)
-    assert ddl.index_exists(engine, STAGING)
+    assert index_exists(engine, STAGING)
 
     ddl.drop_staging_index(engine, STAGING)
     ddl.drop_staging_index(engine, STAGING)  # dropping twice is fine
-    assert not ddl.index_exists(engine, STAGING)
+    assert not index_exists(engine, STAGING)
 
     ddl.create_staging_index(engine, STAGING)
     ddl.create_staging_index(engine, STAGING)
-    assert ddl.index_exists(engine, STAGING)
+    assert index_exists(engine, STAGING)
 
 
 def test_a_failing_read_stops_every_thread_and_surfaces_the_error(sqlite_db):

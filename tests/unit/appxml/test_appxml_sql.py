@@ -10,13 +10,14 @@ from sqlalchemy.schema import CreateTable
 
 from pipelines.appxml import ddl
 from pipelines.appxml import tables as t
+from tests.support.appxml_checks import compile_sql, dialect_for
 
 SOURCE = t.TableName.parse("dbo.app_xml")
 STAGING = t.TableName.parse("dbo.app_xml_staging")
 
 
 def mssql(statement) -> str:
-    return " ".join(t.compile_sql(statement, "mssql").split())
+    return " ".join(compile_sql(statement, "mssql").split())
 
 
 def test_keyset_batch_is_top_with_bracket_quoting_on_sql_server():
@@ -29,7 +30,7 @@ def test_keyset_batch_is_top_with_bracket_quoting_on_sql_server():
 
 
 def test_staging_table_ddl_for_sql_server():
-    sql = " ".join(str(CreateTable(t.staging_table(STAGING, "mssql")).compile(dialect=t.dialect_for("mssql"))).split())
+    sql = " ".join(str(CreateTable(t.staging_table(STAGING, "mssql")).compile(dialect=dialect_for("mssql"))).split())
 
     assert "CREATE TABLE dbo.app_xml_staging" in sql
     assert "[app_XML] NVARCHAR(max) NULL" in sql
@@ -49,7 +50,7 @@ def test_partition_statements_for_sql_server():
 
 
 def test_mssql_sql_files_render_t_sql():
-    dialect = t.dialect_for("mssql")
+    dialect = dialect_for("mssql")
 
     create = " ".join(" ".join(ddl.render_sql("create_staging_table.sql", dialect, STAGING)).split())
     drop = ddl.render_sql("drop_index.sql", dialect, STAGING)
@@ -66,8 +67,8 @@ def test_mssql_sql_files_render_t_sql():
 def test_postgres_quotes_the_mixed_case_column_and_uses_limit():
     src = t.source_table(SOURCE, "app_XML", "postgresql")
 
-    sql = " ".join(t.compile_sql(t.select_batch(src, "app_XML", 8, 3, None, 500), "postgresql").split())
-    files = ddl.render_sql("create_staging_table.sql", t.dialect_for("postgresql"), STAGING)
+    sql = " ".join(compile_sql(t.select_batch(src, "app_XML", 8, 3, None, 500), "postgresql").split())
+    files = ddl.render_sql("create_staging_table.sql", dialect_for("postgresql"), STAGING)
 
     assert sql.startswith('SELECT dbo.app_xml.app_id, dbo.app_xml."app_XML" FROM dbo.app_xml')
     assert sql.endswith("LIMIT 500")

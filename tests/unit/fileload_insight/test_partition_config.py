@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.fileload_insight.config import (
-    PARTITIONS_FILE_ENV,
-    PartitionConfigError,
-    load_partitions,
-    parse_partitions,
-    partitions_file,
-)
+from pipelines.common.paths import INCLUDE_DIR_ENV
+from pipelines.fileload_insight.config import PartitionConfigError, load_partitions, parse_partitions
 from pipelines.fileload_insight.pools import merged_pools, render
-from tests.fixtures.fileload_insight.partitions import partition_entry, partitions_document, write_partitions
+from tests.fixtures.fileload_insight.partitions import (
+    include_with_partitions,
+    partition_entry,
+    partitions_document,
+    write_partitions,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -144,7 +144,7 @@ def test_yaml_anchors_under_x_keys_are_allowed(tmp_path):
 
 
 def test_unreadable_and_malformed_files_give_one_line(tmp_path):
-    with pytest.raises(PartitionConfigError, match="cannot read the partitions file"):
+    with pytest.raises(PartitionConfigError, match=r"^missing\.yaml: cannot read the file"):
         load_partitions(tmp_path / "missing.yaml")
     broken = tmp_path / "broken.yaml"
     broken.write_text("partitions: [a\n  b: 1\n")
@@ -152,13 +152,13 @@ def test_unreadable_and_malformed_files_give_one_line(tmp_path):
         load_partitions(broken)
 
 
-def test_env_var_names_the_partitions_file(tmp_path, monkeypatch):
-    path = write_partitions(tmp_path / "other.yaml", document(tmp_path))
-    monkeypatch.setenv(PARTITIONS_FILE_ENV, str(path))
+def test_the_include_dir_setting_moves_the_partitions_file(tmp_path, monkeypatch):
+    monkeypatch.setenv(INCLUDE_DIR_ENV, str(include_with_partitions(tmp_path, document(tmp_path))))
 
-    assert partitions_file() == path
-    monkeypatch.delenv(PARTITIONS_FILE_ENV)
-    assert partitions_file().parts[-3:] == ("include", "config", "partitions.yaml")
+    assert [p.name for p in load_partitions()] == ["a", "b"]
+    assert load_partitions().partitions["b"].outcomes_identification_db == "outcomes_b"
+    monkeypatch.delenv(INCLUDE_DIR_ENV)
+    assert load_partitions().partitions["b"].outcomes_identification_db == "OutcomesIdentification_B"
 
 
 def test_lockfile_is_qualified_by_partition(tmp_path):
@@ -168,15 +168,15 @@ def test_lockfile_is_qualified_by_partition(tmp_path):
 
 
 def test_pools_cli_writes_merges_and_checks(tmp_path, monkeypatch, capsys):
-    from pipelines.fileload_insight.pools import main
+    from pipelines.fileload_insight.cli import main
 
-    monkeypatch.setenv(PARTITIONS_FILE_ENV, str(write_partitions(tmp_path / "p.yaml", document(tmp_path))))
+    monkeypatch.setenv(INCLUDE_DIR_ENV, str(include_with_partitions(tmp_path, document(tmp_path))))
     pools_file = tmp_path / "pools.json"
     pools_file.write_text('{"opendental_replica": {"slots": 2, "description": "kept"}}')
 
-    assert main(["--check", "--pools-file", str(pools_file)]) == 1
-    assert main(["--pools-file", str(pools_file)]) == 0
-    assert main(["--check", "--pools-file", str(pools_file)]) == 0
+    assert main(["pools", "--check", "--pools-file", str(pools_file)]) == 1
+    assert main(["pools", "--pools-file", str(pools_file)]) == 0
+    assert main(["pools", "--check", "--pools-file", str(pools_file)]) == 0
 
     assert sorted(json.loads(pools_file.read_text())) == ["opendental_replica", "partition_a", "partition_b"]
     assert "out of date" in capsys.readouterr().err

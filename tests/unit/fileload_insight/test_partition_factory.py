@@ -8,15 +8,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from pipelines.fileload_insight.config import (
-    PARTITIONS_FILE_ENV,
-    PartitionConfigError,
-    load_partitions,
-    parse_partitions,
-)
+from pipelines.common.alerts import notify_task_failure
+from pipelines.common.paths import INCLUDE_DIR_ENV
+from pipelines.fileload_insight.config import PartitionConfigError, load_partitions, parse_partitions
 from pipelines.fileload_insight.factory import build_dags
-from pipelines.fileload_insight.operators import PartitionCommandOperator, program_environment
-from tests.fixtures.fileload_insight.partitions import partition_entry, partitions_document, write_partitions
+from pipelines.fileload_insight.operators import (
+    PartitionCommandOperator,
+    program_environment,
+    release_lock_of_failed_setup,
+)
+from tests.fixtures.fileload_insight.partitions import include_with_partitions, partition_entry, partitions_document
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -56,6 +57,12 @@ def test_insight_steps_run_between_the_run_lock_setup_and_teardown(config):
     assert release.is_teardown
     assert release.with_flag
     assert release.trigger_rule == "all_done_setup_success"
+
+
+def test_the_setup_alerts_and_releases_its_lock_when_it_fails_for_good(config):
+    for dag in build_dags(config).values():
+        take = dag.get_task("take_run_lock")
+        assert take.on_failure_callback == [notify_task_failure, release_lock_of_failed_setup]
 
 
 def test_fileload_gets_its_partition_lockfile_and_no_flag(config, tmp_path):
@@ -117,7 +124,7 @@ def test_the_dag_file_raises_one_clear_import_error(tmp_path, monkeypatch):
         "a": partition_entry("a", "conn_a", "outcomes_a", tmp_path, [1]),
         "b": partition_entry("b", "conn_b", "outcomes_b", tmp_path, [1]),
     }, tmp_path)
-    monkeypatch.setenv(PARTITIONS_FILE_ENV, str(write_partitions(tmp_path / "bad.yaml", bad)))
+    monkeypatch.setenv(INCLUDE_DIR_ENV, str(include_with_partitions(tmp_path, bad)))
 
-    with pytest.raises(PartitionConfigError, match=r"^bad\.yaml: .*policy 1 is in partitions a and b"):
+    with pytest.raises(PartitionConfigError, match=r"^partitions\.yaml: .*policy 1 is in partitions a and b"):
         runpy.run_path(str(ROOT / "dags" / "fileload_insight.py"))

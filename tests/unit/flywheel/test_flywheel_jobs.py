@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pipelines.flywheel.catalog import msck_repair_kwargs, msck_repair_statement, select_part_tables
 from pipelines.flywheel.config import FlywheelConfigError, environments, load_config
@@ -119,12 +120,48 @@ def test_unknown_environment_is_one_clear_error():
         load_config("staging")
 
 
-def test_missing_key_names_it(tmp_path):
-    broken = tmp_path / "flywheel.yaml"
-    broken.write_text("aws_conn_id: aws_flywheel\nenvironments:\n  dev: {job_prefix: x}\n")
+def committed_config_with(tmp_path, change) -> Path:
+    """A copy of the committed flywheel.yaml after ``change(document)``."""
+    document = yaml.safe_load((ROOT / "include" / "config" / "flywheel.yaml").read_text())
+    change(document)
+    path = tmp_path / "flywheel.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
 
-    with pytest.raises(FlywheelConfigError, match="missing for environment 'dev'"):
+
+def test_missing_key_names_it(tmp_path):
+    broken = committed_config_with(tmp_path, lambda doc: doc["environments"]["dev"].pop("region"))
+
+    with pytest.raises(FlywheelConfigError, match=r"^flywheel\.yaml: environments\.dev\.region: Field required$"):
         load_config("dev", broken)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda doc: doc["glue_wait"].update(poll_seconds="soon"), "glue_wait.poll_seconds"),
+        (lambda doc: doc["snapshot_wait"].update(timeout_seconds=0), "snapshot_wait.timeout_seconds"),
+        (lambda doc: doc.update(msck_max_active=-1), "msck_max_active"),
+        (lambda doc: doc.update(msck_max_activ=5), "msck_max_activ: Extra inputs are not permitted"),
+        (lambda doc: doc["table_prefixes"].pop("partitioned"), "table_prefixes.partitioned: Field required"),
+        (lambda doc: doc["environments"]["dev"].update(database="omc-dev"), "environments.dev.database"),
+        (lambda doc: doc["environments"]["prod"]["sources"].update(infobase_raw="omc/raw/"),
+         "environments.prod.sources.infobase_raw"),
+    ],
+)
+def test_every_setting_is_typed_and_a_bad_one_is_named_in_one_line(tmp_path, change, named):
+    with pytest.raises(FlywheelConfigError) as error:
+        load_config("dev", committed_config_with(tmp_path, change))
+
+    assert str(error.value).startswith("flywheel.yaml: ")
+    assert named in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_the_waits_and_limits_come_typed_from_the_file(prod):
+    assert (prod.glue_wait.poll_seconds, prod.glue_wait.max_poll_attempts) == (60, 180)
+    assert (prod.snapshot_wait.poke_seconds, prod.snapshot_wait.timeout_seconds) == (300, 43200)
+    assert prod.msck_max_active == 5
 
 
 def test_part_tables_are_selected_by_prefix_filter_and_safe_names():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pipelines.opendental.errors import UnknownTablesError
 from pipelines.opendental.identifiers import (
-    UnknownTablesError,
     is_safe_name,
     mysql_ident,
     pg_ident,

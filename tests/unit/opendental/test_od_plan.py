@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.opendental.config import Settings, TableOverride, parse_settings
-from pipelines.opendental.plan import PlanError, TablePlan, build_plan, choose_strategy, format_plan
+from pipelines.common.config import validate
+from pipelines.opendental.config import CONFIG_FILE, Settings, TableOverride
+from pipelines.opendental.errors import PlanError
+from pipelines.opendental.plan import TablePlan, build_plan, choose_strategy, format_plan
 from pipelines.opendental.schema import Column, TableSchema
 
 BIGINT = Column("Num", "bigint", "bigint(20)", nullable=False)
@@ -87,9 +89,9 @@ def test_plan_carries_force_and_round_trips_through_xcom_dicts():
 
 def test_yaml_overrides_are_validated():
     with pytest.raises(ValueError, match="table fee: strategy must be one of"):
-        parse_settings({"tables": {"fee": {"strategy": "sometimes"}}})
+        validate(Settings, {"tables": {"fee": {"strategy": "sometimes"}}}, CONFIG_FILE)
     with pytest.raises(ValueError, match="unknown keys"):
-        parse_settings({"tables": {"fee": {"stratgy": "full"}}})
+        validate(Settings, {"tables": {"fee": {"stratgy": "full"}}}, CONFIG_FILE)
 
 
 def test_project_config_parses():

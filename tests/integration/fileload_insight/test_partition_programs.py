@@ -1,4 +1,5 @@
-"""The command runner and the PUP_fileload lockfile check, with real subprocesses (the stand-in program)."""
+"""Running a partition's programs and the PUP_fileload lockfile check, with real subprocesses (the stand-in
+program)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from types import SimpleNamespace
 import pytest
 
 from pipelines.fileload_insight.config import parse_partitions
-from pipelines.fileload_insight.lockfile import LockfileHeld, ensure_lockfile_free, inspect_lockfile
+from pipelines.fileload_insight.lockfile import LockfileHeld, ensure_lockfile_free, inspect_lockfile, pid_alive
 from pipelines.fileload_insight.operators import PartitionCommandOperator
-from pipelines.fileload_insight.runner import CommandFailed, base_environment, run_command, start_command
+from pipelines.fileload_insight.programs import CommandFailed, base_environment, start_command
 from tests.fixtures.fileload_insight.partitions import STANDIN, partition_entry, partitions_document, records
+from tests.fixtures.fileload_insight.standin_program import MEMBER_LINE
+from tests.support.programs import run_command
 
 pytestmark = pytest.mark.integration
 
@@ -37,13 +40,18 @@ def wait_for_record(record_dir, timeout: float = 20) -> dict:
 
 
 def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    """The process exists and is not a zombie (dead, not yet reaped by its parent)."""
+    if not pid_alive(pid):
         return False
-    # a zombie (dead, not yet reaped by its parent) counts as gone
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().split(")")[-1].split()[0] != "Z"
+
+
+def assert_gone_soon(pid: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(pid)
 
 
 def test_output_streams_to_the_log_and_only_given_env_reaches_the_program(tmp_path, caplog):
@@ -63,14 +71,17 @@ def test_output_streams_to_the_log_and_only_given_env_reaches_the_program(tmp_pa
     assert "only-in-env" not in caplog.text
 
 
-def test_non_zero_exit_fails_with_the_last_stderr_lines(tmp_path):
+def test_non_zero_exit_fails_naming_the_program_and_its_stderr_stays_in_the_log(tmp_path, caplog):
     (tmp_path / "fail_bad").touch()
 
-    with pytest.raises(CommandFailed) as failed:
+    with caplog.at_level(logging.INFO), pytest.raises(CommandFailed) as failed:
         run_command("run_insight[a]", standin(tmp_path, "bad"), base_environment())
 
-    assert str(failed.value) == (
-        "run_insight[a] exited with code 3; last stderr lines: bad: simulated failure for the test")
+    assert str(failed.value) == "run_insight[a] exited with code 3; its output is in the task log"
+    assert f"[run_insight[a]] {MEMBER_LINE} rejected by bad" in caplog.text
+    assert "[run_insight[a]] bad: simulated failure for the test" in caplog.text
+    assert (f"run_insight[a] exited with code 3; last stderr lines: {MEMBER_LINE} rejected by bad | "
+            "bad: simulated failure for the test") in caplog.text
 
 
 def test_kill_takes_down_the_whole_process_group(tmp_path):
@@ -83,10 +94,7 @@ def test_kill_takes_down_the_whole_process_group(tmp_path):
     running.kill()
 
     assert running.process.poll() is not None
-    deadline = time.monotonic() + 10
-    while alive(child) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not alive(child)
+    assert_gone_soon(child)
 
 
 def test_lockfile_held_by_a_live_program_refuses_the_start(tmp_path):
@@ -142,7 +150,4 @@ def test_killing_the_task_kills_the_program_and_its_children(tmp_path, set_conne
 
     assert isinstance(outcome[0], CommandFailed)
     assert "fileload[a] killed by signal 15" in str(outcome[0])
-    deadline = time.monotonic() + 10
-    while alive(child) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not alive(child)
+    assert_gone_soon(child)

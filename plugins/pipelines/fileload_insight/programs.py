@@ -1,6 +1,9 @@
 """Run a partition's program as a subprocess: output streamed to the task log, credentials in the
-environment only, a non-zero exit raised with the last stderr lines, the whole process group killed
-when the task is killed or times out."""
+environment only, the whole process group killed when the task is killed or times out.
+
+What a program prints can be anything (member ids, names), so it goes to the task log and nowhere else:
+a failure is raised with the program's name, its exit code and a pointer to the task log, and that
+message is all a Slack alert carries."""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH",
 
 
 class CommandFailed(RuntimeError):
-    """The program exited non-zero; the message names it, its exit code and its last stderr lines."""
+    """The program exited non-zero; the message names it and its exit code, never its output."""
 
 
 def base_environment(source: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -96,17 +99,13 @@ def start_command(name: str, argv: Sequence[str], env: Mapping[str, str], cwd: s
     return RunningCommand(name, process, logger)
 
 
-def run_command(name: str, argv: Sequence[str], env: Mapping[str, str], timeout: float | None = None,
-                logger: logging.Logger = log) -> None:
-    """Run to completion; raise ``CommandFailed`` on a non-zero exit."""
-    running = start_command(name, argv, env, logger=logger)
-    check_exit(running, running.wait(timeout))
-
-
 def check_exit(running: RunningCommand, code: int) -> None:
+    """Raise ``CommandFailed`` on a non-zero exit; the last stderr lines are repeated in the task log
+    (next to the failure, where the two output streams no longer interleave), never in the exception."""
     if code == 0:
         running.logger.info("%s finished", running.name)
         return
     reason = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
     tail = " | ".join(running.stderr_tail) or "(no stderr)"
-    raise CommandFailed(f"{running.name} {reason}; last stderr lines: {tail}")
+    running.logger.error("%s %s; last stderr lines: %s", running.name, reason, tail)
+    raise CommandFailed(f"{running.name} {reason}; its output is in the task log")

@@ -1,11 +1,12 @@
 """Command line for the runbook's users: stage one partition, outside Airflow.
 
-    PYTHONPATH=plugins python -m pipelines.appxml.staging --url SQLALCHEMY_URL | --conn-id ID \\
+    PYTHONPATH=plugins python -m pipelines.appxml --url SQLALCHEMY_URL | --conn-id ID \\
         [--mod N --rem R] [--batch B] [--limit L] [--start-after ID] [--source-table T] \\
         [--source-column C] [--staging-table T] [--drop-index] [--recreate-index] [--metrics PATH.json]
 
 Prefer ``--conn-id`` (an Airflow connection) or the URL in ``APPXML_STAGING_URL`` instead of ``--url``:
-a password typed on a command line ends up in shell history and process lists.
+a password typed on a command line ends up in shell history and process lists. Table names default to
+``include/config/appxml.yaml``.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from pipelines.appxml import ddl
+from pipelines.appxml.config import load_settings
 from pipelines.appxml.engines import engine_from_conn_id, engine_from_url
 from pipelines.appxml.pipeline import PartitionSpec, StagingError, stage_partition
-from pipelines.appxml.tables import DEFAULT_SOURCE_COLUMN, DEFAULT_SOURCE_TABLE, DEFAULT_STAGING_TABLE, TableName
+from pipelines.appxml.tables import TableName
+from pipelines.common.errors import PermanentError, is_missing_connection
 
 EXIT_FAILED = 1  # argparse exits 2 on usage errors
 #: Where the CLI finds the database URL when --url is not given: keeps passwords off command lines.
@@ -30,7 +33,8 @@ URL_ENV = "APPXML_STAGING_URL"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.appxml.staging",
+    settings = load_settings()
+    parser = argparse.ArgumentParser(prog="python -m pipelines.appxml",
                                      description="Stage /Provenir/Request/CustData of app_XML for one partition.")
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--url", help=f"SQLAlchemy URL of the database (source and staging); default ${URL_ENV}")
@@ -41,9 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=int, default=0, help="stop after this many source rows (0 = all)")
     parser.add_argument("--start-after", type=int, help="start after this app_id instead of resuming")
     parser.add_argument("--no-resume", action="store_true", help="rescan from the start (rows are replaced)")
-    parser.add_argument("--source-table", default=DEFAULT_SOURCE_TABLE)
-    parser.add_argument("--source-column", default=DEFAULT_SOURCE_COLUMN)
-    parser.add_argument("--staging-table", default=DEFAULT_STAGING_TABLE)
+    parser.add_argument("--source-table", default=settings.source_table)
+    parser.add_argument("--source-column", default=settings.source_column)
+    parser.add_argument("--staging-table", default=settings.staging_table)
     parser.add_argument("--force", action="store_true", help="allow a source table whose name contains 'staging'")
     parser.add_argument("--drop-index", action="store_true", help="drop the staging index before the load")
     parser.add_argument("--recreate-index", action="store_true", help="recreate the staging index after the load")
@@ -93,7 +97,11 @@ def one_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except PermanentError as exc:  # e.g. a bad appxml.yaml: one line, not a traceback wall
+        print(f"appxml staging failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     args = parser.parse_args(argv)
     spec = spec_from_args(args, parser)
     try:
@@ -102,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"appxml staging failed ({spec.label}): {one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:  # e.g. an unknown Airflow connection id: still one line, not a traceback wall
-        if type(exc).__name__ in {"AirflowNotFoundException", "ConnectionNotFound"}:
+        if is_missing_connection(exc):
             print(f"appxml staging failed: connection {args.conn_id!r} is not defined", file=sys.stderr)
             return EXIT_FAILED
         raise
@@ -113,7 +121,3 @@ def main(argv: list[str] | None = None) -> int:
             args.metrics.parent.mkdir(parents=True, exist_ok=True)
             args.metrics.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,77 @@
+"""
+### Map staged applications (`appxml_mapping`)
+
+Maps the Provenir applications staged by `appxml_staging` (`dbo.app_xml_staging`, connection
+`mssql_appxml`) into the relational tables of the mapping contracts (credit card: `CustData/application`,
+recreational lending: `CustData/IL_application`), one partition per `app_id % workers` remainder, each a
+mapped task labelled `rem=3/8`. Contracts and settings: `include/config/xml_mapping/`.
+
+**Shape**: plan (checks params, settings and contracts) → ensure the target schema (tables created when
+missing) → map partitions (mapped) → summary (applications mapped and failed, failures by stage with the most
+frequent reasons, rows per table; outlet: the `appxml_mapping` asset).
+
+**Scheduled** on the `appxml_staging` asset: each staging run is followed by a mapping run that maps what is
+new. Every application ends as a `processing_log` row: `success`, or `failed` with `"<stage>: <message>"`.
+Logged applications are skipped; `retry_failed` maps the failed ones again.
+
+**Params**: `workers` (the modulus), `batch` (applications per transaction), `limit` (applications per
+partition, 0 = all), `remainders` (only these partitions), `retry_failed`.
+
+**Rerun a failed partition**: clear its mapped instance (`rem=5/8`): it skips what already landed; nothing is
+written twice.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import DAG, Asset, get_current_context, task
+
+from pipelines.appxml.metrics import partition_label
+from pipelines.common.defaults import dag_defaults
+from pipelines.common.params import bool_param, int_list_param, int_param
+from pipelines.xml_mapping import tasks
+
+STAGING_ASSET = Asset("appxml_staging")
+MAPPING_ASSET = Asset("appxml_mapping")
+
+with DAG(
+    "appxml_mapping",
+    schedule=[STAGING_ASSET],
+    max_active_runs=1,
+    doc_md=__doc__,
+    params={
+        "workers": int_param(4, title="Workers (modulus)", minimum=1, maximum=64,
+                             description="Partitions: app_id % workers, one mapped task each."),
+        "batch": int_param(500, title="Batch", minimum=1, maximum=20_000,
+                           description="Applications per keyset read and per transaction."),
+        "limit": int_param(0, title="Limit per partition", minimum=0,
+                           description="Stop each partition after this many applications (0 = all)."),
+        "remainders": int_list_param(title="Remainders", description="Map only these partitions "
+                                     "(e.g. [2, 5]); each must lie in 0..workers-1. Empty = all."),
+        "retry_failed": bool_param(False, title="Retry failed", description="Map applications logged as "
+                                   "failed again (e.g. after a contract fix)."),
+    },
+    **dag_defaults(tags=["appxml", "mapping"]),
+):
+
+    @task
+    def plan(params: dict) -> list[dict]:
+        return tasks.plan(params)
+
+    @task
+    def ensure_schema() -> None:
+        tasks.ensure_target_schema()
+
+    @task(map_index_template="{{ partition_label }}")
+    def map_partition(entry: dict) -> dict:
+        context = get_current_context()
+        context["partition_label"] = partition_label(entry["rem"], entry["mod"])
+        return tasks.map_one_partition(entry, run_id=context["run_id"])
+
+    @task(outlets=[MAPPING_ASSET])
+    def summary(partitions: list[dict]) -> dict:
+        return tasks.summarize(partitions)
+
+    entries = plan()
+    mapped = map_partition.expand(entry=entries)
+    entries >> ensure_schema() >> mapped
+    summary(mapped)

@@ -1,0 +1,1 @@
+"""Demo data, generators and corpus loaders for the xml_mapping family (not deployed)."""

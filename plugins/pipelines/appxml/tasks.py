@@ -1,0 +1,120 @@
+"""What each task of the ``appxml_staging`` DAG does, kept out of the DAG file so it stays a table of
+contents. Task bodies take plain values and return JSON-able results (XCom); a ``PermanentError`` (bad
+params, a missing connection, a refused batch) fails the task at once, without retries."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipelines.appxml import ddl
+from pipelines.appxml.config import load_settings
+from pipelines.appxml.engines import CONN_ID, engine_from_conn_id
+from pipelines.appxml.metrics import aggregate, format_table, partition_label
+from pipelines.appxml.pipeline import PartitionSpec, StagingError, iter_partitions, stage_partition
+from pipelines.appxml.tables import TableName
+from pipelines.common.errors import fail_without_retry, require_connection
+
+log = logging.getLogger(__name__)
+
+
+def max_parallel_partitions() -> int:
+    """Partitions of one run staging at the same time (``max_active_tis_per_dagrun``), from appxml.yaml.
+
+    Fixed when the DAG is parsed: a run's Params cannot change it."""
+    return load_settings().max_parallel_partitions
+
+
+def plan_partitions(params: dict[str, Any]) -> list[dict[str, int]]:
+    """One entry per partition to stage, from the run's params; a StagingError names a bad param before
+    anything is written. ``remainders`` reruns only those partitions."""
+    workers, batch, limit = int(params["workers"]), int(params["batch"]), int(params["limit"])
+    if workers < 1:
+        raise StagingError(f"workers must be at least 1, got {workers}")
+    remainders = params.get("remainders")
+    plan = [{"mod": workers, "rem": rem, "batch": batch, "limit": limit}
+            for rem in iter_partitions(workers, None if remainders in (None, []) else list(remainders))]
+    for entry in plan:  # the same checks the staging loop makes, before the first write
+        spec_for(entry).validated()
+    log.info("Staging %d partition(s) of %d: %s", len(plan), workers,
+             ", ".join(partition_label(entry["rem"], workers) for entry in plan))
+    return plan
+
+
+def spec_for(entry: dict[str, int]) -> PartitionSpec:
+    settings = load_settings()
+    return PartitionSpec(mod=entry["mod"], rem=entry["rem"], batch=entry["batch"], limit=entry["limit"],
+                         source_table=settings.source_table, source_column=settings.source_column,
+                         staging_table=settings.staging_table)
+
+
+def _with_engine(action: Callable[[sa.Engine, TableName], None], conn_id: str) -> None:
+    engine = engine_from_conn_id(conn_id)
+    try:
+        action(engine, TableName.parse(load_settings().staging_table))
+    finally:
+        engine.dispose()
+
+
+def _index_step(params: dict[str, Any], param: str, action: Callable[[sa.Engine, TableName], None],
+                when_off: str, conn_id: str) -> None:
+    if params[param]:
+        _with_engine(action, conn_id)
+    else:
+        log.info("%s is off: %s", param, when_off)
+
+
+def label_this_partition(entry: dict[str, int]) -> None:
+    """Name the mapped task instance ``rem=3/8`` (``map_index_template="{{ partition_label }}"``)."""
+    from airflow.sdk import get_current_context
+
+    get_current_context()["partition_label"] = partition_label(entry["rem"], entry["mod"])  # type: ignore[index]
+
+
+# -- task bodies ---------------------------------------------------------------------------------------
+
+@fail_without_retry
+def plan(params: dict[str, Any], conn_id: str = CONN_ID) -> list[dict[str, int]]:
+    """A missing connection or a bad param is one clear error in the first task, before anything is written."""
+    require_connection(conn_id)
+    return plan_partitions(params)
+
+
+@fail_without_retry
+def ensure_staging_table(conn_id: str = CONN_ID) -> None:
+    _with_engine(ddl.ensure_staging_table, conn_id)
+
+
+@fail_without_retry
+def drop_index(params: dict[str, Any], conn_id: str = CONN_ID) -> None:
+    _index_step(params, "drop_index", ddl.drop_staging_index, "the staging index stays in place", conn_id)
+
+
+@fail_without_retry
+def recreate_index(params: dict[str, Any], conn_id: str = CONN_ID) -> None:
+    _index_step(params, "recreate_index", ddl.create_staging_index, "the staging index is not rebuilt", conn_id)
+
+
+@fail_without_retry
+def stage(entry: dict[str, int], conn_id: str = CONN_ID) -> dict[str, Any]:
+    """Stage one partition (a mapped task) on its own engine and connections; returns its metrics."""
+    label_this_partition(entry)
+    engine = engine_from_conn_id(conn_id)
+    try:
+        return stage_partition(engine, spec_for(entry)).to_dict()
+    finally:
+        engine.dispose()
+
+
+@fail_without_retry
+def summarize(partitions: list[dict[str, Any]]) -> dict[str, Any]:
+    """Totals of the run (the fields of the original appxml_aggregate.json), the per-partition table logged."""
+    totals = aggregate(list(partitions))
+    log.info("Per partition:\n%s", format_table(totals["partitions"]))
+    log.info("Total: %d processed, %d staged, skipped %s, %d id_mismatch, %.1f MB read, %.1f rows/s",
+             totals["processed"], totals["staged"], totals["skipped"] or "none", totals["id_mismatch"],
+             totals["source_bytes"] / 1e6, totals["rows_per_sec"])
+    return totals

@@ -1,0 +1,1 @@
+"""Maps staged Provenir applications into the relational model under a JSON mapping contract."""

@@ -1,0 +1,116 @@
+"""Command line for the runbook: map one partition of the staged applications, outside Airflow.
+
+    PYTHONPATH=plugins python -m pipelines.xml_mapping [--url URL | --conn-id ID] --contract CC.json \\
+        [--contract RL.json] [--source-table dbo.app_xml_staging] [--mod N --rem R] [--batch B] [--limit N] \\
+        [--retry-failed] [--metrics FILE]
+
+The URL comes from ``XML_MAPPING_URL`` when neither ``--url`` nor ``--conn-id`` is given (a password typed on a
+command line ends up in shell history). Exit code 0 when the partition finished, even with failed
+applications (they are rows in processing_log); 1 when it could not run; 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from pipelines.appxml.cli import one_line
+from pipelines.appxml.engines import engine_from_conn_id, engine_from_url
+from pipelines.common.errors import PermanentError, is_missing_connection
+from pipelines.xml_mapping.config import load_contracts
+from pipelines.xml_mapping.pipeline import DEFAULT_SOURCE_COLUMN, DEFAULT_SOURCE_TABLE, MappingSpec, map_partition
+from pipelines.xml_mapping.schema import build_schema, ensure_schema
+
+EXIT_FAILED = 1
+URL_ENV = "XML_MAPPING_URL"
+SUMMARY_KEYS = ("partition", "processed", "succeeded", "failed", "failed_by_stage", "docs_per_sec", "duration_s")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.xml_mapping",
+                                     description="Map one partition of the staged applications into the "
+                                                 "contracts' tables.")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--url", help=f"SQLAlchemy URL (staging table and target schema); default ${URL_ENV}")
+    target.add_argument("--conn-id", help="Airflow connection id (e.g. mssql_appxml)")
+    parser.add_argument("--contract", action="append", required=True, type=Path,
+                        help="mapping contract JSON (repeat: one per product)")
+    parser.add_argument("--source-table", default=DEFAULT_SOURCE_TABLE)
+    parser.add_argument("--source-column", default=DEFAULT_SOURCE_COLUMN)
+    parser.add_argument("--mod", type=int, help="number of partitions (app_id %% mod == rem)")
+    parser.add_argument("--rem", type=int, help="this partition's remainder, 0..mod-1")
+    parser.add_argument("--batch", type=int, default=500, help="applications per transaction")
+    parser.add_argument("--limit", type=int, default=0, help="stop after this many applications (0 = all)")
+    parser.add_argument("--retry-failed", action="store_true", help="map applications logged as failed again")
+    parser.add_argument("--session-id", help="recorded in processing_log (default: cli:<partition>)")
+    parser.add_argument("--metrics", type=Path, help="write this partition's metrics JSON here")
+    return parser
+
+
+def spec_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> MappingSpec:
+    args.url = args.url or (None if args.conn_id else os.environ.get(URL_ENV))
+    partition = (args.mod, args.rem)
+    problem = ("give --url or --conn-id (or set " + URL_ENV + ")" if not (args.url or args.conn_id)
+               else "--mod and --rem go together" if None in partition and partition != (None, None) else None)
+    if problem:
+        parser.error(problem)
+    mod, rem = (1, 0) if partition == (None, None) else partition
+    try:
+        return MappingSpec(mod=mod, rem=rem, batch=args.batch, limit=args.limit, retry_failed=args.retry_failed,
+                           source_table=args.source_table, source_column=args.source_column,
+                           session_id=args.session_id or f"cli:rem={rem}/{mod}").validated()
+    except PermanentError as exc:
+        parser.error(str(exc))
+        raise  # unreachable: parser.error exits
+
+
+def run(args: argparse.Namespace, spec: MappingSpec) -> dict:
+    contracts = load_contracts(args.contract)
+    engine = engine_from_url(args.url) if args.url else engine_from_conn_id(args.conn_id)
+    try:
+        target = build_schema(contracts, engine.dialect.name)
+        ensure_schema(engine, target)
+        return map_partition(engine, contracts, target, spec).to_dict()
+    finally:
+        engine.dispose()
+
+
+def failure_line(exc: BaseException, conn_id: str | None) -> str | None:
+    """The one line a user sees for an error that stops the run, or None for a bug (keeps its traceback)."""
+    if isinstance(exc, PermanentError):
+        return str(exc)
+    if isinstance(exc, (sa.exc.SQLAlchemyError, OSError)):
+        return one_line(exc)
+    if is_missing_connection(exc):
+        return f"connection {conn_id!r} is not defined"
+    return None
+
+
+def report(metrics: dict, path: Path | None) -> None:
+    print(json.dumps({key: metrics[key] for key in SUMMARY_KEYS}))
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    spec = spec_from_args(args, parser)
+    try:
+        metrics = run(args, spec)
+    except Exception as exc:
+        message = failure_line(exc, args.conn_id)
+        if message is None:
+            raise
+        print(f"xml mapping failed ({spec.label}): {message}", file=sys.stderr)
+        return EXIT_FAILED
+    report(metrics, args.metrics)
+    return 0

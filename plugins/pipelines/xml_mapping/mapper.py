@@ -1,0 +1,648 @@
+"""A contract compiled once into plain Python, and the mapping of one parsed document with it.
+
+Compiling resolves everything the contract says as text: which elements a document must be read for (a
+trie of paths), which element each mapping reads (the application's last element at a path, the row's own
+contact / address / employment, the primary or secondary contact, the authorised user), the converter of
+its column, its enum map and its calculated expression (a closure). Mapping a document then walks the tree
+once, keeping only the elements on those paths as small ``Node``s, and evaluates the compiled plans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pipelines.xml_mapping.contract import Contract, Mapping
+from pipelines.xml_mapping.expressions import compile_expression, referenced_names
+from pipelines.xml_mapping.values import converter, digits_only, parse_datetime
+
+CONTACT, ADDRESS, EMPLOYMENT = "contact", "address", "employment"
+_MEANINGLESS = {"", "null", "none"}
+NO_DATA, DERIVED, DATA = 0, 1, 2
+
+
+def meaningful(value: Any) -> bool:
+    """Data worth a row: not empty, not ``null``/``none``, not a zero."""
+    if value is None:
+        return False
+    if isinstance(value, Decimal):
+        return value != 0
+    text = str(value).strip()
+    if text.lower() in _MEANINGLESS:
+        return False
+    return not (text[0] in "0-+.$" and text.replace(".", "", 1).lstrip("-+$").strip("0") == "")
+_TRUTHY = {"y", "yes", "true", "t", "1"}
+
+
+class MappingError(Exception):
+    """A document the contract cannot map; the message names ids and attributes, never values."""
+
+
+# -- the parsed document ---------------------------------------------------------------------------------
+class Node:
+    """An element kept for mapping: its tag, its attributes (keys lower-cased: names match
+    case-insensitively) and its kept children by tag."""
+
+    __slots__ = ("attrs", "children", "name", "tag")
+
+    def __init__(self, tag: str, attrs: dict[str, str]) -> None:
+        self.tag = tag
+        self.name = tag.lower()
+        self.attrs = attrs
+        self.children: dict[str, list[Node]] = {}
+
+    def get(self, attribute: str) -> str | None:
+        return self.attrs.get(attribute)
+
+    def last(self, tag: str) -> Node | None:
+        nodes = self.children.get(tag)
+        return nodes[-1] if nodes else None
+
+
+class _Trie:
+    __slots__ = ("children", "key")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.children: dict[str, _Trie] = {}
+
+    def add(self, parts: list[str]) -> None:
+        node = self
+        for part in parts:
+            node = node.children.setdefault(part, _Trie(f"{node.key}/{part}"))
+
+
+def _collect(element: Any, trie: _Trie, nodes: dict[str, list[Node]]) -> Node:
+    """Depth-first over the wanted paths only: one pass, each kept element's attributes read once."""
+    node = Node(element.tag, {key.lower(): value for key, value in element.attrib.items()})
+    nodes.setdefault(trie.key, []).append(node)
+    wanted = trie.children
+    if wanted:
+        for child in element:
+            sub = wanted.get(child.tag)
+            if sub is not None:
+                node.children.setdefault(child.tag, []).append(_collect(child, sub, nodes))
+    return node
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+# -- one document's context --------------------------------------------------------------------------------
+@dataclass
+class Document:
+    """What mapping reads from one document: nodes by path, the application, the filtered contacts."""
+
+    app_id: int
+    nodes: dict[str, list[Node]]
+    app: Node
+    by_tag: dict[str, Node]
+    contacts: list[Node] = field(default_factory=list)
+    by_role: dict[str, Node] = field(default_factory=dict)
+    last: dict[str, Node] = field(default_factory=dict)
+
+
+# -- compiled column plans --------------------------------------------------------------------------------
+Locator = Callable[[Document, Node | None], Node | None]
+
+
+@dataclass
+class ColumnPlan:
+    mapping: Mapping
+    column: str
+    attribute: str
+    locate: Locator
+    steps: list[Callable[[Any, Node, Document], Any]]
+    convert: Callable[[Any], Any]
+    default: Any
+    calculated: bool
+    is_key: bool
+    null_value: Any = None
+    flag: bool = False
+
+    def evaluate(self, doc: Document, row_node: Node | None, want_data: bool = True) -> tuple[Any, int]:
+        """(column value, evidence): ``NO_DATA`` for a default, ``DERIVED`` for a value a lookup made of an
+        empty attribute (a bit or an enum's default), ``DATA`` for a value from meaningful document data.
+        ``want_data`` False: the row's fate is decided, any value is reported as ``DERIVED``."""
+        node = self.locate(doc, row_node)
+        if node is None:
+            return self.default, NO_DATA
+        raw = value = node.attrs.get(self.attribute)
+        if self.steps:
+            for step in self.steps:
+                value = step(value, node, doc)
+        if value is None or (value.__class__ is str and not value.strip()):
+            return self.default, NO_DATA
+        converted = self.convert(value)
+        if converted is None:
+            # A value that does not convert is NULL; a NOT NULL column takes the contract's default.
+            return self.null_value, NO_DATA
+        if self.flag or not want_data:  # a flag alone (N, U, an empty attribute as 0) is no reason for a row
+            return converted, DERIVED
+        return converted, DATA if meaningful(value if self.calculated else raw) else DERIVED
+
+
+@dataclass
+class RowPlan:
+    """One table's rows: per document (single), or per kept contact / address / employment."""
+
+    table: str
+    kind: str  # single | contact | address | employment
+    columns: list[ColumnPlan]
+    keys: tuple[str, ...]
+    always: bool
+    # One-to-one rows exist once their element yields any value (a flag of an empty attribute is 0);
+    # contact children need meaningful data.
+    needs: int = DERIVED
+
+
+@dataclass
+class GroupPlan:
+    """Rows made by a row-creating type: one per slot (collateral), per type (warranty), ..."""
+
+    table: str
+    creator: str
+    arg: str | None
+    columns: list[ColumnPlan]
+
+
+@dataclass
+class MappedApplication:
+    app_id: int
+    rows: dict[str, list[dict[str, Any]]]
+    con_ids: list[int]
+
+    def row_count(self) -> int:
+        return sum(len(rows) for rows in self.rows.values())
+
+
+class CompiledContract:
+    """A contract ready to map documents: compile once, map many."""
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self.name = contract.name
+        self.app_path = contract.xml_application_path
+        self.app_tag = contract.application_tag
+        self.rules = {rule.element_type: rule for rule in contract.filter_rules}
+        self.contact_rule = self.rules.get(CONTACT)
+        self.row_paths = {rule.xml_child_path: kind for kind, rule in self.rules.items()
+                          if kind in (CONTACT, ADDRESS, EMPLOYMENT)}
+        self.trie = _Trie("")
+        self._tags: dict[str, str] = {}
+        for mapping in contract.mappings:
+            self._want(mapping.xml_path)
+        for rule in contract.filter_rules:
+            self._want(rule.xml_child_path)
+        self._want(self.app_path)
+        self.stray_contact_path = self._stray_contacts()
+        for mapping in contract.mappings:
+            if mapping.expression and "calculated_field" in mapping.transforms:
+                for qualifier, _ in referenced_names(mapping.expression):
+                    if qualifier:
+                        self._want_tag(qualifier)
+        self.tables: list[RowPlan] = []
+        self.groups: list[GroupPlan] = []
+        self.simple_creators: list[tuple[Mapping, ColumnPlan]] = []
+        self._plan()
+
+    # -- compile: paths ---------------------------------------------------------------------------------
+    def _want(self, path: str) -> None:
+        parts = [part for part in path.split("/") if part]
+        self.trie.add(parts)
+        for index, part in enumerate(parts):
+            self._tags.setdefault(part.lower(), "/" + "/".join(parts[:index + 1]))
+
+    def _stray_contacts(self) -> str | None:
+        """Contacts are also read where some documents put them: directly under CustData (a sibling of
+        the application element), with everything the contract reads below them."""
+        if self.contact_rule is None:
+            return None
+        contact_path = self.contact_rule.xml_child_path
+        stray = f"{self.app_path.rsplit('/', 1)[0]}/{contact_path.rsplit('/', 1)[-1]}"
+        if stray == contact_path:
+            return None
+        wanted = [m.xml_path for m in self.contract.mappings] + [r.xml_child_path for r in self.contract.filter_rules]
+        for path in wanted:
+            if path == contact_path or path.startswith(contact_path + "/"):
+                self._want(stray + path[len(contact_path):])
+        return stray
+
+    def _want_tag(self, qualifier: str) -> None:
+        lowered = qualifier.lower()
+        if lowered in self._tags or lowered in ("application", "contact"):
+            return
+        self._want(f"{self.app_path}/{qualifier}")
+
+    # -- compile: locating the element a mapping reads ------------------------------------------------------
+    def _rule_for_path(self, path: str) -> str | None:
+        return self.row_paths.get(path)
+
+    def _locator(self, mapping: Mapping, row_kind: str) -> Locator:
+        path = mapping.xml_path
+        scope = mapping.scopes[0] if mapping.scopes else None
+        if scope in ("last_valid_pr_contact", "last_valid_sec_contact", "authu_contact"):
+            role = {"last_valid_pr_contact": "PR", "last_valid_sec_contact": "SEC", "authu_contact": "AUTHU"}[scope]
+            return self._contact_locator(role, path, first_curr=scope != "authu_contact")
+        contact_path = self.contact_rule.xml_child_path if self.contact_rule else None
+        if scope == "curr_address_only":
+            rel = path[len(contact_path) + 1:] if contact_path and path.startswith(contact_path + "/") else None
+            if rel is None or row_kind != CONTACT:
+                return lambda doc, row: None
+            address_rule = self.rules.get(ADDRESS)
+            type_attr = (address_rule.type_attribute or "").lower() if address_rule else ""
+            tags = rel.split("/")
+
+            def curr_address(doc: Document, row: Node | None) -> Node | None:
+                found = None
+                for node in _descend(row, tags):
+                    if (node.attrs.get(type_attr) or "").strip() == "CURR":
+                        found = node
+                return found
+            return curr_address
+        own_kind = self._rule_for_path(path)
+        if own_kind is not None and own_kind == row_kind:
+            return lambda doc, row: row
+        if row_kind != "single" and contact_path and row_kind == CONTACT and path.startswith(contact_path + "/"):
+            tags = path[len(contact_path) + 1:].split("/")
+            return lambda doc, row: _last(_descend(row, tags))
+        return lambda doc, row: doc.last.get(path)
+
+    def _contact_locator(self, role: str, path: str, first_curr: bool) -> Locator:
+        contact_path = self.contact_rule.xml_child_path if self.contact_rule else ""
+        if path == contact_path:
+            return lambda doc, row: doc.by_role.get(role)
+        if not path.startswith(contact_path + "/"):
+            return lambda doc, row: doc.last.get(path)
+        tags = path[len(contact_path) + 1:].split("/")
+        address_rule = self.rules.get(ADDRESS)
+        is_address = address_rule is not None and path == address_rule.xml_child_path
+        type_attr = (address_rule.type_attribute or "").lower() if address_rule else ""
+
+        def locate(doc: Document, row: Node | None) -> Node | None:
+            contact = doc.by_role.get(role)
+            if contact is None:
+                return None
+            nodes = _descend(contact, tags)
+            if not nodes:
+                return None
+            if is_address and first_curr:
+                # The value is read by attribute: the first CURR address that has it, else the last one.
+                return Node(nodes[-1].tag, _ChoiceAttrs(nodes, type_attr))
+            return nodes[-1]
+        return locate
+
+    # -- compile: value steps ---------------------------------------------------------------------------
+    def _steps(self, mapping: Mapping, column_type: str) -> list[Callable[[Any, Node, Document], Any]]:
+        steps: list[Callable[[Any, Node, Document], Any]] = []
+        bits = self.contract.bit_conversions
+        for position, transform in enumerate(mapping.transforms):
+            if transform == "calculated_field":
+                last = position == len(mapping.transforms) - 1
+                steps.append(_calculated(mapping.expression or "", self, keep_when_null=not last))
+            elif transform == "enum":
+                steps.append(_enum(self.contract.enum_mappings[mapping.enum_name or mapping.target_column],
+                                   keep_unmatched=column_type == "string" and "calculated_field" in mapping.transforms))
+            elif transform == "char_to_bit":
+                steps.append(_bit_lookup(bits.get("char_to_bit", {}), str.upper))
+            elif transform == "boolean_to_bit":
+                steps.append(_bit_lookup(bits.get("boolean_to_bit", {}), str.lower))
+            elif transform in ("numbers_only", "extract_numeric"):
+                steps.append(lambda value, node, doc: None if value is None else digits_only(value))
+            elif transform == "extract_date":
+                steps.append(_extract_date)
+        return steps
+
+    def _column(self, mapping: Mapping, row_kind: str, keys: tuple[str, ...]) -> ColumnPlan:
+        convert = converter(mapping.data_type, mapping.data_length)
+        default = None
+        if mapping.default_value not in (None, ""):
+            default = convert(mapping.default_value)
+        return ColumnPlan(
+            mapping=mapping, column=mapping.target_column, attribute=mapping.xml_attribute.lower(),
+            locate=self._locator(mapping, row_kind), steps=self._steps(mapping, mapping.data_type), convert=convert,
+            default=default, calculated="calculated_field" in mapping.transforms,
+            is_key=mapping.target_column in keys, null_value=None if mapping.nullable else default,
+            flag=bool({"char_to_bit", "boolean_to_bit"} & set(mapping.transforms)),
+        )
+
+    # -- compile: tables --------------------------------------------------------------------------------
+    def _row_kind(self, mappings: list[Mapping]) -> str:
+        kinds = {self._rule_for_path(m.xml_path) for m in mappings if not m.scopes}
+        for kind in (ADDRESS, EMPLOYMENT, CONTACT):
+            if kind in kinds:
+                return kind
+        return "single"
+
+    def _keys(self, table: str, kind: str) -> tuple[str, ...]:
+        if kind == CONTACT:
+            return ("con_id", "app_id")
+        if kind in (ADDRESS, EMPLOYMENT):
+            rule = self.rules[kind]
+            type_columns = [m.target_column for m in self.contract.mappings
+                            if m.target_table == table and m.xml_path == rule.xml_child_path
+                            and m.xml_attribute.lower() == (rule.type_attribute or "").lower()]
+            return ("con_id", *type_columns[:1])
+        return ("app_id",)
+
+    def _plan(self) -> None:
+        by_table: dict[str, list[Mapping]] = {}
+        groups: dict[tuple[str, str, str | None], list[Mapping]] = {}
+        for mapping in self.contract.mappings:
+            creator = mapping.creator
+            if creator is None:
+                by_table.setdefault(mapping.target_table, []).append(mapping)
+            elif creator.name in ("add_collateral", "warranty_field") and mapping.target_column:
+                groups.setdefault((mapping.target_table, creator.name, creator.arg), []).append(mapping)
+            else:
+                self.simple_creators.append((mapping, self._column(mapping, "single", ())))
+        for table in self.contract.table_insertion_order:
+            mappings = by_table.get(table)
+            if not mappings:
+                continue
+            kind = self._row_kind(mappings)
+            keys = self._keys(table, kind)
+            root_id = any(m.xml_attribute == "ID" and m.target_column == "app_id" for m in mappings)
+            self.tables.append(RowPlan(table, kind, [self._column(m, kind, keys) for m in mappings], keys,
+                                       always=root_id or kind == CONTACT,
+                                       needs=DERIVED if kind == "single" else DATA))
+        for (table, creator, arg), mappings in groups.items():
+            keys = ("collateral_type_enum",) if creator == "add_collateral" else ()
+            self.groups.append(GroupPlan(table, creator, arg, [self._column(m, "single", keys) for m in mappings]))
+        # A column that one slot maps and another does not: NOT NULL ones take the contract's default there.
+        self.group_defaults: dict[str, dict[str, Any]] = {}
+        for group in self.groups:
+            defaults = self.group_defaults.setdefault(group.table, {})
+            for column in group.columns:
+                if column.null_value is not None:
+                    defaults.setdefault(column.column, column.null_value)
+
+    # -- mapping ---------------------------------------------------------------------------------------
+    def read(self, root: Any, app_id: int) -> Document:
+        """The document's kept nodes; ``root`` is the parsed ``Provenir`` element."""
+        nodes: dict[str, list[Node]] = {}
+        top = self.trie.children.get(root.tag)
+        if top is None:
+            raise MappingError(f"the root element is {root.tag!r}, not {next(iter(self.trie.children), '?')!r}")
+        _collect(root, top, nodes)
+        app_nodes = nodes.get(self.app_path)
+        if not app_nodes:
+            raise MappingError(f"{self.app_path} is missing")
+        last = {path: kept[-1] for path, kept in nodes.items()}
+        by_tag = {path.rsplit("/", 1)[-1].lower(): node for path, node in last.items()}
+        doc = Document(app_id=app_id, nodes=nodes, app=app_nodes[-1], by_tag=by_tag, last=last)
+        self._filter_contacts(doc)
+        return doc
+
+    def _filter_contacts(self, doc: Document) -> None:
+        rule = self.contact_rule
+        if rule is None:
+            return
+        type_attr = (rule.type_attribute or "ac_role_tp_c").lower()
+        priority = {role: index for index, role in enumerate(rule.allowed_types)}
+        kept: dict[str, tuple[int, Node]] = {}
+        candidates = doc.nodes.get(rule.xml_child_path, [])
+        if self.stray_contact_path and self.stray_contact_path in doc.nodes:
+            candidates = candidates + doc.nodes[self.stray_contact_path]
+        for node in candidates:
+            con_id = (node.attrs.get("con_id") or "").strip()
+            role = (node.attrs.get(type_attr) or "").strip()
+            if con_id and role:
+                doc.by_role[role] = node  # the last contact of each role with a con_id
+            if not con_id or role not in priority:
+                continue
+            if all(_empty(node.attrs.get(attr)) for attr in ("birth_date", "first_name", "last_name", "ssn")):
+                continue
+            previous = kept.get(con_id)
+            if previous is None or priority[role] <= previous[0]:
+                kept[con_id] = (priority[role], node)
+        doc.contacts = [node for _, node in kept.values()]
+
+    def map(self, root: Any, app_id: int) -> MappedApplication:
+        doc = self.read(root, app_id)
+        rows: dict[str, list[dict[str, Any]]] = {}
+        con_ids: list[int] = []
+        for plan in self.tables:
+            if plan.kind == "single":
+                row = self._row(plan, doc, None)
+                if row is not None:
+                    row["app_id"] = app_id
+                    rows.setdefault(plan.table, []).append(row)
+            elif plan.kind == CONTACT:
+                for contact in doc.contacts:
+                    row = self._row(plan, doc, contact)
+                    if row is None:
+                        continue
+                    row["con_id"] = _con_id(contact)
+                    row["app_id"] = app_id
+                    con_ids.append(row["con_id"])
+                    rows.setdefault(plan.table, []).append(row)
+            else:
+                self._child_rows(plan, doc, rows)
+        self._creator_rows(doc, rows)
+        return MappedApplication(app_id, rows, con_ids)
+
+    def _row(self, plan: RowPlan, doc: Document, row_node: Node | None) -> dict[str, Any] | None:
+        row, evidence = _evaluate(plan.columns, doc, row_node, {}, NO_DATA if plan.always else plan.needs)
+        return row if plan.always or evidence >= plan.needs else None
+
+    def _child_rows(self, plan: RowPlan, doc: Document, rows: dict[str, list[dict[str, Any]]]) -> None:
+        rule = self.rules[plan.kind]
+        contact_path = self.contact_rule.xml_child_path if self.contact_rule else ""
+        tags = rule.xml_child_path[len(contact_path) + 1:].split("/")
+        type_attr = (rule.type_attribute or "").lower()
+        allowed = set(rule.allowed_types)
+        keyed: dict[tuple, dict[str, Any]] = {}
+        for contact in doc.contacts:
+            con_id = _con_id(contact)
+            for node in _descend(contact, tags):
+                if type_attr and (node.attrs.get(type_attr) or "").strip() not in allowed:
+                    continue
+                row = self._row(plan, doc, node)
+                if row is None:
+                    continue
+                row["con_id"] = con_id
+                # Two elements with the same key: the last one wins (the key is the table's primary key).
+                keyed[tuple(row.get(key) for key in plan.keys)] = row
+        if keyed:
+            rows.setdefault(plan.table, []).extend(keyed.values())
+
+    def _creator_rows(self, doc: Document, rows: dict[str, list[dict[str, Any]]]) -> None:
+        app_id = doc.app_id
+        keyed: dict[str, dict[tuple, dict[str, Any]]] = {}
+        notes: dict[str, Any] = {}
+        exceptions: list[tuple[str, str, Any]] = []
+        for mapping, plan in self.simple_creators:
+            creator = mapping.creator
+            assert creator is not None
+            node = plan.locate(doc, None)
+            raw = None if node is None else node.attrs.get(plan.attribute)
+            value = raw
+            if node is not None:
+                for step in plan.steps:
+                    value = step(value, node, doc)
+            table = mapping.target_table
+            if creator.name == "add_score":
+                score = plan.convert(value) if not _empty(value) else None
+                if score is not None:
+                    keyed.setdefault(table, {})[(creator.arg,)] = {
+                        "app_id": app_id, "score_identifier": creator.arg, "score": score}
+            elif creator.name == "add_indicator":
+                if isinstance(value, str) and value.strip().lower() in _TRUTHY:
+                    keyed.setdefault(table, {})[(creator.arg,)] = {
+                        "app_id": app_id, "indicator": creator.arg, "value": "1"}
+            elif creator.name == "add_history":
+                if value is not None and str(value).strip().lower() not in _MEANINGLESS:
+                    name = f"[{mapping.xml_attribute}]"
+                    keyed.setdefault(table, {})[(name,)] = {
+                        "app_id": app_id, "name": name, "source": f"[{mapping.xml_path.rsplit('/', 1)[-1]}]",
+                        "value": str(value).strip()}
+            elif creator.name == "add_report_lookup":
+                if not _empty(value):
+                    keyed.setdefault(table, {})[(mapping.xml_attribute,)] = {
+                        "app_id": app_id, "name": mapping.xml_attribute, "value": str(value).strip(),
+                        "source_report_key": creator.arg}
+            elif creator.name == "policy_exceptions":
+                if creator.arg is None:
+                    notes[table] = None if _empty(value) else str(value).strip()
+                elif not _empty(value):
+                    exceptions.append((table, creator.arg, str(value).strip()))
+        for table, arg, reason in exceptions:
+            keyed.setdefault(table, {})[(arg,)] = {
+                "app_id": app_id, "policy_exception_type_enum": int(arg), "reason_code": reason,
+                "notes": notes.get(table)}
+        for group in self.groups:
+            row, evidence = _evaluate(group.columns, doc, None, dict(self.group_defaults[group.table]), DATA)
+            if evidence < DATA:
+                continue
+            row["app_id"] = app_id
+            if group.creator == "add_collateral":
+                row["sort_order"] = int(group.arg or 0)
+                key: tuple = (row["sort_order"],)
+            else:
+                row["warranty_type_enum"] = int(group.arg or 0)
+                key = (row["warranty_type_enum"],)
+            keyed.setdefault(group.table, {})[key] = row
+        for table, by_key in keyed.items():
+            rows.setdefault(table, []).extend(by_key.values())
+
+
+def _evaluate(columns: list[ColumnPlan], doc: Document, row_node: Node | None, row: dict[str, Any], needs: int
+              ) -> tuple[dict[str, Any], int]:
+    """The row's values, and the strongest evidence of data among its non-key columns (looked for only
+    until it reaches ``needs``: then the row is decided)."""
+    evidence = NO_DATA
+    for column in columns:
+        value, found = column.evaluate(doc, row_node, evidence < needs)
+        row[column.column] = value
+        if found > evidence and not column.is_key:
+            evidence = found
+    return row, evidence
+
+
+# -- helpers used by the compiled steps ----------------------------------------------------------------
+class _ChoiceAttrs(dict):
+    """The attributes of a contact's addresses seen as one element: an attribute reads from the first CURR
+    address that has it, else from the last address."""
+
+    def __init__(self, nodes: list[Node], type_attr: str) -> None:
+        super().__init__()
+        self._nodes = nodes
+        self._type_attr = type_attr
+
+    def get(self, attribute: str, default: Any = None) -> Any:  # type: ignore[override]
+        for node in self._nodes:
+            if (node.attrs.get(self._type_attr) or "").strip() == "CURR" and not _empty(node.attrs.get(attribute)):
+                return node.attrs.get(attribute)
+        return self._nodes[-1].attrs.get(attribute, default)
+
+
+def _descend(node: Node | None, tags: Iterable[str]) -> list[Node]:
+    current = [node] if node is not None else []
+    for tag in tags:
+        current = [child for parent in current for child in parent.children.get(tag, ())]
+    return current
+
+
+def _last(nodes: list[Node]) -> Node | None:
+    return nodes[-1] if nodes else None
+
+
+def _con_id(contact: Node) -> int:
+    text = (contact.attrs.get("con_id") or "").strip()
+    try:
+        return int(text)
+    except ValueError:
+        raise MappingError("a contact's con_id is not an integer") from None
+
+
+def _calculated(expression: str, compiled: CompiledContract,
+                keep_when_null: bool = False) -> Callable[[Any, Node, Document], Any]:
+    """The expression as a step. ``keep_when_null``: in a chain (``calculated_field, enum``) a CASE without a
+    match hands the attribute's own value to the next step (the enum then maps the code)."""
+    run = compile_expression(expression)
+    app_names = {"application", compiled.app_tag.lower()}
+    contact_role = compiled.contact_rule.allowed_types[0] if compiled.contact_rule and \
+        compiled.contact_rule.allowed_types else "PR"
+
+    def step(value: Any, node: Node, doc: Document) -> Any:
+        def scope(qualifier: str | None, attribute: str) -> Any:
+            if qualifier is None or qualifier == node.name:
+                return node.attrs.get(attribute)
+            if qualifier in app_names:
+                return doc.app.attrs.get(attribute)
+            if qualifier == "contact":
+                contact = doc.by_role.get(contact_role)
+                return None if contact is None else contact.attrs.get(attribute)
+            other = doc.by_tag.get(qualifier)
+            return None if other is None else other.attrs.get(attribute)
+        result = run(scope)
+        if not keep_when_null:
+            return result
+        if result is None:
+            return value
+        return _Calculated(result) if isinstance(result, str) else result
+    return step
+
+
+class _Calculated(str):
+    """A calculated value handed to the next step of a chain (as opposed to the attribute's own text)."""
+
+
+def _enum(values: dict[str, Any], keep_unmatched: bool) -> Callable[[Any, Node, Document], Any]:
+    folded = {str(key).lower(): value for key, value in values.items()}
+    fallback = values.get("")
+
+    def step(value: Any, node: Node, doc: Document) -> Any:
+        key = "" if value is None else str(value).strip()
+        if key in values:
+            return values[key]
+        found = folded.get(key.lower())
+        if found is not None:
+            return found
+        if keep_unmatched and isinstance(value, _Calculated):
+            return str(value)  # a calculated value that is already the target text, not a code
+        return fallback
+    return step
+
+
+def _bit_lookup(table: dict[str, int], fold: Callable[[str], str]) -> Callable[[Any, Node, Document], Any]:
+    folded = {fold(str(key)): value for key, value in table.items()}
+
+    def step(value: Any, node: Node, doc: Document) -> Any:
+        key = fold(str(value).strip()) if value is not None else ""
+        return folded.get(key, 0) or 0
+    return step
+
+
+def _extract_date(value: Any, node: Node, doc: Document) -> Any:
+    if value is None:
+        return None
+    text = str(value).strip()
+    moment = parse_datetime(text)
+    if moment is None and " " in text:
+        moment = parse_datetime(text.split(" ", 1)[0])
+    return moment

@@ -1,0 +1,252 @@
+"""The target tables as SQLAlchemy Core objects, generated from the contracts, and their DDL.
+
+Column types and lengths follow the mappings' ``data_type`` / ``data_length``; NOT NULL where a mapping says
+``nullable: false`` (with the contract's default as the column default); keys as the mapping doc lists them.
+Tables several contracts share (``app_base``, ``app_contact_base``, ``scores`` ...) hold the union of their
+columns. SQLAlchemy compiles the DDL per engine: T-SQL on SQL Server (NVARCHAR, BIT, DATETIME2, IDENTITY),
+PostgreSQL in tests; tables are created when missing, in the contract's ``target_schema``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mssql
+from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
+
+from pipelines.appxml.tables import UtcNow
+from pipelines.xml_mapping.contract import PROCESSING_LOG, Mapping
+from pipelines.xml_mapping.mapper import ADDRESS, CONTACT, EMPLOYMENT, CompiledContract
+
+log = logging.getLogger(__name__)
+
+DECIMAL_PRECISION = 18
+DEFAULT_SCALE = 2
+STATUS_SUCCESS, STATUS_FAILED = "success", "failed"
+_TEXT_MAX = sa.UnicodeText().with_variant(mssql.NVARCHAR(), "mssql")
+_DATETIME = sa.DateTime().with_variant(mssql.DATETIME2(), "mssql")
+_BIT = sa.SmallInteger().with_variant(mssql.BIT(), "mssql")
+_TINYINT = sa.SmallInteger().with_variant(mssql.TINYINT(), "mssql")
+
+
+def column_type(data_type: str, data_length: int | None) -> sa.types.TypeEngine:
+    if data_type == "string":
+        return sa.Unicode(data_length) if data_length and data_length > 0 else _TEXT_MAX
+    if data_type == "decimal":
+        scale = data_length if data_length is not None and 0 <= data_length <= 8 else DEFAULT_SCALE
+        return sa.Numeric(DECIMAL_PRECISION, scale)
+    return {"int": sa.Integer(), "smallint": sa.SmallInteger(), "tinyint": _TINYINT, "bigint": sa.BigInteger(),
+            "bit": _BIT, "datetime": _DATETIME, "date": sa.Date()}[data_type]
+
+
+@dataclass
+class _ColumnSpec:
+    name: str
+    data_type: str
+    data_length: int | None
+    nullable: bool = True
+    default: object = None
+
+    def merge(self, other: _ColumnSpec) -> None:
+        """Two mappings (or two contracts) write one column: the wider length, NOT NULL if either says so."""
+        if self.data_type == "string" and other.data_type == "string":
+            lengths = [self.data_length, other.data_length]
+            self.data_length = None if any(n is None or n <= 0 for n in lengths) else max(lengths)  # type: ignore[type-var]
+        self.nullable = self.nullable and other.nullable
+        if self.default is None:
+            self.default = other.default
+
+
+@dataclass
+class _TableSpec:
+    name: str
+    columns: dict[str, _ColumnSpec] = field(default_factory=dict)
+    primary_key: tuple[str, ...] = ()
+    parent: tuple[str, str] | None = None  # (parent table, key column)
+
+    def add(self, spec: _ColumnSpec) -> None:
+        if spec.name in self.columns:
+            self.columns[spec.name].merge(spec)
+        else:
+            self.columns[spec.name] = spec
+
+
+def _default_literal(mapping: Mapping) -> object:
+    value = mapping.default_value
+    if value in (None, "") or mapping.nullable:
+        return None
+    return value
+
+
+_CREATOR_COLUMNS = {
+    "add_score": (("app_id", "int", None), ("score_identifier", "string", 50), ("score", "int", None)),
+    "add_indicator": (("app_id", "int", None), ("indicator", "string", 50), ("value", "string", 10)),
+    "add_history": (("app_id", "int", None), ("name", "string", 100), ("source", "string", 100),
+                    ("value", "string", None)),
+    "add_report_lookup": (("app_id", "int", None), ("name", "string", 100), ("value", "string", None),
+                          ("source_report_key", "string", 50)),
+    "policy_exceptions": (("app_id", "int", None), ("policy_exception_type_enum", "smallint", None),
+                          ("reason_code", "string", 100), ("notes", "string", None)),
+}
+_CREATOR_KEYS = {"add_score": ("app_id", "score_identifier"), "add_indicator": ("app_id", "indicator"),
+                 "add_history": ("app_id", "name"), "add_report_lookup": ("app_id", "name"),
+                 "policy_exceptions": ("app_id", "policy_exception_type_enum"),
+                 "add_collateral": ("app_id", "collateral_type_enum", "sort_order"),
+                 "warranty_field": ("app_id", "warranty_type_enum")}
+
+
+def _table_specs(compiled: CompiledContract) -> dict[str, _TableSpec]:
+    specs: dict[str, _TableSpec] = {}
+    app_table = next((plan.table for plan in compiled.tables if plan.always and plan.kind == "single"), "app_base")
+    contact_table = next((plan.table for plan in compiled.tables if plan.kind == CONTACT), None)
+    for plan in compiled.tables:
+        spec = specs.setdefault(plan.table, _TableSpec(plan.table))
+        for column in plan.columns:
+            m = column.mapping
+            spec.add(_ColumnSpec(m.target_column, m.data_type, m.data_length, m.nullable, _default_literal(m)))
+        if plan.kind == "single":
+            spec.add(_ColumnSpec("app_id", "int", None, False))
+            spec.primary_key = ("app_id",)
+            spec.parent = None if plan.table == app_table else (app_table, "app_id")
+        elif plan.kind == CONTACT:
+            spec.add(_ColumnSpec("con_id", "int", None, False))
+            spec.add(_ColumnSpec("app_id", "int", None, False))
+            spec.primary_key = ("con_id",)
+            spec.parent = (app_table, "app_id")
+        elif plan.kind in (ADDRESS, EMPLOYMENT):
+            spec.add(_ColumnSpec("con_id", "int", None, False))
+            spec.primary_key = plan.keys
+            for key in plan.keys:
+                spec.columns[key].nullable = False
+            spec.parent = (contact_table, "con_id") if contact_table else None
+    for mapping, _ in compiled.simple_creators:
+        creator = mapping.creator
+        assert creator is not None
+        spec = specs.setdefault(mapping.target_table, _TableSpec(mapping.target_table))
+        for name, data_type, length in _CREATOR_COLUMNS[creator.name]:
+            spec.add(_ColumnSpec(name, data_type, length, name not in _CREATOR_KEYS[creator.name]))
+        spec.primary_key = _CREATOR_KEYS[creator.name]
+        spec.parent = (app_table, "app_id")
+    for group in compiled.groups:
+        spec = specs.setdefault(group.table, _TableSpec(group.table))
+        for column in group.columns:
+            m = column.mapping
+            spec.add(_ColumnSpec(m.target_column, m.data_type, m.data_length, m.nullable, _default_literal(m)))
+        spec.add(_ColumnSpec("app_id", "int", None, False))
+        spec.add(_ColumnSpec("sort_order" if group.creator == "add_collateral" else "warranty_type_enum",
+                             "smallint", None, False))
+        spec.primary_key = tuple(key for key in _CREATOR_KEYS[group.creator] if key in spec.columns)
+        spec.parent = (app_table, "app_id")
+    for spec in specs.values():
+        for key in spec.primary_key:
+            spec.columns[key].nullable = False
+    return specs
+
+
+def _merged_specs(contracts: Iterable[CompiledContract]) -> tuple[dict[str, _TableSpec], list[str], str]:
+    merged: dict[str, _TableSpec] = {}
+    order: list[str] = []
+    schemas = set()
+    for compiled in contracts:
+        schemas.add(compiled.contract.target_schema)
+        for name, spec in _table_specs(compiled).items():
+            if name not in merged:
+                merged[name] = spec
+                continue
+            for column in spec.columns.values():
+                merged[name].add(column)
+        for table in compiled.contract.table_insertion_order:
+            if table not in order:
+                order.append(table)
+    if len(schemas) != 1:
+        raise ValueError(f"contracts name different target schemas: {sorted(schemas)}")
+    return merged, order, schemas.pop()
+
+
+def processing_log_table(metadata: sa.MetaData, schema: str | None) -> sa.Table:
+    table = sa.Table(
+        PROCESSING_LOG, metadata,
+        sa.Column("log_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), sa.Identity(), primary_key=True),
+        sa.Column("app_id", sa.Integer, nullable=False),
+        sa.Column("status", sa.Unicode(20), nullable=False),
+        sa.Column("failure_reason", sa.Unicode(500)),
+        sa.Column("processing_time", _DATETIME, nullable=False, server_default=UtcNow()),
+        sa.Column("session_id", sa.Unicode(100)),
+        schema=schema,
+    )
+    sa.Index(f"IX_{PROCESSING_LOG}_app_id_status", table.c.app_id, table.c.status)
+    return table
+
+
+@dataclass
+class TargetSchema:
+    """Every target table of the loaded contracts, in insertion order (parents first)."""
+
+    schema: str
+    metadata: sa.MetaData
+    tables: dict[str, sa.Table]
+    order: list[str]
+
+    @property
+    def processing_log(self) -> sa.Table:
+        return self.tables[PROCESSING_LOG]
+
+    def data_tables(self) -> list[sa.Table]:
+        return [self.tables[name] for name in self.order if name != PROCESSING_LOG]
+
+
+def build_schema(contracts: Iterable[CompiledContract], dialect_name: str = "mssql") -> TargetSchema:
+    specs, order, schema_name = _merged_specs(list(contracts))
+    schema = None if dialect_name == "sqlite" else schema_name
+    metadata = sa.MetaData()
+    tables: dict[str, sa.Table] = {}
+    ordered = [name for name in order if name in specs] + [name for name in specs if name not in order]
+    for name in ordered:
+        spec = specs[name]
+        columns = []
+        for column in spec.columns.values():
+            server_default = None
+            if column.default is not None and not column.nullable:
+                server_default = sa.text(_sql_literal(column.default, column.data_type))
+            columns.append(sa.Column(column.name, column_type(column.data_type, column.data_length),
+                                     nullable=column.nullable, server_default=server_default,
+                                     autoincrement=False))
+        constraints: list[sa.SchemaItem] = [sa.PrimaryKeyConstraint(*spec.primary_key, name=f"PK_{name}")]
+        if spec.parent and spec.parent[0] in tables:
+            parent, key = spec.parent
+            qualified = f"{schema}.{parent}.{key}" if schema else f"{parent}.{key}"
+            constraints.append(sa.ForeignKeyConstraint([key], [qualified], name=f"FK_{name}_{parent}"))
+        tables[name] = sa.Table(name, metadata, *columns, *constraints, schema=schema)
+        if spec.parent and spec.primary_key[:1] != (spec.parent[1],):
+            sa.Index(f"IX_{name}_{spec.parent[1]}", tables[name].c[spec.parent[1]])
+    tables[PROCESSING_LOG] = processing_log_table(metadata, schema)
+    if PROCESSING_LOG not in ordered:
+        ordered.append(PROCESSING_LOG)
+    return TargetSchema(schema_name, metadata, tables, ordered)
+
+
+def _sql_literal(value: object, data_type: str) -> str:
+    if data_type in ("string", "date", "datetime"):
+        return "'" + str(value).replace("'", "''") + "'"
+    return str(int(float(str(value)))) if data_type != "decimal" else str(value)
+
+
+def ddl_statements(target: TargetSchema, dialect: sa.Dialect) -> list[str]:
+    """The CREATE statements for one engine's dialect, as text (for tests and the DBA)."""
+    statements = [str(CreateSchema(target.schema).compile(dialect=dialect))] if dialect.name != "sqlite" else []
+    for table in target.metadata.sorted_tables:
+        statements.append(str(CreateTable(table).compile(dialect=dialect)).strip())
+        statements.extend(str(CreateIndex(index).compile(dialect=dialect)) for index in table.indexes)
+    return statements
+
+
+def ensure_schema(engine: sa.Engine, target: TargetSchema) -> None:
+    """Create the schema and every missing table and index; existing tables are left as they are."""
+    with engine.begin() as conn:
+        if engine.dialect.name != "sqlite" and not sa.inspect(conn).has_schema(target.schema):
+            conn.execute(CreateSchema(target.schema))
+        target.metadata.create_all(conn, checkfirst=True)
+    log.info("Target schema %s ready: %d tables", target.schema, len(target.tables))

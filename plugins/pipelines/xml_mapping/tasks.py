@@ -1,0 +1,104 @@
+"""Task bodies of the ``appxml_mapping`` DAG. Each takes plain values and returns JSON-able results (XCom);
+settings and contracts are read when a task runs, never when the DAG is parsed."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Any
+
+from pipelines.appxml.engines import engine_from_conn_id
+from pipelines.appxml.metrics import partition_label
+from pipelines.common.errors import fail_without_retry, require_connection
+from pipelines.xml_mapping.config import load_contracts, load_settings
+from pipelines.xml_mapping.pipeline import MappingRunError, MappingSpec, map_partition
+from pipelines.xml_mapping.schema import build_schema, ensure_schema
+
+log = logging.getLogger(__name__)
+TOP_REASONS = 5
+
+
+@fail_without_retry
+def plan(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """One entry per partition to map; bad params, settings or contracts fail here, before any write."""
+    settings = load_settings()
+    contracts = load_contracts(settings.contract_paths())
+    require_connection(settings.conn_id)
+    workers, batch, limit = int(params["workers"]), int(params["batch"]), int(params["limit"])
+    if workers < 1:
+        raise MappingRunError(f"workers must be at least 1, got {workers}")
+    remainders = params.get("remainders") or list(range(workers))
+    bad = sorted(r for r in remainders if not 0 <= r < workers)
+    if bad:
+        raise MappingRunError(f"remainders {bad} lie outside 0..{workers - 1} for workers={workers}")
+    entries = [{"mod": workers, "rem": rem, "batch": batch, "limit": limit,
+                "retry_failed": bool(params.get("retry_failed"))} for rem in sorted(set(remainders))]
+    for entry in entries:
+        _spec(entry, settings.source_table, settings.source_column).validated()
+    log.info("Mapping %d partition(s) of %d with %s", len(entries), workers,
+             ", ".join(contract.name for contract in contracts))
+    return entries
+
+
+def _spec(entry: dict[str, Any], source_table: str, source_column: str, session_id: str | None = None
+          ) -> MappingSpec:
+    return MappingSpec(mod=entry["mod"], rem=entry["rem"], batch=entry["batch"], limit=entry["limit"],
+                       retry_failed=entry["retry_failed"], source_table=source_table, source_column=source_column,
+                       session_id=session_id)
+
+
+@fail_without_retry
+def ensure_target_schema() -> None:
+    settings = load_settings()
+    contracts = load_contracts(settings.contract_paths())
+    engine = engine_from_conn_id(settings.conn_id)
+    try:
+        ensure_schema(engine, build_schema(contracts, engine.dialect.name))
+    finally:
+        engine.dispose()
+
+
+@fail_without_retry
+def map_one_partition(entry: dict[str, Any], run_id: str = "") -> dict[str, Any]:
+    """Map one partition on its own engine and connections; returns its metrics."""
+    settings = load_settings()
+    contracts = load_contracts(settings.contract_paths())
+    label = partition_label(entry["rem"], entry["mod"])
+    engine = engine_from_conn_id(settings.conn_id)
+    try:
+        target = build_schema(contracts, engine.dialect.name)
+        spec = _spec(entry, settings.source_table, settings.source_column, f"{run_id}:{label}"[-100:])
+        return map_partition(engine, contracts, target, spec).to_dict()
+    finally:
+        engine.dispose()
+
+
+def summarize(partitions: list[dict[str, Any]]) -> dict[str, Any]:
+    """Applications mapped and failed, failures by stage with the most frequent reasons, rows per table."""
+    partitions = list(partitions)
+    stages: Counter = Counter()
+    reasons: Counter = Counter()
+    rows: Counter = Counter()
+    for part in partitions:
+        stages.update(part["failed_by_stage"])
+        reasons.update({entry["reason"]: entry["count"] for entry in part["top_reasons"]})
+        rows.update(part["rows_per_table"])
+    duration = max((part["duration_s"] for part in partitions), default=0.0)
+    processed = sum(part["processed"] for part in partitions)
+    totals = {
+        "partitions": len(partitions), "processed": processed,
+        "mapped": sum(part["succeeded"] for part in partitions),
+        "failed": sum(part["failed"] for part in partitions),
+        "failed_by_stage": dict(stages),
+        "top_reasons": [{"reason": reason, "count": count} for reason, count in reasons.most_common(TOP_REASONS)],
+        "rows_per_table": dict(sorted(rows.items())), "duration_s": duration,
+        "docs_per_sec": round(processed / duration, 1) if duration > 0 else 0.0,
+        "failed_app_ids": sorted(i for part in partitions for i in part["failed_app_ids"])[:20],
+    }
+    log.info("Mapped %d, failed %d %s; %.1f apps/s", totals["mapped"], totals["failed"],
+             totals["failed_by_stage"] or "", totals["docs_per_sec"])
+    for entry in totals["top_reasons"]:
+        log.info("  %5d x %s", entry["count"], entry["reason"])
+    for table, count in totals["rows_per_table"].items():
+        log.info("  %-32s %8d rows", table, count)
+    return totals

@@ -1,0 +1,173 @@
+"""``opendental_nightly`` under a real scheduler, asserted from what Airflow's REST API, the Slack sink and the
+databases report.
+
+- Enabling the DAG during the day: the scheduler starts the latest 01:00 slot at once; that scheduled run
+  ends green, every task after the gate skipped, nothing read or written, no alert. A manual run inside
+  business hours without ``allow_business_hours`` is still refused: one red run, one alert.
+- Backfill of one failed table: a trigger on the replica (set from outside, like a refusing constraint)
+  fails ``extract [definition]``; the README's REST commands clear that instance with its downstream; only
+  that table's stages and the summary run again, and every stage's counts equal the source.
+
+The cluster's zone is a fixed offset where it is now about noon (the schedule and business hours are the
+production ones), so "during the day" holds whenever the test runs. Scheduled runs cannot be made by
+``dag.test()`` (it makes manual runs only).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pendulum
+import pytest
+
+from devtools.opendental import generator
+from pipelines.common.paths import INCLUDE_DIR_ENV
+from tests.e2e.runbook import OPENDENTAL_SECTION, run_rerun_commands
+from tests.integration.opendental.odsupport import differences, fixture_files, include_with, make_stack, seed
+from tests.support.airflow_cluster import airflow_cluster
+from tests.support.services import conn_env_name, slack_sink
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+DAG_ID = "opendental_nightly"
+DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / f"{DAG_ID}.py"
+# Planned in this order (core tables first, by priority, then the rest): definition is map index 2.
+TABLES = ["patient", "procedurelog", "definition"]
+FAILING, FAILING_INDEX = "definition", 2
+ROWS, NEW_DEFINITIONS = 60, 4
+RUN = {"tables": TABLES, "allow_business_hours": True, "parallel": 2, "force": False, "dry_run": False}
+REFUSE = "test_refuse_insert"
+
+
+def noon_zone() -> str:
+    """A fixed-offset zone (``Etc/GMT-5`` is UTC+5) in which the local time is now 12:xx."""
+    offset = 12 - datetime.now(UTC).hour
+    return "Etc/GMT" + (f"{-offset:+d}" if offset else "")
+
+
+@pytest.fixture(scope="module")
+def slack():
+    with slack_sink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="module")
+def od(tmp_path_factory, database_factory, slack):
+    """The databases, and a cluster whose DAG is enabled at once (so its scheduler starts the latest slot)."""
+    root = tmp_path_factory.mktemp("od_e2e")
+    zone = noon_zone()
+    include = include_with(root, schedule={"timezone": zone}, stages={"retries": 1, "retry_delay_minutes": 0})
+    stack = make_stack(database_factory, lambda *_: None)
+    seed(stack.source, fixture_files(TABLES), rows=ROWS)
+    dags = root / "dags"
+    dags.mkdir()
+    (dags / DAG_FILE.name).symlink_to(DAG_FILE)
+    env = {
+        INCLUDE_DIR_ENV: str(include),
+        conn_env_name("slack_alerts"): slack.airflow_conn(),
+        conn_env_name("opendental_source"): stack.source.airflow_conn(),
+        conn_env_name("opendental_replication"): stack.replica.airflow_conn(),
+        conn_env_name("opendental_analytics"): stack.analytics.airflow_conn(),
+    }
+    with airflow_cluster(dags, root / "home", env=env) as cluster:
+        cluster.wait_for_dags([DAG_ID])
+        yield cluster, stack, zone
+
+
+def instances(cluster, run_id: str) -> dict[tuple[str, int], dict]:
+    return {(ti["task_id"], ti["map_index"]): ti for ti in cluster.task_instances(DAG_ID, run_id)}
+
+
+def replica_tables(stack) -> int:
+    return stack.replica.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
+
+
+def test_enabling_the_dag_during_the_day_skips_the_past_slot_without_an_alert(od, slack):
+    cluster, stack, zone = od
+
+    run = cluster.wait_for_first_run(DAG_ID)
+
+    assert run["state"] == "success"
+    assert pendulum.parse(run["run_after"]).in_timezone(zone).strftime("%H:%M") == "01:00"  # the nightly slot
+    states = {key: ti["state"] for key, ti in instances(cluster, run["dag_run_id"]).items()}
+    assert states.pop(("business_hours_gate", -1)) == "success"
+    assert set(states.values()) == {"skipped"}, states
+    assert {task for task, _ in states} == {"test_connections", "plan", "extract", "load", "transform",
+                                            "validate", "summary"}
+    gate_log = cluster.task_log(DAG_ID, run["dag_run_id"], "business_hours_gate")
+    assert gate_log.count("skipped: the scheduled run for the") == 1, gate_log[-2000:]
+    assert "trigger the DAG by hand" in gate_log
+    assert slack.messages == []
+    assert replica_tables(stack) == 0  # nothing was copied, not even the state table
+    assert stack.pg_rows("SELECT tablename FROM pg_tables WHERE schemaname IN ('raw', 'public')") == []
+
+    # A manual run in business hours without the override is refused once: red, one alert, no retry.
+    alerts_before = len(slack.messages)
+    refused = cluster.trigger(DAG_ID, conf={**RUN, "allow_business_hours": False})
+    assert cluster.wait_for_runs([(DAG_ID, refused)]) == {(DAG_ID, refused): "failed"}
+    refused_tis = instances(cluster, refused)
+    assert refused_tis[("business_hours_gate", -1)]["state"] == "failed"
+    assert refused_tis[("business_hours_gate", -1)]["try_number"] == 1
+    assert refused_tis[("test_connections", -1)]["state"] == "upstream_failed"
+    texts = [message["text"] for message in slack.messages[alerts_before:]]
+    assert len(texts) == 1, texts
+    assert texts[0].startswith("Task failed: opendental_nightly.business_hours_gate")
+    assert "refusing to read the production source" in texts[0]
+    assert replica_tables(stack) == 0
+
+
+def refuse_inserts(stack, table: str) -> None:
+    """The replica refuses every new row of ``table`` (as a constraint or a full disk would), from outside."""
+    with stack.replica.connect() as conn:
+        conn.cursor().execute(f"CREATE TRIGGER `{REFUSE}` BEFORE INSERT ON `{table}` FOR EACH ROW "
+                              "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'row refused by the test'")
+
+
+def allow_inserts(stack) -> None:
+    with stack.replica.connect() as conn:
+        conn.cursor().execute(f"DROP TRIGGER IF EXISTS `{REFUSE}`")
+
+
+def test_one_failed_table_is_rerun_alone_with_its_downstream(od, slack):
+    cluster, stack, _ = od
+    cluster.wait_for_first_run(DAG_ID)  # it goes ahead of manual runs (max_active_runs=1) and skips
+    first = cluster.trigger(DAG_ID, conf=RUN)
+    assert cluster.wait_for_runs([(DAG_ID, first)]) == {(DAG_ID, first): "success"}
+    with stack.source.connect() as conn:
+        generator.fill_table(conn, FAILING, NEW_DEFINITIONS, seed=99)  # the night's new rows
+
+    refuse_inserts(stack, FAILING)
+    try:
+        run_id = cluster.trigger(DAG_ID, conf=RUN)
+        assert cluster.wait_for_runs([(DAG_ID, run_id)]) == {(DAG_ID, run_id): "failed"}
+    finally:
+        allow_inserts(stack)
+    before = instances(cluster, run_id)
+    assert before[("extract", FAILING_INDEX)]["rendered_map_index"] == FAILING
+    failed = sorted(key for key, ti in before.items() if ti["state"] in ("failed", "upstream_failed"))
+    assert failed == [("extract", 2), ("load", 2), ("summary", -1), ("transform", 2), ("validate", 2)]
+    others = {key: ti["state"] for key, ti in before.items() if key not in failed}
+    assert others == dict.fromkeys(others, "success")  # the other tables finished: one failure stops one table
+    alerts_after_failure = len(slack.messages)
+
+    printed = run_rerun_commands(OPENDENTAL_SECTION, cluster.base_url, run_id)
+    assert f'["extract",{FAILING_INDEX},"{FAILING}"]' in printed[:-1], printed  # the listing names the table
+    assert sorted(map(tuple, json.loads(printed[-1]))) == failed  # cleared: that table's stages and the summary
+    assert cluster.wait_for_runs([(DAG_ID, run_id)]) == {(DAG_ID, run_id): "success"}
+
+    after = instances(cluster, run_id)
+    reran = {key for key in after if after[key]["try_number"] != before[key]["try_number"]}
+    assert sorted(reran) == failed  # no other table ran again
+    assert all(after[key]["try_number"] == before[key]["try_number"] + 1 for key in reran)
+    assert {key: ti["state"] for key, ti in after.items()} == dict.fromkeys(after, "success")
+    assert len(slack.messages) == alerts_after_failure  # the rerun alerted nothing
+
+    expected = {"patient": ROWS, "procedurelog": ROWS, "definition": ROWS + NEW_DEFINITIONS}
+    recorded = stack.mysql_rows(stack.replica, "SELECT table_name, ok, source_rows, replica_rows, raw_rows, "
+                                "public_rows FROM etl_run_validation WHERE run_id = %s ORDER BY table_name",
+                                [run_id])
+    assert recorded == sorted((table, 1, *[rows] * 4) for table, rows in expected.items())
+    for table, rows in expected.items():
+        assert stack.counts(table) == dict.fromkeys(("source", "replica", "raw", "public"), rows), table
+        assert differences(stack, table) == []
