@@ -35,6 +35,7 @@ from devtools.local_airflow import (
     server_environment,
 )
 from devtools.localdb import Database, MotoEndpoint, conn_env_name, create_database, drop_database, moto_server
+from pipelines.common.paths import INCLUDE_DIR_ENV
 
 DEMO_DB_PREFIX = "pipelines_demo"
 DEMO_USER = "admin"
@@ -129,12 +130,12 @@ def stand_in_settings(specs: list[DemoSpec], demo_env: DemoEnv) -> dict[str, str
     return settings
 
 
-def local_include(home: Path) -> Path:
-    """``<home>/include``: the project's include/ (linked, so edits show at once) except a Flywheel config
-    that polls Glue every few seconds instead of every minute (the stand-in's job runs take seconds)."""
+def local_include(home: Path, source: Path) -> Path:
+    """``<home>/include``: ``source`` (the project's include/ or the one the demo specs chose) linked, so edits
+    show at once, except a Flywheel config that polls Glue every few seconds instead of every minute (the
+    stand-in's job runs take seconds)."""
     target = home / "include"
     (target / "config").mkdir(parents=True, exist_ok=True)
-    source = PROJECT_ROOT / "include"
     links = [(entry, target / entry.name) for entry in source.iterdir() if entry.name != "config"]
     links += [(entry, target / "config" / entry.name) for entry in (source / "config").iterdir()
               if entry.name != "flywheel.yaml"]
@@ -181,8 +182,6 @@ def served_airflow(home: Path, api_port: int, *, db_prefix: str = DEMO_DB_PREFIX
     """``make airflow``: seed the demo data, migrate a fresh metadata DB ``<db_prefix>_airflow`` in the
     local PostgreSQL, import the pools, start the components and wait until they are healthy. Everything
     stops (and the metadata DB is dropped) when the block ends."""
-    from pipelines.common.paths import pools_file
-
     specs = discover_demos()
     home.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
@@ -192,10 +191,12 @@ def served_airflow(home: Path, api_port: int, *, db_prefix: str = DEMO_DB_PREFIX
         demo_env.work_dir.mkdir(exist_ok=True)
         metadata = create_database("postgres", name=f"{db_prefix}_airflow")
         stack.callback(drop_database, metadata)
+        stand_ins = stand_in_settings(specs, demo_env)
+        include = Path(stand_ins.get(INCLUDE_DIR_ENV) or PROJECT_ROOT / "include")
         shell_settings = {
             **airflow_environment(home, metadata.url),
-            **stand_in_settings(specs, demo_env),
-            "PIPELINES_INCLUDE_DIR": str(local_include(home)),
+            **stand_ins,
+            INCLUDE_DIR_ENV: str(local_include(home, include)),
             # Runs happen when someone triggers them (UI, CLI, REST, backfill): no nightly runs against the
             # demo stand-ins. DAGs start paused, as in any new deployment.
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
@@ -206,7 +207,7 @@ def served_airflow(home: Path, api_port: int, *, db_prefix: str = DEMO_DB_PREFIX
         })
         airflow = LocalAirflow(home=home, env=env, api_port=api_port, components=SERVER_COMPONENTS)
         say(f"metadata DB: PostgreSQL database {metadata.name} (airflow db migrate, pools import)")
-        airflow.prepare(pools_file())
+        airflow.prepare(Path(shell_settings[INCLUDE_DIR_ENV]) / "config" / "pools.json")
         for spec in specs:
             say(f"{spec.dag_id}: seeding demo data")
             spec.seed(demo_env)
