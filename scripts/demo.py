@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -131,7 +132,18 @@ def run() -> int:
     return 0
 
 
+def stop_on_signals() -> None:
+    """Ctrl-C, a terminal hang-up or a kill end the serve loop the same way: everything is stopped. SIGINT is
+    set explicitly, as a process started in the background of a script inherits it ignored."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
+
+
 def serve() -> int:
+    stop_on_signals()
     try:
         with served_airflow(HOME, UI_PORT, say=say) as served:
             user, password = served.login
@@ -140,7 +152,7 @@ def serve() -> int:
             say("DAGs start paused; runs happen when triggered (no nightly schedule locally). Ctrl-C stops it all.")
             served.airflow.supervise(say)
     except KeyboardInterrupt:
-        say("stopped")
+        say("stopped: every component, the moto stand-in and the metadata DB")
     return 0
 
 
