@@ -1,5 +1,5 @@
 """
-### Stage app_XML
+### Stage `app_XML`
 
 Reduces the Provenir documents of `dbo.app_xml` (connection `mssql_appxml`) to
 `/Provenir/Request/CustData` and stages them in `dbo.app_xml_staging`, one partition per
@@ -9,9 +9,9 @@ Reduces the Provenir documents of `dbo.app_xml` (connection `mssql_appxml`) to
 (mapped) → recreate index (teardown: runs even when a partition failed) → summary (totals and a
 per-partition table; outlet: the `appxml_staging` asset).
 
-**Nightly** (01:30 UTC) it stages new app_ids only: each partition resumes after its highest staged
-app_id. Keep `workers` stable between runs (resume is per remainder of the current modulus). When the DAG
-is first enabled, the scheduler runs the latest 01:30 slot at once: harmless, it stages the new app_ids
+**Nightly** (01:30 UTC) it stages new `app_id`s only: each partition resumes after its highest staged
+`app_id`. Keep `workers` stable between runs (resume is per remainder of the current modulus). When the DAG
+is first enabled, the scheduler runs the latest 01:30 slot at once: harmless, it stages the new `app_id`s
 like any nightly run.
 
 **Params**: `workers` (the modulus), `batch` (rows per transaction), `limit` (rows per partition, 0 = all),

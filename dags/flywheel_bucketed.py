@@ -1,4 +1,4 @@
-"""
+r"""
 ### Flywheel bucketed tables
 
 Builds the clean-room **bucketed** tables with the production Glue chain (runbook "Pipeline 1"):
@@ -21,6 +21,10 @@ and first waits (deferrable S3 sensor) for `snapshot_dt=YYYY-MM-DD/` under the s
 `airflow backfill create --dag-id flywheel_bucketed --from-date D1 --to-date D2 --reprocess-behavior failed`
 re-runs exactly the failed snapshot dates. A manual run uses the `snapshot_dt` param (`_NONE_`: the jobs
 discover the latest snapshot, and the sensors are skipped).
+
+**Params** (manual runs): `snapshot_dt`, `tables_filter` (passed as `--TABLES_FILTER`), `bucket_count`,
+`bucket_col`. A conf key the DAG does not declare, or a setting that must not reach AWS, fails the first
+tasks at once (no retry) before any Glue job starts.
 """
 
 from __future__ import annotations

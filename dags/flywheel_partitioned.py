@@ -1,4 +1,4 @@
-"""
+r"""
 ### Flywheel partitioned tables
 
 Builds the clean-room **partitioned** `part_*` tables (runbook "Pipeline 2"):
@@ -21,6 +21,11 @@ the Variable `flywheel_env` (`dev` default, `prod`), settings in `include/config
 **Schedule:** plain daily (`@daily`); scheduled and backfill runs pass their own date as `--SNAPSHOT_DT`
 (after waiting for the `snapshot_dt=YYYY-MM-DD/` source prefixes), so `airflow backfill create
 --reprocess-behavior failed` re-runs exactly the failed dates. Manual runs use the `snapshot_dt` param.
+
+**Params** (manual runs): `snapshot_dt`, `tables_filter` (narrows the `msck_repair` fan-out; refused
+together with `repair_with=prepare_part_tables_job`, whose job repairs every table), `repair_with`. A conf
+key the DAG does not declare, or a setting that must not reach AWS, fails the first tasks at once (no
+retry) before any Glue job starts.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import yaml
 from devtools.demo import DemoEnv, DemoSpec
 from pipelines.common.paths import DEFAULT_INCLUDE_DIR, INCLUDE_DIR_ENV, read_sql
 from pipelines.fileload_insight.config import PARTITIONS_FILE
+from pipelines.fileload_insight.factory import FILELOAD, INSIGHT, dag_id
 
 PARTITIONS = {"a": [1, 2, 3], "b": [4, 5, 6]}
 STEP_SECONDS = 1
@@ -91,27 +92,43 @@ def seed(env: DemoEnv) -> None:
                      "now() - interval '3 hours')")
 
 
-def counts(env: DemoEnv) -> Mapping[str, Any]:
-    steps = _record_file(env).read_text().splitlines() if _record_file(env).exists() else []
-    held = sum(_outcomes_db(env, name).scalar("SELECT count(*) FROM partition_run_lock") for name in PARTITIONS)
-    flags = sum(_outcomes_db(env, name).scalar("SELECT count(*) FROM insight_lock_flag") for name in PARTITIONS)
-    return {"steps_run": len(steps), "run_locks_held": held, "lock_flags_set": flags}
+def _recorded_steps(env: DemoEnv) -> list[dict[str, Any]]:
+    record = _record_file(env)
+    return [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
+
+
+def counts_of(of_dag: str, partition: str) -> Callable[[DemoEnv], Mapping[str, Any]]:
+    """The summary figures of one DAG: the steps its own runs ran, the run locks it still holds on its own
+    partition and, for Insight, the lock flags left on that partition (what blocks its policy pushes)."""
+
+    def counts(env: DemoEnv) -> Mapping[str, Any]:
+        db = _outcomes_db(env, partition)
+        figures = {
+            "steps_run": sum(1 for step in _recorded_steps(env) if step.get("dag_id") == of_dag),
+            "run_locks_held": db.scalar("SELECT count(*) FROM partition_run_lock WHERE dag_id = %s", (of_dag,)),
+        }
+        if of_dag.startswith(INSIGHT):
+            figures["lock_flags_set"] = db.scalar("SELECT count(*) FROM insight_lock_flag")
+        return figures
+
+    return counts
 
 
 def keep_state(env: DemoEnv) -> None:
     """Later runs of the family see what the earlier ones left (locks released, steps recorded)."""
 
 
-def _spec(dag_id: str, order: int, seed_with: Any = keep_state, **kwargs: Any) -> DemoSpec:
-    return DemoSpec(dag_id=dag_id, seed=seed_with, connections=connections, environment=environment, counts=counts,
-                    order=order, **kwargs)
+def _spec(program: str, partition: str, order: int, seed_with: Any = keep_state, **kwargs: Any) -> DemoSpec:
+    of_dag = dag_id(program, partition)
+    return DemoSpec(dag_id=of_dag, seed=seed_with, connections=connections, environment=environment,
+                    counts=counts_of(of_dag, partition), order=order, **kwargs)
 
 
 DEMOS = [
-    _spec("pup_fileload__a", 60, seed_with=seed),
-    _spec("gr_insight__a", 61),
-    _spec("pup_fileload__b", 62),
-    _spec("gr_insight__b", 63, conf={"force_unlock": True}),
+    _spec(FILELOAD, "a", 60, seed_with=seed),
+    _spec(INSIGHT, "a", 61),
+    _spec(FILELOAD, "b", 62),
+    _spec(INSIGHT, "b", 63, conf={"force_unlock": True}),
 ]
 
 
@@ -132,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(args.sleep)
         with args.record.open("a") as record:
             record.write(json.dumps({"step": args.step, "partition": os.environ.get("PARTITION"),
+                                     "dag_id": os.environ.get("PIPELINE_DAG_ID"),
                                      "run_id": os.environ.get("PIPELINE_RUN_ID")}) + "\n")
     finally:
         if args.lockfile:

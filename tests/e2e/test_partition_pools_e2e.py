@@ -1,12 +1,15 @@
 """Under a real scheduler (dag.test() ignores pools): Fileload and Insight runs on one partition never
 overlap, from the first step's start to the last step's end, while another partition runs alongside;
-an Insight run that fails still clears its lock flag and releases the partition."""
+an Insight run that fails still clears its lock flag and releases the partition; and its failed step,
+cleared through the REST API with the README's own command while the other partition's run is running,
+reruns exactly once under the partition's run lock, taken again for the rerun."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ import pytest
 from pipelines.common.paths import INCLUDE_DIR_ENV
 from pipelines.fileload_insight.config import PARTITIONS_FILE, load_partitions
 from pipelines.fileload_insight.pools import merged_pools, render
+from tests.e2e.runbook import run_rerun_commands
 from tests.fixtures.fileload_insight.partitions import (
     include_with_partitions,
     partition_entry,
@@ -30,6 +34,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = PROJECT_ROOT / "dags" / "fileload_insight.py"
 STEP_SECONDS = 3
 PARTITION_B_SECONDS = 10  # long enough to span partition a's first run whichever program goes first
+README_SECTION = "### Fileload and Insight per data partition"
 
 
 def with_password(conn_json: str) -> str:
@@ -38,6 +43,24 @@ def with_password(conn_json: str) -> str:
 
 def lock_rows(db: Database) -> tuple[int, int]:
     return (db.scalar("SELECT count(*) FROM partition_run_lock"), db.scalar("SELECT count(*) FROM insight_lock_flag"))
+
+
+def lock_holders(db: Database) -> dict[str, list[tuple[str, str]]]:
+    """Who holds the partition's run lock and its Insight lock flag: (dag_id, run_id) rows."""
+    with db.connect() as conn:
+        return {table: [tuple(row) for row in conn.execute(f"SELECT dag_id, {holder} FROM {table}").fetchall()]
+                for table, holder in (("partition_run_lock", "run_id"), ("insight_lock_flag", "holder"))}
+
+
+def wait_until(condition, what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not {what} after {timeout:.0f}s"
+        time.sleep(1)
+
+
+def tries(running, dag_id: str, run_id: str) -> dict[str, int]:
+    return {ti["task_id"]: ti["try_number"] for ti in running.task_instances(dag_id, run_id)}
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +99,7 @@ def cluster(setup_dirs, database_factory, slack):
         **{conn_env_name(f"fli_e2e_{name}"): with_password(db.airflow_conn()) for name, db in outcomes.items()},
     }
     with airflow_cluster(dirs["dags"], dirs["home"], env=env, pools_file=pools_file) as running:
-        running.wait_for_dags(["pup_fileload__a", "gr_insight__a", "pup_fileload__b"])
+        running.wait_for_dags(["pup_fileload__a", "gr_insight__a", "pup_fileload__b", "gr_insight__b"])
         yield running, outcomes, dirs["records"]
 
 
@@ -133,3 +156,52 @@ def test_failed_insight_clears_its_lock_flag_and_releases_the_partition(cluster,
     next_run = running.trigger("pup_fileload__a")
     assert running.wait_for_runs([("pup_fileload__a", next_run)])[("pup_fileload__a", next_run)] \
         == "success"
+
+
+def test_failed_partition_run_is_rerun_once_while_the_other_partition_runs(cluster):
+    running, outcomes, record_dir = cluster
+    fail = record_dir / "fail_insight_a_push_policies"
+    hold = record_dir / "hold_insight_b_run_insight"
+    fail.touch()
+    try:
+        failed_run = running.trigger("gr_insight__a")
+        assert running.wait_for_runs([("gr_insight__a", failed_run)], timeout=90) == {
+            ("gr_insight__a", failed_run): "failed"}
+    finally:
+        fail.unlink()
+    assert tries(running, "gr_insight__a", failed_run)["insight_push_policies"] == 2  # retries=1: both tries failed
+    assert lock_rows(outcomes["a"]) == (0, 0)
+
+    hold.touch()  # partition b's run keeps running until the rerun on a is over
+    try:
+        other_run = running.trigger("gr_insight__b")
+        wait_until(lambda: running.task_states("gr_insight__b", other_run).get("insight_run_insight") == "running"
+                   and any(record_dir.glob("insight_b_run_insight.*.json")), "partition b's first step running")
+        cleared_at = time.time()
+        # The README's command, as written: the failed step with "Downstream", its run lock setup and teardown.
+        printed = run_rerun_commands(README_SECTION, running.base_url, failed_run)
+        assert json.loads(printed[-1]) == ["insight_push_policies", "release_run_lock", "take_run_lock"]
+
+        states = running.wait_for_runs([("gr_insight__a", failed_run)], timeout=120)
+
+        assert states == {("gr_insight__a", failed_run): "success"}
+        assert running.run_state("gr_insight__b", other_run) == "running"
+        assert lock_holders(outcomes["b"]) == {"partition_run_lock": [("gr_insight__b", other_run)],
+                                               "insight_lock_flag": [("gr_insight__b", other_run)]}
+        assert lock_rows(outcomes["a"]) == (0, 0)
+    finally:
+        hold.unlink()
+    assert running.wait_for_runs([("gr_insight__b", other_run)], timeout=90) == {
+        ("gr_insight__b", other_run): "success"}
+
+    assert tries(running, "gr_insight__a", failed_run) == {
+        "take_run_lock": 2, "insight_run_insight": 1, "insight_push_policies": 3, "release_run_lock": 2}
+    steps_of_a = [r for r in records(record_dir) if r["env"]["PIPELINE_RUN_ID"] == failed_run]
+    rerun = [r for r in steps_of_a if r["start"] >= cleared_at]
+    assert [r["label"] for r in rerun] == ["insight_a_push_policies"]  # once, and run_insight is not redone
+    assert len([r for r in steps_of_a if r["label"] == "insight_a_run_insight"]) == 1
+    (other_step,) = [r for r in records(record_dir)
+                     if r["env"]["PIPELINE_RUN_ID"] == other_run and r["label"] == "insight_b_run_insight"]
+    assert other_step["start"] < rerun[0]["start"] < rerun[0]["end"] < other_step["end"]  # side by side
+    for name in ("a", "b"):
+        assert lock_rows(outcomes[name]) == (0, 0)

@@ -2,8 +2,9 @@
 
 A ``PermanentError`` is a failure that no retry can fix: bad params or conf, bad configuration, a missing
 connection, a source that refuses the run, business hours. Each family subclasses it; a task body decorated
-with ``@fail_without_retry`` turns it into ``AirflowFailException`` (the task fails at once, one alert, no
-retries, the message as its one line), while every other exception keeps the task's retries.
+with ``@fail_without_retry`` turns it into ``failures.Refused``, an ``AirflowFailException`` (the task fails
+at once, one alert, no retries, the message as its one line), while every other exception keeps the task's
+retries.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ def fail_without_retry(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except PermanentError as exc:
-            from airflow.sdk.exceptions import AirflowFailException
+            from pipelines.common.failures import Refused  # imports Airflow: only where a task runs
 
-            raise AirflowFailException(str(exc)) from None
+            raise Refused(str(exc)) from None
 
     return run  # type: ignore[return-value]
 

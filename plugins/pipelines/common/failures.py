@@ -1,9 +1,9 @@
 """Failures that end a task at once and whose alert is sent once per run.
 
-Two kinds of failure would otherwise alert more than once for one cause: a run refused for its conf, which
-each of a DAG's first tasks refuses, and a closing task (a summary on ``all_done``) that must fail only to
-keep the run red after an earlier task failed and alerted. Both are ``AirflowFailException``s (no retries);
-the task alert callback asks ``needs_no_alert`` before posting.
+Two kinds of failure would otherwise alert more than once for one cause: a run refused (for its conf, its
+run settings, business hours...), which each of a DAG's first tasks refuses, and a closing task (a summary
+on ``all_done``) that must fail only to keep the run red after an earlier task failed and alerted. Both are
+``AirflowFailException``s (no retries); the task alert callback asks ``needs_no_alert`` before posting.
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ from airflow.sdk.exceptions import AirflowFailException
 from pipelines.common.params import unknown_conf_keys
 
 
-class UnknownConfKeys(AirflowFailException):
+class Refused(AirflowFailException):
+    """A task body raised a ``PermanentError`` (see ``errors.fail_without_retry``): never retried."""
+
+
+class UnknownConfKeys(Refused):
     """A run's conf has keys its DAG does not declare: the run is refused, never retried."""
 
 
@@ -38,11 +42,12 @@ def reject_unknown_conf(context: Mapping[str, Any]) -> None:
 
 def needs_no_alert(context: Mapping[str, Any]) -> bool:
     """True when another alert already reports this failure: an ``AlreadyReported`` closing task, or a
-    refused run's first tasks but one (the first root task's first instance)."""
+    run refused by its first tasks, all but one of them (the first root task's first instance). A refusal
+    further down (one partition's) is its own failure and alerts."""
     exception, task, ti = context.get("exception"), context.get("task"), context.get("ti")
     if isinstance(exception, AlreadyReported):
         return True
-    if not isinstance(exception, UnknownConfKeys) or task is None:
+    if not isinstance(exception, Refused) or task is None or task.upstream_task_ids:
         return False
     first_root = min(root.task_id for root in task.dag.roots)
     return task.task_id != first_root or (getattr(ti, "map_index", -1) or 0) > 0

@@ -40,7 +40,7 @@ def _params() -> dict:
 
 def _doc(program: str, partition: Partition, config: PartitionsConfig, steps: list[str]) -> str:
     return f"""
-### {program} on partition `{partition.name}`
+### `{program}` on partition `{partition.name}`
 Databases `{partition.member_repository_db}` and `{partition.outcomes_identification_db}` on connection
 `{partition.conn_id}`; policies {", ".join(map(str, partition.policies))}; volume `{partition.volume or "-"}`.
 

@@ -19,6 +19,8 @@ from pipelines.common.errors import PermanentError
 from pipelines.flywheel.config import FlywheelConfig
 
 NONE_SNAPSHOT = "_NONE_"  # the Glue jobs then discover the latest snapshot_dt themselves
+REPAIR_WITH_ATHENA = "athena_msck"
+REPAIR_WITH_GLUE = "prepare_part_tables_job"
 DATE_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Runs the scheduler creates for a date: they process that date's snapshot.
 DATED_RUN_TYPES = frozenset({"scheduled", "backfill"})
@@ -80,6 +82,10 @@ def resolve_run_settings(params: Mapping[str, Any], run_type: str, logical_date:
         snapshot = logical_date.date().isoformat()
     else:
         snapshot = params.get("snapshot_dt") or NONE_SNAPSHOT
+    if params.get("repair_with") == REPAIR_WITH_GLUE and params.get("tables_filter"):
+        # The Glue job repairs every part_* table: the filter would be silently ignored.
+        raise InvalidRunSettings(f"tables_filter narrows only repair_with={REPAIR_WITH_ATHENA}; "
+                                 f"{REPAIR_WITH_GLUE} repairs every part_* table: leave one of them out")
     return RunSettings(
         snapshot_dt=str(snapshot),
         tables_filter=tuple(params.get("tables_filter") or ()),
@@ -89,6 +95,7 @@ def resolve_run_settings(params: Mapping[str, Any], run_type: str, logical_date:
 
 
 def run_settings_from_context(context: Mapping[str, Any]) -> RunSettings:
+    """The run's settings; a bad or inconsistent one is an ``InvalidRunSettings`` (never retried)."""
     dag_run = context["dag_run"]
     run_type = getattr(dag_run.run_type, "value", dag_run.run_type)
     return resolve_run_settings(context["params"], str(run_type), context.get("logical_date"))
@@ -158,6 +165,8 @@ def _no_arguments(cfg: FlywheelConfig, run: RunSettings) -> dict[str, str]:
 class GlueStep:
     job: str  # key of job_suffixes in the config
     build_args: ArgsBuilder
+    # False for a job that takes no run settings: its DAG declares no params, and reads no conf.
+    takes_run_settings: bool = True
 
 
 STEPS: dict[str, GlueStep] = {
@@ -177,7 +186,7 @@ STEPS: dict[str, GlueStep] = {
     "register_part_tables": GlueStep("register_part_tables", _register_part),
     "prepare_part_tables": GlueStep("prepare_part_tables", _prepare_part),
     # flywheel_reports
-    "generate_cleanrooms_report": GlueStep("generate_cleanrooms_report", _no_arguments),
+    "generate_cleanrooms_report": GlueStep("generate_cleanrooms_report", _no_arguments, takes_run_settings=False),
 }
 
 # The source prefix each split reads; its sensor waits for ``<source>snapshot_dt=<date>/``.
@@ -194,6 +203,12 @@ def glue_step(step: str) -> GlueStep:
         return STEPS[step]
     except KeyError:
         raise KeyError(f"unknown Flywheel Glue step {step!r}; known: {sorted(STEPS)}") from None
+
+
+def step_run_settings(step: str, context: Mapping[str, Any]) -> RunSettings:
+    """The run settings ``step`` is built with: the run's, or none for a job that takes none (so a conf
+    key given to the report is refused as unknown by the DAG, not read as a setting)."""
+    return run_settings_from_context(context) if glue_step(step).takes_run_settings else RunSettings()
 
 
 def job_run_request(cfg: FlywheelConfig, step: str, run: RunSettings) -> tuple[str, dict[str, str]]:

@@ -34,6 +34,7 @@ from pipelines.flywheel.jobs import (
     job_run_request,
     run_settings_from_context,
     snapshot_key_pattern,
+    step_run_settings,
 )
 
 RUN_ID_KEY = "glue_job_run_id"
@@ -74,7 +75,7 @@ class FlywheelGlueJobOperator(GlueJobOperator):
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
         # Resolved here rather than in execute() so the UI's rendered fields show the real job and args.
         self.job_name, self.script_args = job_run_request(current_config(), self.step,
-                                                          run_settings_from_context(context))
+                                                          step_run_settings(self.step, context))
         super().render_template_fields(context, jinja_env)
 
     def execute(self, context: Any) -> str | None:

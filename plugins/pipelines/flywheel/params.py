@@ -7,10 +7,7 @@ from airflow.sdk import Param
 
 from pipelines.common.config import IDENTIFIER_PATTERN
 from pipelines.common.params import date_param, enum_param, identifier_list_param
-from pipelines.flywheel.jobs import NONE_SNAPSHOT
-
-REPAIR_WITH_ATHENA = "athena_msck"
-REPAIR_WITH_GLUE = "prepare_part_tables_job"
+from pipelines.flywheel.jobs import NONE_SNAPSHOT, REPAIR_WITH_ATHENA, REPAIR_WITH_GLUE
 
 
 def snapshot_param() -> Param:
@@ -46,7 +43,9 @@ def bucketed_params() -> dict[str, Param]:
 def partitioned_params() -> dict[str, Param]:
     return {
         "snapshot_dt": snapshot_param(),
-        "tables_filter": tables_filter_param("part_ibe_01_a or ibe_01_a: limits the MSCK REPAIR fan-out"),
+        "tables_filter": tables_filter_param("part_ibe_01_a or ibe_01_a: limits the MSCK REPAIR fan-out of "
+                                             f"{REPAIR_WITH_ATHENA}; refused with {REPAIR_WITH_GLUE}, "
+                                             "which repairs every table"),
         "repair_with": enum_param(
             REPAIR_WITH_ATHENA, [REPAIR_WITH_ATHENA, REPAIR_WITH_GLUE],
             title="Repair partitions with",

@@ -12,8 +12,7 @@ from typing import Any
 from pipelines.common.errors import fail_without_retry
 from pipelines.flywheel.catalog import NoPartTables, catalog_table_names, msck_repair_kwargs, select_part_tables
 from pipelines.flywheel.config import FlywheelConfig, current_config
-from pipelines.flywheel.jobs import run_settings_from_context
-from pipelines.flywheel.params import REPAIR_WITH_GLUE
+from pipelines.flywheel.jobs import REPAIR_WITH_GLUE, run_settings_from_context
 
 log = logging.getLogger(__name__)
 

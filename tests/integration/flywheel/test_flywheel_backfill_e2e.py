@@ -99,6 +99,8 @@ def test_backfill_reprocesses_exactly_the_failed_snapshot_dates(aws, tmp_path, f
     assert first_split_dates == [DATES[0], DATES[0]]  # nothing ran for the date without its snapshot
     assert second == {DATES[0]: "success", DATES[1]: "success"}
     runs = account.job_runs()
-    assert len(runs) == 2 * 5  # five steps per date, none repeated for the date that had succeeded
+    # five steps per date, none repeated for the date that had succeeded
+    assert len(runs) == 2 * 5, [(run.job.removeprefix(RUNBOOK["register_infobase"][0].split("register")[0]),
+                                 run.arguments.get("--SNAPSHOT_DT"), run.state) for run in runs]
     dates_per_job = Counter((run.job, run.arguments.get("--SNAPSHOT_DT")) for run in runs if run.job in SPLIT_JOBS)
     assert dates_per_job == Counter({(job, date): 1 for job in SPLIT_JOBS for date in DATES})

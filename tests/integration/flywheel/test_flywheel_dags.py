@@ -253,3 +253,66 @@ def test_no_part_table_to_repair_fails_the_listing_at_once(dag_runner, prod, sla
     assert prod.athena_queries() == []
     [alert] = [text for text in slack_webhook.texts() if text.startswith("Task failed")]
     assert "no part_* tables matching ['ibe_99_z'] in Glue database omc_flywheel_prod" in alert
+
+
+def test_reports_takes_no_conf_and_refuses_a_snapshot_date_at_once(dag_runner, prod, slack_webhook):
+    """flywheel_reports reports on the tables as they are: a snapshot_dt (even a bad one) is not read as a
+    setting but refused as a key the DAG does not take, before any Glue job starts."""
+    dag = load_flywheel_dag("flywheel_reports")
+    fast_retries(dag)
+
+    result = dag_runner(dag, {"snapshot_dt": "2026-02-30"})
+
+    assert result.state == "failed"
+    assert result.try_number("generate_cleanrooms_report") == 1  # retries=2, none used
+    assert prod.job_runs() == []
+    [alert] = slack_webhook.texts()
+    assert "unknown conf key 'snapshot_dt'; valid keys: none (this DAG takes no conf)" in alert
+
+
+def with_pattern_only_snapshot_param(dag):
+    """The DAG as an older deployment declared it: ``snapshot_dt`` checked by a pattern only, which lets
+    2026-02-30 through at trigger time (a run triggered then and cleared now carries such a conf)."""
+    from airflow.sdk import Param
+
+    from pipelines.common.params import DATE_PATTERN
+
+    old = Param("_NONE_", type="string", anyOf=[{"pattern": DATE_PATTERN}, {"const": "_NONE_"}])
+    for holder in (dag, *dag.tasks):
+        holder.params["snapshot_dt"] = old
+    return dag
+
+
+def test_a_bad_run_setting_that_reaches_the_run_fails_the_first_tasks_without_retry(dag_runner, prod,
+                                                                                     slack_webhook):
+    dag = with_pattern_only_snapshot_param(load_flywheel_dag("flywheel_bucketed"))
+    fast_retries(dag)
+
+    result = dag_runner(dag, {"snapshot_dt": "2026-02-30"})
+
+    assert result.state == "failed"
+    first = [task.task_id for task in dag.roots]
+    assert {task: result.state_of(task) for task in first} == dict.fromkeys(first, "failed")
+    assert {task: result.try_number(task) for task in first} == dict.fromkeys(first, 1)  # retries=2, none used
+    assert prod.job_runs() == []
+    [alert] = slack_webhook.texts()  # one refusal, one alert, however many first tasks refused it
+    assert "snapshot_dt '2026-02-30' is not a calendar date" in alert
+
+
+def test_a_tables_filter_the_repair_job_would_ignore_fails_the_first_tasks_at_once(dag_runner, prod,
+                                                                                   slack_webhook):
+    """Cross-field: the prepare-part-tables job repairs every table, so a tables_filter with it is refused
+    (it would be silently ignored) before anything runs."""
+    dag = load_flywheel_dag("flywheel_partitioned")
+    fast_retries(dag)
+
+    result = dag_runner(dag, {"repair_with": "prepare_part_tables_job", "tables_filter": ["ibe_01_a"]})
+
+    assert result.state == "failed"
+    first = [task.task_id for task in dag.roots]
+    assert {task: result.state_of(task) for task in first} == dict.fromkeys(first, "failed")
+    assert {task: result.try_number(task) for task in first} == dict.fromkeys(first, 1)
+    assert prod.job_runs() == []
+    assert prod.athena_queries() == []
+    [alert] = slack_webhook.texts()
+    assert "tables_filter narrows only repair_with=athena_msck" in alert

@@ -19,6 +19,7 @@ from pipelines.flywheel.jobs import (
     job_run_request,
     resolve_run_settings,
     snapshot_key_pattern,
+    step_run_settings,
     validate_snapshot_dt,
 )
 from tests.integration.flywheel.flywheel_support import RUNBOOK
@@ -81,6 +82,26 @@ def test_dated_runs_process_their_own_snapshot_whatever_the_param(run_type):
 def test_other_runs_take_the_param(run_type):
     assert resolve_run_settings({"snapshot_dt": "2026-02-28"}, run_type, NOON).snapshot_dt == "2026-02-28"
     assert resolve_run_settings({}, run_type, NOON).snapshot_dt == "_NONE_"
+
+
+def test_a_tables_filter_the_repair_job_would_ignore_is_refused():
+    with pytest.raises(InvalidRunSettings, match="tables_filter narrows only repair_with=athena_msck"):
+        resolve_run_settings({"repair_with": "prepare_part_tables_job", "tables_filter": ["ibe_01_a"]}, "manual", None)
+
+    assert resolve_run_settings({"repair_with": "athena_msck", "tables_filter": ["ibe_01_a"]}, "manual",
+                                None).tables_filter == ("ibe_01_a",)
+    assert resolve_run_settings({"repair_with": "prepare_part_tables_job", "tables_filter": None}, "manual",
+                                None).tables_filter == ()
+
+
+def test_the_report_reads_no_run_settings_from_the_run():
+    """Whatever a run's conf holds, the report job is built from no settings (its DAG takes no conf)."""
+    context = {"params": {"snapshot_dt": "2026-02-30"}, "dag_run": type("Run", (), {"run_type": "manual"})(),
+               "logical_date": None}
+
+    assert step_run_settings("generate_cleanrooms_report", context) == RunSettings()
+    with pytest.raises(InvalidRunSettings):
+        step_run_settings("register_part_tables", context)
 
 
 @pytest.mark.parametrize("value", ["2026-02-30", "2026-13-01", "20260301", "2026-3-1", "_none_", "", "x" * 500])
