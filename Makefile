@@ -5,12 +5,13 @@ PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: help bootstrap test lint unit demo airflow constraints clean bench-% bench-xml-mapping
+.PHONY: help bootstrap test lint unit demo airflow shell constraints clean bench-% bench-xml-mapping
 
 help:
 	@echo "make test      lint + the whole test suite on real MariaDB, PostgreSQL, moto and a Slack sink"
 	@echo "make demo      embedded Airflow under .airflow/, demo data, every DAG run once, summary table"
-	@echo "make airflow   local Airflow UI on http://127.0.0.1:8080 with the demo connections"
+	@echo "make airflow   local Airflow on real components (UI http://127.0.0.1:8080) with the demo connections"
+	@echo "make shell     a shell whose airflow CLI is the one of the running make airflow"
 	@echo "make bench-X   benchmark X (see BENCHMARKS.md)"
 
 bootstrap:
@@ -30,6 +31,12 @@ demo: bootstrap
 
 airflow: bootstrap
 	$(PY) scripts/demo.py serve
+
+# The env file is written by `make airflow` (its connections point at that process's moto server).
+shell:
+	@test -f .airflow/airflow.env || { echo "make shell: start 'make airflow' first (it writes .airflow/airflow.env)" >&2; exit 1; }
+	@echo "airflow CLI of the local Airflow (.airflow/airflow.env); exit to leave"
+	@bash --rcfile <(printf '%s\n' '[ -f ~/.bashrc ] && . ~/.bashrc' '. .airflow/airflow.env' 'PS1="(airflow) $$PS1"') -i
 
 bench-%: bootstrap
 	$(PY) benchmarks/bench_$*.py

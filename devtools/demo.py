@@ -5,20 +5,46 @@ outside the deployable ``plugins/pipelines``) a module-level ``DEMOS: list[DemoS
 (scripts/demo.py) finds those modules, seeds their data into local stand-ins (MariaDB, PostgreSQL, an
 in-process moto server), defines their connections through ``AIRFLOW_CONN_*`` variables, runs each DAG once
 with ``airflow dags test`` and prints a summary with the counts each spec reports.
+
+``served_airflow()`` is ``make airflow``: the same stand-ins and seeds behind a local Airflow on real
+components (api-server on 127.0.0.1, scheduler, dag-processor, triggerer; LocalExecutor; metadata in the local
+PostgreSQL), with the pools imported, and an env file that gives a shell's ``airflow`` the same setup.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
+import os
 import pkgutil
-from collections.abc import Callable, Mapping
+import shlex
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devtools.localdb import Database, MotoEndpoint, create_database
+import yaml
+
+from devtools.local_airflow import (
+    AIRFLOW_CLI,
+    PROJECT_ROOT,
+    SERVER_COMPONENTS,
+    LocalAirflow,
+    airflow_environment,
+    server_environment,
+)
+from devtools.localdb import Database, MotoEndpoint, conn_env_name, create_database, drop_database, moto_server
+from pipelines.common.paths import INCLUDE_DIR_ENV
 
 DEMO_DB_PREFIX = "pipelines_demo"
+DEMO_USER = "admin"
+#: Written by ``served_airflow()`` in the Airflow home; ``make shell`` sources it.
+ENV_FILE_NAME = "airflow.env"
+#: Glue job runs of the moto stand-in take this long per state (STARTING, RUNNING), and the served Airflow
+#: polls them this often (production: 60 s): a Flywheel run then takes about a minute.
+GLUE_SECONDS_PER_STATE = 4
+LOCAL_GLUE_POLL_SECONDS = 3
 
 
 @dataclass
@@ -27,16 +53,23 @@ class DemoEnv:
 
     aws: MotoEndpoint
     work_dir: Path
+    db_prefix: str = DEMO_DB_PREFIX
     _databases: dict[tuple[str, str], Database] = field(default_factory=dict)
 
     def database(self, engine: str, name: str) -> Database:
-        """The demo database ``pipelines_demo_<name>`` on the local ``postgres`` or ``mysql`` server.
+        """The demo database ``<db_prefix>_<name>`` (``pipelines_demo_<name>``) on the local ``postgres`` or
+        ``mysql`` server.
 
         Created empty on its first use in a demo run, so every run starts from the same seed."""
         key = (engine, name)
         if key not in self._databases:
-            self._databases[key] = create_database(engine, name=f"{DEMO_DB_PREFIX}_{name}")
+            self._databases[key] = create_database(engine, name=f"{self.db_prefix}_{name}")
         return self._databases[key]
+
+    def drop_databases(self) -> None:
+        for db in self._databases.values():
+            drop_database(db)
+        self._databases.clear()
 
     def aws_conn(self) -> str:
         return self.aws.airflow_conn()
@@ -81,3 +114,108 @@ def discover_demos() -> list[DemoSpec]:
             raise
         specs.extend(getattr(module, "DEMOS", []))
     return sorted(specs, key=lambda spec: (spec.order, spec.dag_id))
+
+
+def stand_in_settings(specs: list[DemoSpec], demo_env: DemoEnv) -> dict[str, str]:
+    """AIRFLOW_CONN_* / AIRFLOW_VAR_* and other variables for every spec, plus Slack when a webhook URL is given."""
+    settings: dict[str, str] = {}
+    for spec in specs:
+        settings.update({conn_env_name(cid): conn for cid, conn in spec.connections(demo_env).items()})
+        settings.update({f"AIRFLOW_VAR_{key.upper()}": value for key, value in spec.variables.items()})
+        if spec.environment:
+            settings.update(spec.environment(demo_env))
+    webhook = os.environ.get("SLACK_WEBHOOK_URL")
+    if webhook:
+        settings[conn_env_name("slack_alerts")] = json.dumps({"conn_type": "slackwebhook", "password": webhook})
+    return settings
+
+
+def local_include(home: Path, source: Path) -> Path:
+    """``<home>/include``: ``source`` (the project's include/ or the one the demo specs chose) linked, so edits
+    show at once, except a Flywheel config that polls Glue every few seconds instead of every minute (the
+    stand-in's job runs take seconds)."""
+    target = home / "include"
+    (target / "config").mkdir(parents=True, exist_ok=True)
+    links = [(entry, target / entry.name) for entry in source.iterdir() if entry.name != "config"]
+    links += [(entry, target / "config" / entry.name) for entry in (source / "config").iterdir()
+              if entry.name != "flywheel.yaml"]
+    for real, link in links:
+        if not link.is_symlink():
+            link.symlink_to(real)
+    flywheel = yaml.safe_load((source / "config" / "flywheel.yaml").read_text())
+    flywheel["glue_wait"]["poll_seconds"] = LOCAL_GLUE_POLL_SECONDS
+    (target / "config" / "flywheel.yaml").write_text(
+        "# Written by make airflow from include/config/flywheel.yaml (Glue polled every few seconds).\n"
+        + yaml.safe_dump(flywheel, sort_keys=False))
+    return target
+
+
+@dataclass
+class ServedAirflow:
+    """A running ``make airflow``: its components, the demo stand-ins, the login and the shell's env file."""
+
+    airflow: LocalAirflow
+    specs: list[DemoSpec]
+    demo_env: DemoEnv
+    metadata: Database
+    env_file: Path
+
+    @property
+    def login(self) -> tuple[str, str]:
+        """(user, password) of the UI and the REST API, as the api-server generated it."""
+        passwords = Path(self.airflow.env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
+        return DEMO_USER, json.loads(passwords.read_text())[DEMO_USER]
+
+
+def write_env_file(path: Path, settings: Mapping[str, str]) -> None:
+    """``export`` lines a shell sources to get this Airflow's ``airflow`` (``make shell``)."""
+    venv_bin = AIRFLOW_CLI.parent
+    lines = ["# Written by make airflow: `source` it (make shell does) for the airflow CLI of the local Airflow.",
+             f'export PATH={shlex.quote(str(venv_bin))}:"$PATH"']
+    lines += [f"export {key}={shlex.quote(value)}" for key, value in sorted(settings.items())]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@contextmanager
+def served_airflow(home: Path, api_port: int, *, db_prefix: str = DEMO_DB_PREFIX,
+                   say: Callable[[str], None] = print, timeout: float = 300) -> Iterator[ServedAirflow]:
+    """``make airflow``: seed the demo data, migrate a fresh metadata DB ``<db_prefix>_airflow`` in the
+    local PostgreSQL, import the pools, start the components and wait until they are healthy. Everything
+    stops (and the metadata DB is dropped) when the block ends."""
+    specs = discover_demos()
+    home.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        aws = stack.enter_context(moto_server())
+        stack.enter_context(aws.paced_glue_job_runs(GLUE_SECONDS_PER_STATE))
+        demo_env = DemoEnv(aws=aws, work_dir=home / "demo", db_prefix=db_prefix)
+        demo_env.work_dir.mkdir(exist_ok=True)
+        metadata = create_database("postgres", name=f"{db_prefix}_airflow")
+        stack.callback(drop_database, metadata)
+        stand_ins = stand_in_settings(specs, demo_env)
+        include = Path(stand_ins.get(INCLUDE_DIR_ENV) or PROJECT_ROOT / "include")
+        shell_settings = {
+            **airflow_environment(home, metadata.url),
+            **stand_ins,
+            INCLUDE_DIR_ENV: str(local_include(home, include)),
+            # Runs happen when someone triggers them (UI, CLI, REST, backfill): no nightly runs against the
+            # demo stand-ins. DAGs start paused, as in any new deployment.
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+        }
+        env = server_environment(home, metadata.url, api_port, extra={
+            **shell_settings,
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{DEMO_USER}:admin",
+        })
+        airflow = LocalAirflow(home=home, env=env, api_port=api_port, components=SERVER_COMPONENTS)
+        say(f"metadata DB: PostgreSQL database {metadata.name} (airflow db migrate, pools import)")
+        airflow.prepare(Path(shell_settings[INCLUDE_DIR_ENV]) / "config" / "pools.json")
+        for spec in specs:
+            say(f"{spec.dag_id}: seeding demo data")
+            spec.seed(demo_env)
+        env_file = home / ENV_FILE_NAME
+        write_env_file(env_file, shell_settings)
+        say(f"starting {', '.join(SERVER_COMPONENTS)} (logs: {home / 'logs'})")
+        stack.callback(airflow.stop)
+        airflow.start()
+        airflow.wait_until_healthy(timeout)
+        yield ServedAirflow(airflow, specs, demo_env, metadata, env_file)
+

@@ -139,6 +139,28 @@ class MotoEndpoint:
         return boto3.client(service, endpoint_url=self.url, region_name=self.region,
                             aws_access_key_id="moto", aws_secret_access_key="moto")
 
+    @contextmanager
+    def paced_glue_job_runs(self, seconds_per_state: int = 5) -> Iterator[None]:
+        """Glue job runs stay ``seconds_per_state`` in STARTING, then in RUNNING, as real jobs take time.
+
+        moto's default ends a run at its first read. Against a real scheduler that makes a deferrable Glue
+        operator's trigger fire while the worker that deferred is still exiting, and the scheduler then fails
+        the resumed attempt on the stale "success" of the deferral (apache/airflow#72716): a retry, minutes
+        later. Restores the default on exit (the server may be shared)."""
+        self._set_transition("glue::job_run", {"progression": "time", "seconds": seconds_per_state})
+        try:
+            yield
+        finally:
+            self._set_transition("glue::job_run", {"progression": "immediate"})
+
+    def _set_transition(self, model: str, transition: dict[str, Any]) -> None:
+        import urllib.request
+
+        body = json.dumps({"model_name": model, "transition": transition}).encode()
+        request = urllib.request.Request(f"{self.url}/moto-api/state-manager/set-transition", data=body,
+                                         method="POST", headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=10)
+
     def reset(self) -> None:
         """Forget every resource created so far (moto's reset API)."""
         import urllib.request

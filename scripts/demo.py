@@ -1,9 +1,13 @@
 #!/usr/bin/env python
 """``make demo`` and ``make airflow``: an embedded Airflow under .airflow/ wired to local stand-ins.
 
-  demo.py run     migrate the metadata DB, import pools, seed demo data, run every DAG once with
-                  ``airflow dags test`` and print a summary table (exit 1 if a DAG ended unexpectedly)
-  demo.py serve   the same setup, then ``airflow standalone`` on http://127.0.0.1:8080
+  demo.py run     migrate a SQLite metadata DB, import pools, seed demo data, run every DAG once with
+                  ``airflow dags test`` (one process) and print a summary table (exit 1 if a DAG ended
+                  unexpectedly)
+  demo.py serve   the demo data behind a local Airflow on real components: api-server on
+                  http://127.0.0.1:8080, scheduler, dag-processor and triggerer as separate processes,
+                  LocalExecutor, metadata in the local PostgreSQL; a component that exits is restarted
+                  (named loudly here); writes .airflow/airflow.env for ``make shell``; Ctrl-C stops it all
 
 Connections come from ``AIRFLOW_CONN_*`` variables (JSON) pointing at the local MariaDB and PostgreSQL
 and at an in-process moto server. Slack alerts go to the log unless SLACK_WEBHOOK_URL is set.
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -27,9 +32,9 @@ HOME = ROOT / ".airflow"
 UI_PORT = 8080
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
-from devtools.demo import DemoEnv, DemoSpec, discover_demos  # noqa: E402
+from devtools.demo import DemoEnv, DemoSpec, discover_demos, served_airflow, stand_in_settings  # noqa: E402
 from devtools.local_airflow import AIRFLOW_CLI, airflow_environment  # noqa: E402
-from devtools.localdb import conn_env_name, moto_server  # noqa: E402
+from devtools.localdb import moto_server  # noqa: E402
 from pipelines.common.paths import pools_file  # noqa: E402
 
 
@@ -38,15 +43,7 @@ def say(message: str) -> None:
 
 
 def airflow_env(extra: dict[str, str]) -> dict[str, str]:
-    return {
-        **os.environ,
-        **airflow_environment(HOME),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{UI_PORT}",
-        # airflow standalone starts its components as `airflow ...` from PATH.
-        "PATH": os.pathsep.join([str(AIRFLOW_CLI.parent), os.environ.get("PATH", "")]),
-        **extra,
-    }
+    return {**os.environ, **airflow_environment(HOME), **extra}
 
 
 def airflow(env: dict[str, str], *args: str, log: Path) -> int:
@@ -66,20 +63,6 @@ def prepare_home(env: dict[str, str]) -> None:
         say(f"pools: airflow pools import {pools_file().relative_to(ROOT)}")
         if airflow(env, "pools", "import", str(pools_file()), log=HOME / "demo" / "pools_import.log") != 0:
             sys.exit(f"demo: airflow pools import failed; see {HOME / 'demo' / 'pools_import.log'}")
-
-
-def stand_in_settings(specs: list[DemoSpec], demo_env: DemoEnv) -> dict[str, str]:
-    """AIRFLOW_CONN_* / AIRFLOW_VAR_* and other variables for every spec, plus Slack when a webhook URL is given."""
-    settings: dict[str, str] = {}
-    for spec in specs:
-        settings.update({conn_env_name(cid): conn for cid, conn in spec.connections(demo_env).items()})
-        settings.update({f"AIRFLOW_VAR_{key.upper()}": value for key, value in spec.variables.items()})
-        if spec.environment:
-            settings.update(spec.environment(demo_env))
-    webhook = os.environ.get("SLACK_WEBHOOK_URL")
-    if webhook:
-        settings[conn_env_name("slack_alerts")] = json.dumps({"conn_type": "slackwebhook", "password": webhook})
-    return settings
 
 
 @dataclass
@@ -149,40 +132,28 @@ def run() -> int:
     return 0
 
 
+def stop_on_signals() -> None:
+    """Ctrl-C, a terminal hang-up or a kill end the serve loop the same way: everything is stopped. SIGINT is
+    set explicitly, as a process started in the background of a script inherits it ignored."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
+
+
 def serve() -> int:
-    with ExitStack() as stack:
-        specs, demo_env, env = setup(stack)
-        for spec in specs:
-            spec.seed(demo_env)
-        say(f"starting airflow standalone on http://127.0.0.1:{UI_PORT} (log: .airflow/demo/standalone.log)")
-        with (HOME / "demo" / "standalone.log").open("w") as log:
-            proc = subprocess.Popen([str(AIRFLOW_CLI), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_for_ui(proc)
-            passwords = HOME / "simple_auth_manager_passwords.json.generated"
-            login = json.loads(passwords.read_text()) if passwords.exists() else {}
-            for user, password in login.items():
-                say(f"UI ready: http://127.0.0.1:{UI_PORT}  login: {user} / {password}")
-            say("Ctrl-C stops it")
-            return proc.wait()
-        except KeyboardInterrupt:
-            proc.terminate()
-            return proc.wait()
-
-
-def wait_for_ui(proc: subprocess.Popen, timeout: float = 180) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit("demo: airflow standalone exited; see .airflow/demo/standalone.log")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{UI_PORT}/api/v2/monitor/health", timeout=2)
-            return
-        except OSError:
-            time.sleep(1)
-    sys.exit(f"demo: the UI did not answer on port {UI_PORT} within {timeout:.0f}s")
+    stop_on_signals()
+    try:
+        with served_airflow(HOME, UI_PORT, say=say) as served:
+            user, password = served.login
+            say(f"UI ready: http://127.0.0.1:{UI_PORT}  login: {user} / {password}")
+            say(f"CLI: make shell (a shell whose airflow is this one; env file {served.env_file.relative_to(ROOT)})")
+            say("DAGs start paused; runs happen when triggered (no nightly schedule locally). Ctrl-C stops it all.")
+            served.airflow.supervise(say)
+    except KeyboardInterrupt:
+        say("stopped: every component, the moto stand-in and the metadata DB")
+    return 0
 
 
 def main() -> int:

@@ -49,7 +49,7 @@ def test_appxml_and_opendental_run_unchanged_on_two_celery_workers(database_fact
                     ("opendental_nightly", cluster.trigger("opendental_nightly", conf=OD_RUN))]
             for dag_id, _ in runs:
                 cluster.unpause(dag_id)
-            states = cluster.wait_for_runs(runs, timeout=600)
+            states = cluster.wait_for_runs(runs)
             instances = {dag_id: cluster.task_instances(dag_id, run_id) for dag_id, run_id in runs}
             assert states == dict.fromkeys(runs, "success"), {
                 dag_id: {(ti["task_id"], ti["map_index"]): ti["state"] for ti in tis}

@@ -16,7 +16,6 @@ production ones), so "during the day" holds whenever the test runs. Scheduled ru
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -76,18 +75,6 @@ def od(tmp_path_factory, database_factory, slack):
         yield cluster, stack, zone
 
 
-def first_scheduled_run(cluster, timeout: float = 180) -> dict:
-    """The scheduled run the scheduler starts as soon as the DAG appears, once it has finished."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = [run for run in cluster.api("GET", f"dags/{DAG_ID}/dagRuns")["dag_runs"]
-                if run["run_type"] == "scheduled"]
-        if runs and runs[0]["state"] in ("success", "failed"):
-            return runs[0]
-        time.sleep(1)
-    raise AssertionError(f"no scheduled run finished within {timeout:.0f} s\n{cluster.log_tail('scheduler')}")
-
-
 def instances(cluster, run_id: str) -> dict[tuple[str, int], dict]:
     return {(ti["task_id"], ti["map_index"]): ti for ti in cluster.task_instances(DAG_ID, run_id)}
 
@@ -99,7 +86,7 @@ def replica_tables(stack) -> int:
 def test_enabling_the_dag_during_the_day_skips_the_past_slot_without_an_alert(od, slack):
     cluster, stack, zone = od
 
-    run = first_scheduled_run(cluster)
+    run = cluster.wait_for_first_run(DAG_ID)
 
     assert run["state"] == "success"
     assert pendulum.parse(run["run_after"]).in_timezone(zone).strftime("%H:%M") == "01:00"  # the nightly slot
@@ -118,7 +105,7 @@ def test_enabling_the_dag_during_the_day_skips_the_past_slot_without_an_alert(od
     # A manual run in business hours without the override is refused once: red, one alert, no retry.
     alerts_before = len(slack.messages)
     refused = cluster.trigger(DAG_ID, conf={**RUN, "allow_business_hours": False})
-    assert cluster.wait_for_runs([(DAG_ID, refused)], timeout=300) == {(DAG_ID, refused): "failed"}
+    assert cluster.wait_for_runs([(DAG_ID, refused)]) == {(DAG_ID, refused): "failed"}
     refused_tis = instances(cluster, refused)
     assert refused_tis[("business_hours_gate", -1)]["state"] == "failed"
     assert refused_tis[("business_hours_gate", -1)]["try_number"] == 1
@@ -144,16 +131,16 @@ def allow_inserts(stack) -> None:
 
 def test_one_failed_table_is_rerun_alone_with_its_downstream(od, slack):
     cluster, stack, _ = od
-    first_scheduled_run(cluster)  # it goes ahead of manual runs (max_active_runs=1) and skips
+    cluster.wait_for_first_run(DAG_ID)  # it goes ahead of manual runs (max_active_runs=1) and skips
     first = cluster.trigger(DAG_ID, conf=RUN)
-    assert cluster.wait_for_runs([(DAG_ID, first)], timeout=600) == {(DAG_ID, first): "success"}
+    assert cluster.wait_for_runs([(DAG_ID, first)]) == {(DAG_ID, first): "success"}
     with stack.source.connect() as conn:
         generator.fill_table(conn, FAILING, NEW_DEFINITIONS, seed=99)  # the night's new rows
 
     refuse_inserts(stack, FAILING)
     try:
         run_id = cluster.trigger(DAG_ID, conf=RUN)
-        assert cluster.wait_for_runs([(DAG_ID, run_id)], timeout=600) == {(DAG_ID, run_id): "failed"}
+        assert cluster.wait_for_runs([(DAG_ID, run_id)]) == {(DAG_ID, run_id): "failed"}
     finally:
         allow_inserts(stack)
     before = instances(cluster, run_id)
@@ -167,7 +154,7 @@ def test_one_failed_table_is_rerun_alone_with_its_downstream(od, slack):
     printed = run_rerun_commands(OPENDENTAL_SECTION, cluster.base_url, run_id)
     assert f'["extract",{FAILING_INDEX},"{FAILING}"]' in printed[:-1], printed  # the listing names the table
     assert sorted(map(tuple, json.loads(printed[-1]))) == failed  # cleared: that table's stages and the summary
-    assert cluster.wait_for_runs([(DAG_ID, run_id)], timeout=600) == {(DAG_ID, run_id): "success"}
+    assert cluster.wait_for_runs([(DAG_ID, run_id)]) == {(DAG_ID, run_id): "success"}
 
     after = instances(cluster, run_id)
     reran = {key for key in after if after[key]["try_number"] != before[key]["try_number"]}

@@ -52,13 +52,6 @@ def lock_holders(db: Database) -> dict[str, list[tuple[str, str]]]:
                 for table, holder in (("partition_run_lock", "run_id"), ("insight_lock_flag", "holder"))}
 
 
-def wait_until(condition, what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not {what} after {timeout:.0f}s"
-        time.sleep(1)
-
-
 def tries(running, dag_id: str, run_id: str) -> dict[str, int]:
     return {ti["task_id"]: ti["try_number"] for ti in running.task_instances(dag_id, run_id)}
 
@@ -115,7 +108,7 @@ def test_runs_on_one_partition_never_overlap_while_partitions_run_side_by_side(c
     dag_ids = ["pup_fileload__a", "gr_insight__a", "pup_fileload__b"]
 
     runs = [(dag_id, running.trigger(dag_id)) for dag_id in dag_ids]
-    states = running.wait_for_runs(runs, timeout=150)
+    states = running.wait_for_runs(runs)
 
     assert set(states.values()) == {"success"}, {key: running.task_states(*key) for key in states}
     intervals = run_intervals(record_dir)
@@ -136,7 +129,7 @@ def test_failed_insight_clears_its_lock_flag_and_releases_the_partition(cluster,
     (record_dir / "fail_insight_a_push_policies").touch()
     try:
         run_id = running.trigger("gr_insight__a")
-        states = running.wait_for_runs([("gr_insight__a", run_id)], timeout=90)
+        states = running.wait_for_runs([("gr_insight__a", run_id)])
     finally:
         os.remove(record_dir / "fail_insight_a_push_policies")
 
@@ -154,7 +147,7 @@ def test_failed_insight_clears_its_lock_flag_and_releases_the_partition(cluster,
 
     # The partition is free again: the next Fileload run on it goes through.
     next_run = running.trigger("pup_fileload__a")
-    assert running.wait_for_runs([("pup_fileload__a", next_run)], timeout=60)[("pup_fileload__a", next_run)] \
+    assert running.wait_for_runs([("pup_fileload__a", next_run)])[("pup_fileload__a", next_run)] \
         == "success"
 
 
@@ -165,7 +158,7 @@ def test_failed_partition_run_is_rerun_once_while_the_other_partition_runs(clust
     fail.touch()
     try:
         failed_run = running.trigger("gr_insight__a")
-        assert running.wait_for_runs([("gr_insight__a", failed_run)], timeout=90) == {
+        assert running.wait_for_runs([("gr_insight__a", failed_run)]) == {
             ("gr_insight__a", failed_run): "failed"}
     finally:
         fail.unlink()
@@ -175,14 +168,16 @@ def test_failed_partition_run_is_rerun_once_while_the_other_partition_runs(clust
     hold.touch()  # partition b's run keeps running until the rerun on a is over
     try:
         other_run = running.trigger("gr_insight__b")
-        wait_until(lambda: running.task_states("gr_insight__b", other_run).get("insight_run_insight") == "running"
-                   and any(record_dir.glob("insight_b_run_insight.*.json")), "partition b's first step running")
+        running.wait_until(
+            lambda: running.task_states("gr_insight__b", other_run).get("insight_run_insight") == "running"
+            and any(record_dir.glob("insight_b_run_insight.*.json")), 120, "partition b's first step running",
+            runs=[("gr_insight__b", other_run)])
         cleared_at = time.time()
         # The README's command, as written: the failed step with "Downstream", its run lock setup and teardown.
         printed = run_rerun_commands(README_SECTION, running.base_url, failed_run)
         assert json.loads(printed[-1]) == ["insight_push_policies", "release_run_lock", "take_run_lock"]
 
-        states = running.wait_for_runs([("gr_insight__a", failed_run)], timeout=120)
+        states = running.wait_for_runs([("gr_insight__a", failed_run)])
 
         assert states == {("gr_insight__a", failed_run): "success"}
         assert running.run_state("gr_insight__b", other_run) == "running"
@@ -191,7 +186,7 @@ def test_failed_partition_run_is_rerun_once_while_the_other_partition_runs(clust
         assert lock_rows(outcomes["a"]) == (0, 0)
     finally:
         hold.unlink()
-    assert running.wait_for_runs([("gr_insight__b", other_run)], timeout=90) == {
+    assert running.wait_for_runs([("gr_insight__b", other_run)]) == {
         ("gr_insight__b", other_run): "success"}
 
     assert tries(running, "gr_insight__a", failed_run) == {

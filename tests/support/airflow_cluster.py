@@ -17,6 +17,11 @@ other families' DAGs stay out). DAGs are unpaused at creation, so a DAG with a s
 of its own: give tests ``schedule=None`` configs, or pass ``AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True``
 in ``env`` and call ``cluster.unpause(dag_id)``. Each component's output goes to
 ``<home>/logs/<component>.log`` (``cluster.log_tail(name)``); task logs: ``cluster.task_log(...)``.
+
+Every wait is on states, with a budget from ``deadline(seconds)``, the one place budgets are computed: the
+seconds a loaded two-core machine needs, times ``PIPELINES_E2E_WAIT_FACTOR`` (default 1) for slower
+machines. A wait that runs out raises ``ClusterError`` with ``cluster.diagnostics(runs)``: the states of the
+runs' task instances and the tails of the scheduler, triggerer and dag-processor logs.
 """
 
 from __future__ import annotations
@@ -24,19 +29,16 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import secrets
-import signal
-import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from devtools.local_airflow import AIRFLOW_CLI, airflow_environment
+from devtools.local_airflow import LocalAirflow, LocalAirflowError, server_environment
 from devtools.localdb import Database, create_database, drop_database, free_port
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor")
@@ -46,51 +48,42 @@ CELERY_WORKER_PREFIX = "celery-worker-"
 #: Two workers on one machine share its hostname; this callable names each by its component instead,
 #: so the ``hostname`` Airflow records on a task instance tells which worker ran it.
 WORKER_HOSTNAME_CALLABLE = "tests.support.worker_hostname.hostname"
+WAIT_FACTOR_ENV = "PIPELINES_E2E_WAIT_FACTOR"
+DIAGNOSED_COMPONENTS = ("scheduler", "triggerer", "dag-processor")
+T = TypeVar("T")
+
+#: Raised when the cluster does not come up or answer, or a wait runs out; the message says why.
+ClusterError = LocalAirflowError
 
 
-class ClusterError(RuntimeError):
-    """The cluster did not come up or did not answer; the message names the component log to read."""
+def deadline(seconds: float) -> float:
+    """The budget of an e2e wait, in seconds: ``seconds`` (what a loaded two-core machine needs; waits end
+    as soon as the state is reached, so be generous) times ``PIPELINES_E2E_WAIT_FACTOR``."""
+    return seconds * float(os.environ.get(WAIT_FACTOR_ENV) or 1)
 
 
 @dataclass
-class AirflowCluster:
-    home: Path
-    metadata: Database
-    api_port: int
-    env: dict[str, str]
-    components: tuple[str, ...] = COMPONENTS
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+class AirflowCluster(LocalAirflow):
+    """A ``LocalAirflow`` with the REST API, waits on states and their diagnostics, and Celery workers."""
+
+    metadata: Database | None = None
+    login: tuple[str, str] | None = None  # (user, password); None: every user is admin, no login
     _token: str | None = None
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
+    @classmethod
+    def attach(cls, local: LocalAirflow, login: tuple[str, str] | None = None) -> AirflowCluster:
+        """This REST client, waits and diagnostics on a ``LocalAirflow`` started elsewhere (``make airflow``)."""
+        return cls(home=local.home, env=local.env, api_port=local.api_port, components=local.components,
+                   processes=local.processes, restarts=local.restarts, login=login)
 
     # -- lifecycle -----------------------------------------------------------------------------------
-    def cli(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-        """Run ``airflow <args>`` against this cluster's metadata DB; raises with the output's tail."""
-        result = subprocess.run([str(AIRFLOW_CLI), *args], env=self.env, capture_output=True, text=True,
-                                timeout=timeout, check=False)
-        if result.returncode != 0:
-            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-            raise ClusterError(f"airflow {' '.join(args[:2])} failed ({result.returncode}):\n{tail}")
-        return result
-
-    def start(self, timeout: float = 120) -> None:
-        (self.home / "logs").mkdir(parents=True, exist_ok=True)
-        for component in self.components:
-            log = (self.home / "logs" / f"{component}.log").open("w")
-            args, env = self._command(component)
-            self.processes[component] = subprocess.Popen(
-                [str(AIRFLOW_CLI), *args], env=env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stop() takes its workers down too
-            )
-        self.wait_until_healthy(timeout)
+    def start_and_wait(self, timeout: float = 240) -> None:
+        self.start()
+        self.wait_until(self.is_healthy, timeout, f"Airflow healthy ({', '.join(self.components)})",
+                        logs=["api-server"], poll=0.5)
         self.wait_for_celery_workers(timeout)
 
-    def _command(self, component: str) -> tuple[list[str], dict[str, str]]:
-        if component == "api-server":
-            return [component, "--port", str(self.api_port)], self.env
+    def command(self, component: str) -> tuple[list[str], dict[str, str]]:
         if component.startswith(CELERY_WORKER_PREFIX):
             # --skip-serve-logs: two workers on one machine would fight over the log server's port; the
             # task logs are files under this cluster's home anyway.
@@ -99,7 +92,7 @@ class AirflowCluster:
                     "--without-mingle", "--without-gossip"]
             return args, {**self.env, "PIPELINES_WORKER_NAME": component,
                           "AIRFLOW__CORE__HOSTNAME_CALLABLE": WORKER_HOSTNAME_CALLABLE}
-        return [component], self.env
+        return super().command(component)
 
     @property
     def celery_workers(self) -> list[str]:
@@ -107,61 +100,65 @@ class AirflowCluster:
 
     def wait_for_celery_workers(self, timeout: float) -> None:
         """Until every Celery worker has connected to the broker and said it is ready."""
-        deadline = time.monotonic() + timeout
-        waiting = set(self.celery_workers)
-        while waiting and time.monotonic() < deadline:
-            self._check_alive()
-            waiting = {name for name in waiting if " ready." not in self.log_tail(name, lines=200)}
-            if waiting:
-                time.sleep(0.5)
-        if waiting:
-            raise ClusterError(f"Celery workers not ready after {timeout:.0f}s: {sorted(waiting)}\n"
-                               + "\n".join(self.log_tail(name) for name in sorted(waiting)))
+        def all_ready() -> bool:
+            return all(" ready." in self.log_tail(name, lines=200) for name in self.celery_workers)
 
-    def stop(self, grace: float = 10) -> None:
-        """SIGTERM every component's process group, SIGKILL what is left after ``grace`` seconds."""
-        for process in self.processes.values():
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for process in self.processes.values():
-            with suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            with suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=5)
-        self.processes.clear()
+        self.wait_until(all_ready, timeout, "every Celery worker ready", logs=self.celery_workers)
 
-    def log_tail(self, component: str, lines: int = 30) -> str:
-        path = self.home / "logs" / f"{component}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+    # -- waits ---------------------------------------------------------------------------------------
+    def wait_until(self, check: Callable[[], T], seconds: float, what: str, *,
+                   runs: Iterable[tuple[str, str]] = (), logs: Iterable[str] = (), poll: float = 1) -> T:
+        """Poll ``check()`` until it returns something truthy (returned) within ``deadline(seconds)``;
+        a component that exits or a budget that runs out raises with the diagnostics of ``runs``."""
+        runs, budget = list(runs), deadline(seconds)
+        give_up = time.monotonic() + budget
+        while True:
+            self._check_alive(runs)
+            result = check()
+            if result:
+                return result
+            if time.monotonic() > give_up:
+                raise ClusterError(f"{what}: not reached within {budget:.0f}s\n{self.diagnostics(runs, logs)}")
+            time.sleep(poll)
 
-    def _check_alive(self) -> None:
-        for name, process in self.processes.items():
-            if process.poll() is not None:
-                raise ClusterError(f"airflow {name} exited with {process.returncode}:\n{self.log_tail(name)}")
+    def _check_alive(self, runs: Iterable[tuple[str, str]] = ()) -> None:
+        for name, code in self.dead().items():
+            raise ClusterError(f"airflow {name} exited with {code}:\n{self.log_tail(name)}\n{self.diagnostics(runs)}")
 
-    def wait_until_healthy(self, timeout: float) -> None:
-        wanted = {"metadatabase", "scheduler"} | ({"dag_processor"} if "dag-processor" in self.components else set())
-        if "triggerer" in self.components:
-            wanted.add("triggerer")
-        deadline = time.monotonic() + timeout
-        health: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            self._check_alive()
-            with suppress(OSError, ValueError):
-                with urllib.request.urlopen(f"{self.base_url}/api/v2/monitor/health", timeout=3) as reply:
-                    health = json.load(reply)
-                if all((health.get(part) or {}).get("status") == "healthy" for part in wanted):
-                    return
-            time.sleep(0.5)
-        raise ClusterError(f"Airflow not healthy after {timeout:.0f}s: {health}\n{self.log_tail('scheduler')}")
+    def diagnostics(self, runs: Iterable[tuple[str, str]] = (), logs: Iterable[str] = ()) -> str:
+        """What explains a wait that ran out: each run's state and task instances (state, try, map index),
+        the error lines and tails of the scheduler, triggerer and dag-processor logs."""
+        parts = []
+        for dag_id, run_id in runs:
+            try:
+                state = self.run_state(dag_id, run_id)
+                instances = sorted(self.task_instances(dag_id, run_id),
+                                   key=lambda ti: (ti["task_id"], ti["map_index"]))
+                lines = [f"  {ti['task_id']}[{ti['map_index']}] {ti['state']} try={ti['try_number']}"
+                         for ti in instances]
+                parts.append(f"--- {dag_id} {run_id}: {state}\n" + "\n".join(lines))
+            except (ClusterError, OSError) as exc:
+                parts.append(f"--- {dag_id} {run_id}: could not be read ({exc})")
+        for name in (*DIAGNOSED_COMPONENTS, *logs):
+            if name not in self.components:
+                continue
+            errors = [line for line in self.log_tail(name, lines=5000).splitlines()
+                      if "[error" in line or "state mismatch" in line][-10:]
+            if errors:
+                parts.append(f"--- {name}.log, last error lines:\n" + "\n".join(errors))
+            parts.append(f"--- {name}.log, tail:\n{self.log_tail(name, lines=40)}")
+        return "\n".join(parts)
 
     # -- REST API ------------------------------------------------------------------------------------
     def token(self) -> str:
         if self._token is None:
-            with urllib.request.urlopen(f"{self.base_url}/auth/token", timeout=10) as reply:
+            request = urllib.request.Request(f"{self.base_url}/auth/token")
+            if self.login is not None:
+                user, password = self.login
+                request = urllib.request.Request(
+                    f"{self.base_url}/auth/token", method="POST", headers={"Content-Type": "application/json"},
+                    data=json.dumps({"username": user, "password": password}).encode())
+            with urllib.request.urlopen(request, timeout=10) as reply:
                 self._token = json.load(reply)["access_token"]
         return self._token
 
@@ -179,22 +176,20 @@ class AirflowCluster:
             raise ClusterError(f"{method} {path}: HTTP {exc.code} {exc.read().decode(errors='replace')}") from None
         return json.loads(payload) if payload else None
 
-    def wait_for_dags(self, dag_ids: Iterable[str], timeout: float = 90) -> None:
+    def wait_for_dags(self, dag_ids: Iterable[str], timeout: float = 240) -> None:
         """Until the dag-processor has parsed every DAG in ``dag_ids`` (import errors are raised)."""
-        missing = set(dag_ids)
-        deadline = time.monotonic() + timeout
-        while missing and time.monotonic() < deadline:
-            self._check_alive()
+        wanted = set(dag_ids)
+
+        def all_parsed() -> bool:
             known = {dag["dag_id"] for dag in self.api("GET", "dags?limit=1000")["dags"]}
-            missing -= known
-            if missing:
-                errors = self.api("GET", "importErrors")["import_errors"]
-                if errors:
-                    raise ClusterError(f"DAG import errors: {[e['stack_trace'][-300:] for e in errors]}")
-                time.sleep(1)
-        if missing:
-            raise ClusterError(f"DAGs not parsed within {timeout:.0f}s: {sorted(missing)}\n"
-                               f"{self.log_tail('dag-processor')}")
+            if wanted <= known:
+                return True
+            errors = self.api("GET", "importErrors")["import_errors"]
+            if errors:
+                raise ClusterError(f"DAG import errors: {[e['stack_trace'][-300:] for e in errors]}")
+            return False
+
+        self.wait_until(all_parsed, timeout, f"DAGs parsed: {sorted(wanted)}")
 
     def unpause(self, dag_id: str) -> None:
         self.api("PATCH", f"dags/{dag_id}", {"is_paused": False})
@@ -206,23 +201,31 @@ class AirflowCluster:
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}")["state"]
 
-    def wait_for_runs(self, runs: Iterable[tuple[str, str]], timeout: float = 120) -> dict[tuple[str, str], str]:
+    def wait_for_runs(self, runs: Iterable[tuple[str, str]], timeout: float = 600) -> dict[tuple[str, str], str]:
         """Until every (dag_id, run_id) has finished; returns their end states."""
-        pending = set(runs)
+        runs = list(runs)
         states: dict[tuple[str, str], str] = {}
-        deadline = time.monotonic() + timeout
-        while pending and time.monotonic() < deadline:
-            self._check_alive()
-            for key in list(pending):
-                state = self.run_state(*key)
-                if state in TERMINAL_RUN_STATES:
+
+        def all_finished() -> bool:
+            for key in runs:
+                if key not in states and (state := self.run_state(*key)) in TERMINAL_RUN_STATES:
                     states[key] = state
-                    pending.discard(key)
-            if pending:
-                time.sleep(1)
-        if pending:
-            raise ClusterError(f"runs still going after {timeout:.0f}s: {sorted(pending)}")
+            return len(states) == len(runs)
+
+        self.wait_until(all_finished, timeout, "every run finished", runs=runs)
         return states
+
+    def wait_for_first_run(self, dag_id: str, run_type: str = "scheduled", timeout: float = 240) -> dict[str, Any]:
+        """The first run of ``run_type`` the scheduler creates for ``dag_id`` (e.g. the nightly run for the
+        latest cron point, as soon as the DAG appears), as the REST API reports it once it has finished."""
+        def first_run() -> tuple[str, str] | None:
+            runs = [run for run in self.api("GET", f"dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
+                    if run["run_type"] == run_type]
+            return (dag_id, min(runs, key=lambda run: run["run_after"])["dag_run_id"]) if runs else None
+
+        run = self.wait_until(first_run, timeout, f"a {run_type} run of {dag_id} created")
+        self.wait_for_runs([run])
+        return self.api("GET", f"dags/{dag_id}/dagRuns/{run[1]}")
 
     def task_log(self, dag_id: str, run_id: str, task_id: str) -> str:
         """Every attempt's log of one task instance, as the LocalExecutor's workers wrote them."""
@@ -240,31 +243,12 @@ class AirflowCluster:
 
 def cluster_environment(home: Path, metadata: Database, api_port: int, dags_folder: Path,
                         extra: Mapping[str, str]) -> dict[str, str]:
-    """The environment of every component: nothing inherited from this test session's own Airflow."""
-    inherited = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
-    return {
-        **inherited,
-        **airflow_environment(home, metadata.url, dags_folder=dags_folder),
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "8",
+    """The environment of every component: the local Airflow's, no login (every user is admin)."""
+    return server_environment(home, metadata.url, api_port, dags_folder=dags_folder, extra={
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
-        "AIRFLOW__API__PORT": str(api_port),
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__WORKERS": "1",
-        # One secret for every component, or the scheduler's task tokens fail at the api-server.
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
-        # The defaults (8793, 8794, 8974) would collide with another cluster on this machine.
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "False",
         **extra,
-    }
+    })
 
 
 def celery_environment(metadata: Database) -> dict[str, str]:
@@ -280,7 +264,7 @@ def celery_environment(metadata: Database) -> dict[str, str]:
 @contextmanager
 def airflow_cluster(dags_folder: Path, home: Path, *, env: Mapping[str, str] | None = None,
                     pools_file: Path | None = None, components: tuple[str, ...] = COMPONENTS,
-                    celery_workers: int = 0, start_timeout: float = 120) -> Iterator[AirflowCluster]:
+                    celery_workers: int = 0, start_timeout: float = 240) -> Iterator[AirflowCluster]:
     """Migrate a fresh metadata DB, import the pools, start the components; stop and drop everything after."""
     metadata = create_database("postgres", prefix="pipelines_e2e_airflow")
     api_port = free_port()
@@ -290,10 +274,8 @@ def airflow_cluster(dags_folder: Path, home: Path, *, env: Mapping[str, str] | N
                              env=cluster_environment(home, metadata, api_port, dags_folder, extra))
     atexit.register(cluster.stop)  # if the test process is interrupted before the finally below
     try:
-        cluster.cli("db", "migrate")
-        if pools_file is not None:
-            cluster.cli("pools", "import", str(pools_file))
-        cluster.start(start_timeout)
+        cluster.prepare(pools_file)
+        cluster.start_and_wait(start_timeout)
         yield cluster
     finally:
         cluster.stop()

@@ -8,7 +8,6 @@ before the clear."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -34,18 +33,6 @@ def mapped_states(cluster, run_id: str) -> dict[int, str]:
     return {ti["map_index"]: ti["state"] for ti in instances["task_instances"]}
 
 
-def wait_for_scheduled_run(cluster) -> str:
-    """The nightly run the scheduler starts for the latest cron point as soon as the DAG appears."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        runs = cluster.api("GET", f"dags/{DAG_ID}/dagRuns")["dag_runs"]
-        scheduled = [run for run in runs if run["run_type"] == "scheduled"]
-        if scheduled and scheduled[0]["state"] in ("success", "failed"):
-            return scheduled[0]["state"]
-        time.sleep(1)
-    raise AssertionError("no scheduled run finished within 120 s")
-
-
 def test_clearing_two_failed_partitions_reruns_only_those_remainders(appxml_db, tmp_path):
     dags = tmp_path / "dags"
     dags.mkdir()
@@ -58,14 +45,14 @@ def test_clearing_two_failed_partitions_reruns_only_those_remainders(appxml_db, 
     with airflow_cluster(dags, tmp_path / "home", env=env) as cluster:
         cluster.wait_for_dags([DAG_ID])
         # The nightly run for the latest cron point starts at once; on an empty source it stages nothing.
-        assert wait_for_scheduled_run(cluster) == "success"
+        assert cluster.wait_for_first_run(DAG_ID)["state"] == "success"
         seed.load_source(appxml_db.engine, empty_source,
                          ((doc.app_id, seed.as_text(doc.body)) for doc in appxml_db.docs))
 
         ddl.ensure_staging_table(appxml_db.engine, TableName("dbo", "app_xml_staging"))
         with staging_refuses(appxml_db.engine, refused):
             run_id = cluster.trigger(DAG_ID, conf=RUN)
-            assert cluster.wait_for_runs([(DAG_ID, run_id)], timeout=240) == {(DAG_ID, run_id): "failed"}
+            assert cluster.wait_for_runs([(DAG_ID, run_id)]) == {(DAG_ID, run_id): "failed"}
         assert mapped_states(cluster, run_id) == {0: "success", 1: "failed", 2: "success", 3: "failed"}
         staged_before = {rem: appxml_db.staged_ids(4, rem) for rem in range(4)}
         for rem, app_id in zip(FAILING, refused, strict=True):  # the batches before the refused one stay staged
@@ -77,7 +64,7 @@ def test_clearing_two_failed_partitions_reruns_only_those_remainders(appxml_db, 
         cleared = json.loads(printed[2])
         # Only what failed: the index, recreated by the teardown after the failure, stays in place.
         assert sorted(map(tuple, cleared)) == [("stage_partition", 1), ("stage_partition", 3), ("summary", -1)]
-        assert cluster.wait_for_runs([(DAG_ID, run_id)], timeout=240) == {(DAG_ID, run_id): "success"}
+        assert cluster.wait_for_runs([(DAG_ID, run_id)]) == {(DAG_ID, run_id): "success"}
 
         tries = {ti["map_index"]: ti["try_number"] for ti in cluster.api(
             "GET", f"dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/stage_partition/listMapped")["task_instances"]}

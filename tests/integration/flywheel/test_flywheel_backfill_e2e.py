@@ -8,7 +8,6 @@ snapshot sensor and no Glue job runs for it. Once the folder lands, the reproces
 from __future__ import annotations
 
 import shutil
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -30,12 +29,14 @@ SPLIT_JOBS = [RUNBOOK["infobase_split_and_bucket"][0], RUNBOOK["addressable_buck
 
 @pytest.fixture
 def fast_include(tmp_path: Path) -> Path:
-    """include/ with the snapshot sensors checking every second and giving up after 4 s (prod: 12 h)."""
+    """include/ with the snapshot sensors checking every second and giving up after 4 s (prod: 12 h), and
+    Glue runs polled every 2 s (prod: 60 s)."""
     include = tmp_path / "include"
     shutil.copytree(PROJECT_ROOT / "include", include)
     config_file = include / "config" / "flywheel.yaml"
     config = yaml.safe_load(config_file.read_text())
     config["snapshot_wait"] = {"poke_seconds": 1, "timeout_seconds": 4}
+    config["glue_wait"] = {"poll_seconds": 2, "max_poll_attempts": 100}
     config_file.write_text(yaml.safe_dump(config))
     return include
 
@@ -43,31 +44,34 @@ def fast_include(tmp_path: Path) -> Path:
 def backfill(cluster, *extra: str) -> None:
     """``airflow backfill create`` over DATES; waits while the previous backfill is being closed."""
     args = ["backfill", "create", "--dag-id", DAG_ID, "--from-date", DATES[0], "--to-date", DATES[-1], *extra]
-    deadline = time.monotonic() + 60
-    while True:
+
+    def created() -> bool:
         try:
             cluster.cli(*args)
-            return
         except ClusterError as error:
-            if "Another backfill is running" not in str(error) or time.monotonic() > deadline:
+            if "Another backfill is running" not in str(error):
                 raise
-            time.sleep(2)
+            return False
+        return True
+
+    cluster.wait_until(created, 120, "backfill created", runs=backfill_runs(cluster).values(), poll=2)
 
 
-def backfill_runs(cluster) -> dict[str, dict]:
+def backfill_runs(cluster) -> dict[str, tuple[str, str]]:
+    """{date: (dag_id, run_id)} of the backfill runs."""
     runs = cluster.api("GET", f"dags/{DAG_ID}/dagRuns?limit=100")["dag_runs"]
-    return {run["logical_date"][:10]: run for run in runs if run["run_type"] == "backfill"}
+    return {run["logical_date"][:10]: (DAG_ID, run["dag_run_id"]) for run in runs if run["run_type"] == "backfill"}
 
 
-def wait_for_backfill_states(cluster, timeout: float = 480) -> dict[str, str]:
-    # Generous: on a loaded 2-core machine one CI run saw the sensor's deferral timeout resolve after >240 s.
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_for_backfill_states(cluster) -> dict[str, str]:
+    """The end state of each date's backfill run, once every date has one and all have finished."""
+    def every_date_has_a_run() -> dict[str, tuple[str, str]] | None:
         runs = backfill_runs(cluster)
-        if set(runs) == set(DATES) and all(run["state"] in ("success", "failed") for run in runs.values()):
-            return {date: run["state"] for date, run in runs.items()}
-        time.sleep(2)
-    raise AssertionError(f"backfill runs not finished in {timeout:.0f}s: {backfill_runs(cluster)}")
+        return runs if set(runs) == set(DATES) else None
+
+    runs = cluster.wait_until(every_date_has_a_run, 120, "a backfill run for every date", poll=2)
+    states = cluster.wait_for_runs(runs.values())
+    return {date: states[run] for date, run in runs.items()}
 
 
 def test_backfill_reprocesses_exactly_the_failed_snapshot_dates(aws, tmp_path, fast_include):
@@ -78,7 +82,8 @@ def test_backfill_reprocesses_exactly_the_failed_snapshot_dates(aws, tmp_path, f
     env = {"AIRFLOW_CONN_AWS_FLYWHEEL": aws.airflow_conn(), "AIRFLOW_VAR_FLYWHEEL_ENV": "prod",
            "PIPELINES_INCLUDE_DIR": str(fast_include)}
 
-    with airflow_cluster(dags_folder, tmp_path / "home", env=env, components=(*COMPONENTS, "triggerer")) as cluster:
+    with aws.paced_glue_job_runs(), \
+            airflow_cluster(dags_folder, tmp_path / "home", env=env, components=(*COMPONENTS, "triggerer")) as cluster:
         cluster.wait_for_dags([DAG_ID])
 
         backfill(cluster)

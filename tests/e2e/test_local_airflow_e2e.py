@@ -1,0 +1,197 @@
+"""``make airflow`` and ``make shell`` hold up under ordinary use, on the code they run
+(``devtools.demo.served_airflow``: api-server, scheduler, dag-processor and triggerer as separate processes,
+metadata in the local PostgreSQL, the demo stand-ins; its env file for the shell) on free ports:
+
+- every command of the README's CLI section, read from the README itself, runs as written in the shell's
+  environment and does what its comment says;
+- 30 runs triggered across the DAGs through the REST API get no server error, and every run finishes in the
+  state the demo data gives it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from devtools.demo import served_airflow
+from devtools.localdb import free_port, unique_name
+from tests.support.airflow_cluster import AirflowCluster
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+README = Path(__file__).resolve().parents[2] / "README.md"
+RUNS = 30
+#: Triggered at once: one run of every other DAG, a third OpenDental one, and appxml_staging (whose runs queue:
+#: max_active_runs=1) up to 30. One run per Flywheel DAG: two runs of one Flywheel DAG start the same Glue job
+#: and the second fails with ConcurrentRunsExceededException (no max_active_runs), retried 5 minutes later.
+MORE_AT_ONCE = {"opendental_nightly": 3}
+FILLER = "appxml_staging"
+#: Meanwhile 8 partition runs, two at a time on different partitions: runs of one partition wait for its lock
+#: in reschedule mode, and on a loaded machine a poke's late "success" makes Airflow's scheduler fail the next
+#: poke (apache/airflow#71172), retried 5 minutes later.
+PARTITION_WAVES = [("pup_fileload__a", "gr_insight__b"), ("gr_insight__a", "pup_fileload__b")] * 2
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """The local Airflow of ``make airflow``, with demo databases of its own (dropped afterwards)."""
+    home = tmp_path_factory.mktemp("local_airflow") / "home"
+    prefix = unique_name("pipelines_e2e_demo")
+    running = None
+    try:
+        with served_airflow(home, free_port(), db_prefix=prefix, say=lambda _: None) as running:
+            cluster = AirflowCluster.attach(running.airflow, running.login)
+            cluster.wait_for_dags(spec.dag_id for spec in running.specs)
+            yield running, cluster
+    finally:
+        if running is not None:
+            running.demo_env.drop_databases()
+
+
+def test_api_server_listens_on_localhost_only(served):
+    running, cluster = served
+    assert cluster.api("GET", "monitor/health")["triggerer"]["status"] == "healthy"
+    assert f"Uvicorn running on http://127.0.0.1:{running.airflow.api_port}" in running.airflow.log_tail(
+        "api-server", lines=400)
+
+
+def readme_cli_commands() -> list[str]:
+    """The command lines of the README's "Running one DAG" code block."""
+    section = README.read_text().split("## Running one DAG", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block, "README: no bash block in 'Running one DAG'"
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def in_shell(served_env_file: Path, command: str) -> subprocess.CompletedProcess:
+    """``command`` as typed in ``make shell``: a clean bash that sourced the env file ``make airflow`` wrote."""
+    script = f"source {shlex.quote(str(served_env_file))} && {command}"
+    clean = {"HOME": str(Path.home()), "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+    return subprocess.run(["bash", "--noprofile", "--norc", "-c", script], env=clean, capture_output=True,
+                          text=True, timeout=600, check=False)
+
+
+def runs_of(cluster: AirflowCluster, dag_id: str) -> dict[str, dict]:
+    return {run["dag_run_id"]: run for run in cluster.api("GET", f"dags/{dag_id}/dagRuns?limit=100")["dag_runs"]}
+
+
+class ReadmeCommands:
+    """What each README command must have done, checked from what Airflow reports."""
+
+    def __init__(self, cluster: AirflowCluster) -> None:
+        self.cluster = cluster
+        self.triggered: tuple[str, str] | None = None
+        self.checks: dict[str, Callable[[re.Match, Callable[[], subprocess.CompletedProcess]], None]] = {
+            r"airflow dags test (\S+) ": self.dags_test,
+            r"airflow dags unpause (\S+)": self.unpause,
+            r"airflow dags trigger (\S+) ": self.trigger,
+            r"airflow dags list-runs (\S+)": self.list_runs,
+            r"airflow tasks clear (\S+) .*--only-failed.* -y": self.clear_failed,
+        }
+
+    def check(self, command: str, run: Callable[[], subprocess.CompletedProcess]) -> None:
+        for pattern, check in self.checks.items():
+            if match := re.match(pattern, command):
+                return check(match, run)
+        raise AssertionError(f"README command without an outcome check here: {command}")
+
+    @staticmethod
+    def ran(run: Callable[[], subprocess.CompletedProcess]) -> subprocess.CompletedProcess:
+        result = run()
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+        return result
+
+    def dags_test(self, match: re.Match, run: Callable) -> None:
+        dag_id = match.group(1)
+        before = runs_of(self.cluster, dag_id)
+        self.ran(run)
+        new = [r for rid, r in runs_of(self.cluster, dag_id).items() if rid not in before]
+        assert [(r["run_type"], r["state"]) for r in new] == [("manual", "success")], new
+
+    def unpause(self, match: re.Match, run: Callable) -> None:
+        self.ran(run)
+        assert self.cluster.api("GET", f"dags/{match.group(1)}")["is_paused"] is False
+
+    def trigger(self, match: re.Match, run: Callable) -> None:
+        dag_id = match.group(1)
+        before = runs_of(self.cluster, dag_id)
+        self.ran(run)
+        new = [rid for rid in runs_of(self.cluster, dag_id) if rid not in before]
+        assert len(new) == 1, new
+        self.triggered = (dag_id, new[0])
+        assert self.cluster.wait_for_runs([self.triggered]) == {self.triggered: "success"}
+
+    def list_runs(self, match: re.Match, run: Callable) -> None:
+        output = self.ran(run).stdout
+        assert self.triggered, "README: trigger a run before listing runs"
+        assert self.triggered[1] in output, output[-2000:]
+
+    def clear_failed(self, match: re.Match, run: Callable) -> None:
+        """A partition of the triggered (manual) run is set failed; the command reruns exactly that one."""
+        assert self.triggered, "README: trigger a run before clearing"
+        dag_id, run_id = self.triggered
+        path = f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/stage_partition"
+        self.cluster.api("PATCH", f"{path}/1", {"new_state": "failed"})
+        self.ran(run)
+        assert self.cluster.wait_for_runs([self.triggered]) == {self.triggered: "success"}
+        tries = {ti["map_index"]: ti["try_number"] for ti in self.cluster.api("GET", f"{path}/listMapped")[
+            "task_instances"]}
+        assert tries == {index: 2 if index == 1 else 1 for index in tries}, tries  # only rem 1 ran again
+
+
+def test_every_readme_cli_command_runs_as_written_in_the_shell(served):
+    running, cluster = served
+    commands = readme_cli_commands()
+    for dag_id in {command.split()[3] for command in commands}:
+        cluster.api("PATCH", f"dags/{dag_id}", {"is_paused": True})  # as after `make airflow`
+    checks = ReadmeCommands(cluster)
+    for command in commands:
+        checks.check(command, lambda command=command: in_shell(running.env_file, command))
+
+
+def test_thirty_runs_through_the_rest_api_finish_without_a_server_error(served):
+    running, cluster = served
+    for spec in running.specs:
+        cluster.unpause(spec.dag_id)
+    specs = {spec.dag_id: spec for spec in running.specs}
+    in_waves = {dag_id for wave in PARTITION_WAVES for dag_id in wave}
+    at_once = {dag_id: MORE_AT_ONCE.get(dag_id, 1) for dag_id in specs if dag_id not in in_waves}
+    at_once[FILLER] += RUNS - sum(at_once.values()) - sum(map(len, PARTITION_WAVES))
+
+    def trigger(dag_ids: list[str]) -> list[tuple[tuple[str, str], str]]:
+        """Every REST call (trigger, state, task instances) raises on a 4xx/5xx."""
+        return [((dag_id, cluster.trigger(dag_id, conf=dict(specs[dag_id].conf))), specs[dag_id].expect_state)
+                for dag_id in dag_ids]
+
+    runs = trigger([dag_id for n in range(max(at_once.values())) for dag_id in at_once if at_once[dag_id] > n])
+    for wave in PARTITION_WAVES:
+        runs += trigger(list(wave))
+        cluster.wait_for_runs(run for run, _ in runs[-len(wave):])
+    assert len(runs) == RUNS
+    states = cluster.wait_for_runs(run for run, _ in runs)
+
+    assert {run: states[run] for run, _ in runs} == dict(runs), cluster.diagnostics(
+        run for run, expected in runs if states[run] != expected)
+    assert not running.airflow.restarts, running.airflow.restarts  # no component died on the way
+
+
+def test_a_component_that_dies_is_restarted_and_named(served):
+    running, cluster = served
+    triggerer = running.airflow.processes["triggerer"]
+    os.killpg(triggerer.pid, signal.SIGKILL)
+    triggerer.wait(timeout=60)
+
+    announced: list[str] = []
+    assert running.airflow.restart_dead(announced.append) == ["triggerer"]  # what make airflow's loop calls
+
+    assert announced == [f"!!! airflow triggerer EXITED with code -9; restarting it (restart #1, log: "
+                         f"{running.airflow.log_path('triggerer')})"]
+    assert running.airflow.processes["triggerer"].pid != triggerer.pid
+    cluster.wait_until(running.airflow.is_healthy, 240, "Airflow healthy again after the restart")
+    assert running.airflow.restarts == {"triggerer": 1}
