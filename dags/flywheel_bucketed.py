@@ -37,6 +37,8 @@ from pipelines.flywheel.params import bucketed_params
 with DAG(
     "flywheel_bucketed",
     schedule="@daily",
+    # Two runs at once would start the same Glue jobs (ConcurrentRunsExceeded) and write the same tables.
+    max_active_runs=1,
     params=bucketed_params(),
     doc_md=__doc__,
     **flywheel_dag_defaults(tags=["glue", "athena"]),

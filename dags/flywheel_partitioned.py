@@ -43,6 +43,8 @@ from pipelines.flywheel.params import partitioned_params
 with DAG(
     "flywheel_partitioned",
     schedule="@daily",
+    # Two runs at once would start the same Glue jobs (ConcurrentRunsExceeded) and write the same tables.
+    max_active_runs=1,
     params=partitioned_params(),
     doc_md=__doc__,
     **flywheel_dag_defaults(tags=["glue", "athena"]),

@@ -5,6 +5,7 @@ and not shipped in the image."""
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import uuid
 from collections.abc import Iterator
@@ -174,6 +175,9 @@ def moto_server(region: str = "us-east-1") -> Iterator[MotoEndpoint]:
     """The one way to start moto: an in-process ThreadedMotoServer on a free port, stopped on exit."""
     from moto.server import ThreadedMotoServer
 
+    # Its HTTP server logs every request (and a red "POST / 400" for each expected AWS error) through
+    # werkzeug: noise before the demo's summary and in test output, never what a reader needs.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
