@@ -27,7 +27,7 @@ from airflow.sdk import DAG, Asset, get_current_context, task
 
 from pipelines.appxml.metrics import partition_label
 from pipelines.common.defaults import dag_defaults
-from pipelines.common.params import bool_param, int_list_param, int_param
+from pipelines.common.params import bool_param, modulo_partition_params
 from pipelines.xml_mapping import tasks
 
 STAGING_ASSET = Asset("appxml_staging")
@@ -39,14 +39,8 @@ with DAG(
     max_active_runs=1,
     doc_md=__doc__,
     params={
-        "workers": int_param(4, title="Workers (modulus)", minimum=1, maximum=64,
-                             description="Partitions: app_id % workers, one mapped task each."),
-        "batch": int_param(500, title="Batch", minimum=1, maximum=20_000,
-                           description="Applications per keyset read and per transaction."),
-        "limit": int_param(0, title="Limit per partition", minimum=0,
-                           description="Stop each partition after this many applications (0 = all)."),
-        "remainders": int_list_param(title="Remainders", description="Map only these partitions "
-                                     "(e.g. [2, 5]); each must lie in 0..workers-1. Empty = all."),
+        **modulo_partition_params(workers=4, batch=500, max_batch=20_000, unit="applications",
+                                  workers_note="One mapped task each."),
         "retry_failed": bool_param(False, title="Retry failed", description="Map applications logged as "
                                    "failed again (e.g. after a contract fix)."),
     },

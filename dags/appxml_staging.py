@@ -33,7 +33,7 @@ from airflow.sdk import DAG, Asset, CronTriggerTimetable, setup, task, teardown
 
 from pipelines.appxml import tasks
 from pipelines.common.defaults import dag_defaults
-from pipelines.common.params import bool_param, int_list_param, int_param
+from pipelines.common.params import bool_param, modulo_partition_params
 
 # Downstream pipelines schedule on this: schedule=[Asset("appxml_staging")].
 STAGING_ASSET = Asset("appxml_staging")
@@ -44,14 +44,8 @@ with DAG(
     max_active_runs=1,
     doc_md=__doc__,
     params={
-        "workers": int_param(8, title="Workers (modulus)", minimum=1, maximum=64,
-                             description="Partitions: app_id % workers. Keep it stable between runs."),
-        "batch": int_param(1000, title="Batch", minimum=1, maximum=50_000,
-                           description="Rows per keyset read and per transaction."),
-        "limit": int_param(0, title="Limit per partition", minimum=0,
-                           description="Stop each partition after this many source rows (0 = all)."),
-        "remainders": int_list_param(title="Remainders", description="Rerun only these partitions "
-                                     "(e.g. [2, 5]); each must lie in 0..workers-1. Empty = all."),
+        **modulo_partition_params(workers=8, batch=1000, max_batch=50_000, unit="source rows",
+                                  workers_note="Keep it stable between runs."),
         "drop_index": bool_param(False, title="Drop index", description="Drop IX_app_xml_staging_app_id "
                                  "before staging (for a large initial load)."),
         "recreate_index": bool_param(True, title="Recreate index", description="Recreate the index "

@@ -35,9 +35,7 @@ def test_appxml_and_opendental_run_unchanged_on_two_celery_workers(database_fact
         (dags / name).symlink_to(DAGS / name)
     env = {
         conn_env_name(APPXML_CONN_ID): appxml.db.airflow_conn(),
-        conn_env_name("opendental_source"): stack.source.airflow_conn(),
-        conn_env_name("opendental_replication"): stack.replica.airflow_conn(),
-        conn_env_name("opendental_analytics"): stack.analytics.airflow_conn(),
+        **stack.connections_env(),
         # Manual runs only: a scheduled run would queue ahead of them (max_active_runs=1).
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
     }

@@ -66,9 +66,7 @@ def od(tmp_path_factory, database_factory, slack):
     env = {
         INCLUDE_DIR_ENV: str(include),
         conn_env_name("slack_alerts"): slack.airflow_conn(),
-        conn_env_name("opendental_source"): stack.source.airflow_conn(),
-        conn_env_name("opendental_replication"): stack.replica.airflow_conn(),
-        conn_env_name("opendental_analytics"): stack.analytics.airflow_conn(),
+        **stack.connections_env(),
     }
     with airflow_cluster(dags, root / "home", env=env) as cluster:
         cluster.wait_for_dags([DAG_ID])

@@ -62,9 +62,7 @@ def served(database_factory, set_connection, tmp_path):
     seed(stack.source, fixture_files(["patient", "definition"]), rows=30)
     env = {
         conn_env_name(APPXML_CONN_ID): appxml.db.airflow_conn(),
-        conn_env_name("opendental_source"): stack.source.airflow_conn(),
-        conn_env_name("opendental_replication"): stack.replica.airflow_conn(),
-        conn_env_name("opendental_analytics"): stack.analytics.airflow_conn(),
+        **stack.connections_env(),
         # Only the runs this test triggers: a DAG runs once the test unpauses it.
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
     }

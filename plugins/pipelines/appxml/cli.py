@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import sys
-from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -25,9 +24,9 @@ from pipelines.appxml.config import load_settings
 from pipelines.appxml.engines import engine_from_conn_id, engine_from_url
 from pipelines.appxml.pipeline import PartitionSpec, StagingError, stage_partition
 from pipelines.appxml.tables import TableName
+from pipelines.common.cli import EXIT_FAILED, add_partition_arguments, one_line
 from pipelines.common.errors import PermanentError, is_missing_connection
 
-EXIT_FAILED = 1  # argparse exits 2 on usage errors
 #: Where the CLI finds the database URL when --url is not given: keeps passwords off command lines.
 URL_ENV = "APPXML_STAGING_URL"
 
@@ -36,13 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     settings = load_settings()
     parser = argparse.ArgumentParser(prog="python -m pipelines.appxml",
                                      description="Stage /Provenir/Request/CustData of app_XML for one partition.")
-    target = parser.add_mutually_exclusive_group()
-    target.add_argument("--url", help=f"SQLAlchemy URL of the database (source and staging); default ${URL_ENV}")
-    target.add_argument("--conn-id", help="Airflow connection id (e.g. mssql_appxml)")
-    parser.add_argument("--mod", type=int, help="number of partitions (app_id %% mod == rem)")
-    parser.add_argument("--rem", type=int, help="this partition's remainder, 0..mod-1")
-    parser.add_argument("--batch", type=int, default=1000, help="rows per keyset batch and transaction")
-    parser.add_argument("--limit", type=int, default=0, help="stop after this many source rows (0 = all)")
+    add_partition_arguments(parser, url_env=URL_ENV, database="source and staging", batch=1000, unit="source rows")
     parser.add_argument("--start-after", type=int, help="start after this app_id instead of resuming")
     parser.add_argument("--no-resume", action="store_true", help="rescan from the start (rows are replaced)")
     parser.add_argument("--source-table", default=settings.source_table)
@@ -52,7 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--drop-index", action="store_true", help="drop the staging index before the load")
     parser.add_argument("--recreate-index", action="store_true", help="recreate the staging index after the load")
     parser.add_argument("--skip-staging", action="store_true", help="only the index operations")
-    parser.add_argument("--metrics", type=Path, help="write this partition's metrics JSON here")
     return parser
 
 
@@ -87,12 +79,6 @@ def run(args: argparse.Namespace, spec: PartitionSpec) -> dict | None:
         return metrics
     finally:
         engine.dispose()
-
-
-def one_line(exc: BaseException) -> str:
-    """``Class: first line`` of an error, for users (driver messages carry host and user, no password)."""
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
 def main(argv: list[str] | None = None) -> int:

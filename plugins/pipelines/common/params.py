@@ -39,6 +39,24 @@ def int_list_param(
                  description=description)
 
 
+def modulo_partition_params(*, workers: int, batch: int, max_batch: int, unit: str, workers_note: str
+                            ) -> dict[str, Param]:
+    """The params of a DAG fanned out over ``app_id % workers`` remainders: workers, batch, limit, remainders.
+
+    ``unit`` names what a batch counts (``rows``, ``applications``); ``workers_note`` ends the workers'
+    description (what a partition is, whether the modulus must stay stable)."""
+    return {
+        "workers": int_param(workers, title="Workers (modulus)", minimum=1, maximum=64,
+                             description=f"Partitions: app_id % workers. {workers_note}"),
+        "batch": int_param(batch, title="Batch", minimum=1, maximum=max_batch,
+                           description=f"{unit.capitalize()} per keyset read and per transaction."),
+        "limit": int_param(0, title="Limit per partition", minimum=0,
+                           description=f"Stop each partition after this many {unit} (0 = all)."),
+        "remainders": int_list_param(title="Remainders", description="Run only these partitions (e.g. "
+                                     "[2, 5]); each must lie in 0..workers-1. Empty = all."),
+    }
+
+
 def identifier_list_param(*, title: str, description: str, default: Any = None) -> Param:
     """An optional list of SQL-safe identifiers (letters, digits, underscore; no quotes or spaces)."""
     return Param(default, type=["null", "array"], items={"type": "string", "pattern": IDENTIFIER_PATTERN},

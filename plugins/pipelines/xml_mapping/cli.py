@@ -20,14 +20,13 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from pipelines.appxml.cli import one_line
 from pipelines.appxml.engines import engine_from_conn_id, engine_from_url
+from pipelines.common.cli import EXIT_FAILED, add_partition_arguments, one_line
 from pipelines.common.errors import PermanentError, is_missing_connection
 from pipelines.xml_mapping.config import load_contracts
 from pipelines.xml_mapping.pipeline import DEFAULT_SOURCE_COLUMN, DEFAULT_SOURCE_TABLE, MappingSpec, map_partition
 from pipelines.xml_mapping.schema import build_schema, ensure_schema
 
-EXIT_FAILED = 1
 URL_ENV = "XML_MAPPING_URL"
 SUMMARY_KEYS = ("partition", "processed", "succeeded", "failed", "failed_by_stage", "docs_per_sec", "duration_s")
 
@@ -36,20 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipelines.xml_mapping",
                                      description="Map one partition of the staged applications into the "
                                                  "contracts' tables.")
-    target = parser.add_mutually_exclusive_group()
-    target.add_argument("--url", help=f"SQLAlchemy URL (staging table and target schema); default ${URL_ENV}")
-    target.add_argument("--conn-id", help="Airflow connection id (e.g. mssql_appxml)")
+    add_partition_arguments(parser, url_env=URL_ENV, database="staging table and target schema", batch=500,
+                            unit="applications")
     parser.add_argument("--contract", action="append", required=True, type=Path,
                         help="mapping contract JSON (repeat: one per product)")
     parser.add_argument("--source-table", default=DEFAULT_SOURCE_TABLE)
     parser.add_argument("--source-column", default=DEFAULT_SOURCE_COLUMN)
-    parser.add_argument("--mod", type=int, help="number of partitions (app_id %% mod == rem)")
-    parser.add_argument("--rem", type=int, help="this partition's remainder, 0..mod-1")
-    parser.add_argument("--batch", type=int, default=500, help="applications per transaction")
-    parser.add_argument("--limit", type=int, default=0, help="stop after this many applications (0 = all)")
     parser.add_argument("--retry-failed", action="store_true", help="map applications logged as failed again")
     parser.add_argument("--session-id", help="recorded in processing_log (default: cli:<partition>)")
-    parser.add_argument("--metrics", type=Path, help="write this partition's metrics JSON here")
     return parser
 
 

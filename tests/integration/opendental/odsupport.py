@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from devtools.localdb import Database
+from devtools.localdb import Database, conn_env_name
 from devtools.opendental import generator
 from pipelines.common.paths import DEFAULT_INCLUDE_DIR
 from pipelines.opendental.identifiers import mysql_ident, pg_ident
@@ -54,15 +54,23 @@ class Stack:
         name = table if where == "raw" else table.lower()
         return self.analytics.scalar(f"SELECT COUNT(*) FROM {pg_ident(schema)}.{pg_ident(name)}")
 
+    def connections(self) -> dict[str, str]:
+        """The pipeline's connection ids and their Airflow connections (JSON) pointing at this stack."""
+        return {"opendental_source": self.source.airflow_conn(), "opendental_replication": self.replica.airflow_conn(),
+                "opendental_analytics": self.analytics.airflow_conn()}
+
+    def connections_env(self) -> dict[str, str]:
+        """The same as ``AIRFLOW_CONN_*`` variables, for the Airflow processes a test starts."""
+        return {conn_env_name(conn_id): conn for conn_id, conn in self.connections().items()}
+
     def counts(self, table: str) -> dict[str, int]:
         return {where: self.count(where, table) for where in ("source", "replica", "raw", "public")}
 
 
 def make_stack(database_factory: Callable[[str], Database], set_connection: Callable[[str, str], None]) -> Stack:
     stack = Stack(database_factory("mysql"), database_factory("mysql"), database_factory("postgres"))
-    set_connection("opendental_source", stack.source.airflow_conn())
-    set_connection("opendental_replication", stack.replica.airflow_conn())
-    set_connection("opendental_analytics", stack.analytics.airflow_conn())
+    for conn_id, conn in stack.connections().items():
+        set_connection(conn_id, conn)
     return stack
 
 
