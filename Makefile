@@ -5,13 +5,15 @@ PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: help bootstrap test lint unit demo airflow shell constraints clean bench-% bench-xml-mapping
+.PHONY: help bootstrap test lint unit demo airflow shell screenshots soak constraints clean bench-% bench-xml-mapping
 
 help:
 	@echo "make test      lint + the whole test suite on real MariaDB, PostgreSQL, moto and a Slack sink"
 	@echo "make demo      embedded Airflow under .airflow/, demo data, every DAG run once, summary table"
 	@echo "make airflow   local Airflow on real components (UI http://127.0.0.1:8080) with the demo connections"
 	@echo "make shell     a shell whose airflow CLI is the one of the running make airflow"
+	@echo "make screenshots  the README's UI pictures in docs/, taken by a test in headless chromium"
+	@echo "make soak      the e2e tests 5 times in a row with one core kept busy"
 	@echo "make bench-X   benchmark X (see BENCHMARKS.md)"
 
 bootstrap:
@@ -37,6 +39,14 @@ shell:
 	@test -f .airflow/airflow.env || { echo "make shell: start 'make airflow' first (it writes .airflow/airflow.env)" >&2; exit 1; }
 	@echo "airflow CLI of the local Airflow (.airflow/airflow.env); exit to leave"
 	@bash --rcfile <(printf '%s\n' '[ -f ~/.bashrc ] && . ~/.bashrc' '. .airflow/airflow.env' 'PS1="(airflow) $$PS1"') -i
+
+# The README's pictures of the UI (docs/ui-*.png), taken by the UI runbook test in headless chromium.
+screenshots: bootstrap
+	PIPELINES_SCREENSHOTS_DIR=$(CURDIR)/docs $(PY) -m pytest -q tests/e2e/test_local_airflow_e2e.py -k ui
+
+# The e2e tests 5 times in a row with one core kept busy (ROUNDS=, BUSY= to change): the flakiness check.
+soak: bootstrap
+	@scripts/e2e_soak.sh
 
 bench-%: bootstrap
 	$(PY) benchmarks/bench_$*.py

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Prepares this machine for `make test` / `make demo` from nothing, and does nothing twice:
-# OS build headers, the .venv with pinned requirements, and the local MariaDB, PostgreSQL and Redis.
+# OS build headers and chromium, the .venv with pinned requirements, playwright-core for the UI tests, and the
+# local MariaDB, PostgreSQL and Redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
-OS_PACKAGES=(libmariadb-dev pkg-config)
+# chromium: the UI tests drive Debian's build (playwright-core never downloads a browser of its own).
+OS_PACKAGES=(libmariadb-dev pkg-config chromium)
 
 log() { printf 'bootstrap: %s\n' "$*"; }
 die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
@@ -36,6 +38,16 @@ ensure_venv() {
     grep -v "is ignored: it is neither a file nor a directory" .venv/pip-install.log | tail -30 >&2
     die "pip install failed (full log: .venv/pip-install.log)"
   fi
+  echo "$want" > "$stamp"
+}
+
+ensure_ui_driver() {  # playwright-core, pinned by tests/browser/package-lock.json
+  local dir=tests/browser stamp=tests/browser/node_modules/.package-lock.sha256 want
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  command -v npm >/dev/null 2>&1 || die "npm is not installed (Node.js drives chromium in the UI tests)"
+  log "installing playwright-core into $dir"
+  npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null || die "npm ci failed in $dir"
   echo "$want" > "$stamp"
 }
 
@@ -73,6 +85,7 @@ ensure_redis() {  # the Celery executor's broker in the e2e tests
 
 ensure_os_packages
 ensure_venv
+ensure_ui_driver
 ensure_postgres
 ensure_mariadb
 ensure_redis

@@ -5,12 +5,15 @@ metadata in the local PostgreSQL, the demo stand-ins; its env file for the shell
 - every command of the README's CLI section, read from the README itself, runs as written in the shell's
   environment and does what its comment says;
 - 30 runs triggered across the DAGs through the REST API get no server error, and every run finishes in the
-  state the demo data gives it.
+  state the demo data gives it;
+- the README's UI runbook, clicked in headless chromium: trigger with conf from the form, the run's mapped
+  partitions, one failed partition cleared and rerun (``make screenshots`` keeps the pictures in ``docs/``).
 """
 
 from __future__ import annotations
 
 import os
+import random
 import re
 import shlex
 import signal
@@ -19,19 +22,26 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from devtools.appxml import generator, seed
 from devtools.demo import served_airflow
 from devtools.localdb import free_port, unique_name
+from pipelines.appxml import ddl
+from pipelines.appxml.engines import engine_from_url
+from pipelines.appxml.tables import TableName
 from tests.support.airflow_cluster import AirflowCluster
+from tests.support.airflow_ui import AirflowUi, screenshots_dir
+from tests.support.appxml_checks import staging_refuses
+from tests.support.readme import code_block
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-README = Path(__file__).resolve().parents[2] / "README.md"
 RUNS = 30
 #: Triggered at once: one run of every other DAG, a third OpenDental one, and appxml_staging (whose runs queue:
 #: max_active_runs=1) up to 30. One run per Flywheel DAG: two runs of one Flywheel DAG start the same Glue job
 #: and the second fails with ConcurrentRunsExceededException (no max_active_runs), retried 5 minutes later.
 MORE_AT_ONCE = {"opendental_nightly": 3}
-FILLER = "appxml_staging"
+STAGING_DAG = FILLER = "appxml_staging"
 #: Meanwhile 8 partition runs, two at a time on different partitions: runs of one partition wait for its lock
 #: in reschedule mode, and on a loaded machine a poke's late "success" makes Airflow's scheduler fail the next
 #: poke (apache/airflow#71172), retried 5 minutes later.
@@ -63,10 +73,7 @@ def test_api_server_listens_on_localhost_only(served):
 
 def readme_cli_commands() -> list[str]:
     """The command lines of the README's "Running one DAG" code block."""
-    section = README.read_text().split("## Running one DAG", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"```bash\n(.*?)```", section, re.S)
-    assert block, "README: no bash block in 'Running one DAG'"
-    return [line for line in block.group(1).splitlines() if line.strip()]
+    return [line for line in code_block("## Running one DAG", "bash").splitlines() if line.strip()]
 
 
 def in_shell(served_env_file: Path, command: str) -> subprocess.CompletedProcess:
@@ -180,6 +187,57 @@ def test_thirty_runs_through_the_rest_api_finish_without_a_server_error(served):
         run for run, expected in runs if states[run] != expected)
     assert not running.airflow.restarts, running.airflow.restarts  # no component died on the way
 
+
+
+def add_source_documents(database, first_app_id: int, count: int) -> list[int]:
+    """New Provenir documents in the demo's ``dbo.app_xml``: what a nightly run finds to stage."""
+    engine = engine_from_url(database.url)
+    try:
+        table = sa.Table("app_xml", sa.MetaData(), schema="dbo", autoload_with=engine)
+        rng = random.Random(first_app_id)
+        ids = list(range(first_app_id, first_app_id + count))
+        seed.load_source(engine, table, ((app_id, seed.as_text(generator.provenir_document(
+            app_id, rng, target_bytes=2_000))) for app_id in ids))
+        return ids
+    finally:
+        engine.dispose()
+
+
+def test_the_ui_triggers_with_conf_lists_mapped_partitions_and_reruns_the_failed_one(served, tmp_path):
+    """The README's UI runbook, clicked in headless chromium (and its screenshots taken): the trigger form
+    with ``workers`` 4, the run's mapped partitions with one failed, that one cleared with "Downstream" and
+    "Clear only failed tasks", and the rerun stages exactly what was missing."""
+    running, cluster = served
+    ui = AirflowUi(cluster.base_url, running.login, screenshots_dir(tmp_path))
+    database = running.demo_env.database("postgres", "appxml")
+    new_ids = add_source_documents(database, first_app_id=900_000, count=40)
+    refused = next(app_id for app_id in new_ids if app_id % 4 == 1)
+    engine = engine_from_url(database.url)
+    try:
+        ddl.ensure_staging_table(engine, TableName("dbo", "app_xml_staging"))  # when no run created it yet
+        with staging_refuses(engine, refused):
+            run_id = ui.trigger(STAGING_DAG, {"Workers (modulus)": 4}, "ui-trigger-form-appxml_staging")
+            run = (STAGING_DAG, run_id)
+            assert cluster.wait_for_runs([run]) == {run: "failed"}, cluster.diagnostics([run])
+        assert cluster.api("GET", f"dags/{STAGING_DAG}/dagRuns/{run_id}")["conf"]["workers"] == 4
+
+        listed = ui.mapped_instances(STAGING_DAG, run_id, "stage_partition", "ui-mapped-partitions")
+        assert sorted(listed) == [("rem=0/4", "Success", 1), ("rem=1/4", "Failed", 1),
+                                  ("rem=2/4", "Success", 1), ("rem=3/4", "Success", 1)]
+
+        affected = ui.clear_failed(STAGING_DAG, run_id, "stage_partition", "rem=1/4", "ui-clear-failed-partition")
+        assert sorted(affected) == [("stage_partition", 1), ("summary", -1)]
+        assert cluster.wait_for_runs([run]) == {run: "success"}, cluster.diagnostics([run])
+        tries = {(ti["task_id"], ti["map_index"]): ti["try_number"]
+                 for ti in cluster.task_instances(STAGING_DAG, run_id)}
+        # only rem=1 ran twice; the summary, upstream-failed before, ran once (after the rerun)
+        assert tries == {**{key: 1 for key in tries}, ("stage_partition", 1): 2}, tries
+        with engine.connect() as conn:
+            staged = set(conn.execute(sa.text("SELECT app_id FROM dbo.app_xml_staging WHERE app_id >= :first"),
+                                      {"first": new_ids[0]}).scalars())
+        assert staged == set(new_ids)  # every new document staged once, the refused one by the rerun
+    finally:
+        engine.dispose()
 
 def test_a_component_that_dies_is_restarted_and_named(served):
     running, cluster = served

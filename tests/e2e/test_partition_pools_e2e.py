@@ -17,7 +17,7 @@ import pytest
 from pipelines.common.paths import INCLUDE_DIR_ENV
 from pipelines.fileload_insight.config import PARTITIONS_FILE, load_partitions
 from pipelines.fileload_insight.pools import merged_pools, render
-from tests.e2e.runbook import run_rerun_commands
+from tests.e2e.runbook import PARTITIONS_SECTION, run_rerun_commands
 from tests.fixtures.fileload_insight.partitions import (
     include_with_partitions,
     partition_entry,
@@ -34,7 +34,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = PROJECT_ROOT / "dags" / "fileload_insight.py"
 STEP_SECONDS = 3
 PARTITION_B_SECONDS = 10  # long enough to span partition a's first run whichever program goes first
-README_SECTION = "### Fileload and Insight per data partition"
 
 
 def with_password(conn_json: str) -> str:
@@ -174,7 +173,7 @@ def test_failed_partition_run_is_rerun_once_while_the_other_partition_runs(clust
             runs=[("gr_insight__b", other_run)])
         cleared_at = time.time()
         # The README's command, as written: the failed step with "Downstream", its run lock setup and teardown.
-        printed = run_rerun_commands(README_SECTION, running.base_url, failed_run)
+        printed = run_rerun_commands(PARTITIONS_SECTION, running.base_url, failed_run)
         assert json.loads(printed[-1]) == ["insight_push_policies", "release_run_lock", "take_run_lock"]
 
         states = running.wait_for_runs([("gr_insight__a", failed_run)])

@@ -5,6 +5,8 @@ Failures are injected from outside the package: a trigger on the staging table r
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 
 import pytest
@@ -12,12 +14,24 @@ import pytest
 from pipelines.appxml import ddl
 from pipelines.appxml.tables import TableName
 from tests.support.appxml_checks import custdata_c14n, first_staged_id_of_batch, index_exists, staging_refuses
+from tests.support.readme import code_block
 
 pytestmark = pytest.mark.integration
 DAG_ID = "appxml_staging"
 # Every param on every run: dag.test() keeps a previous run's conf values in the DAG's params.
 RUN = {"workers": 4, "batch": 5, "limit": 0, "remainders": None, "drop_index": True, "recreate_index": True}
 STAGING = TableName("dbo", "app_xml_staging")
+#: The alert the README's runbook shows ("What an alert looks like"): this test's failure, as posted.
+README_ALERT = json.loads(code_block("### What an alert looks like", "json"))
+VOLATILE = [(re.compile(r"manual__[0-9T:.%A-F+-]+"), "<run id>"), (re.compile(r"app_id \d+\.\.\d+"), "app_id <ids>")]
+
+
+def volatile_masked(payload: dict) -> str:
+    """The payload with what differs from run to run (the run id, plain and URL-encoded; the app ids) masked."""
+    text = json.dumps(payload, sort_keys=True)
+    for pattern, mask in VOLATILE:
+        text = pattern.sub(mask, text)
+    return text
 
 
 def assert_staged_exactly(appxml_db) -> None:
@@ -73,6 +87,7 @@ def test_partition_failing_after_two_batches_is_rerun_exactly_once(appxml_db, st
     assert "Task failed: appxml_staging.stage_partition [rem=1/4]" in alerts
     assert "dbo.app_xml_staging refused the batch of app_id" in alerts  # no retry: it would be refused again
     assert "<" not in alerts  # ids and labels only, never XML content
+    assert [volatile_masked(message) for message in slack_webhook.messages] == [volatile_masked(README_ALERT)]
 
     rerun = dag_runner(staging_dag, {**RUN, "remainders": [1]})
 

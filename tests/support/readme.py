@@ -1,0 +1,39 @@
+"""The README as tests read it: a section by its heading, its fenced code blocks. Tests run or check what the
+README shows (commands, conf examples, the alert payload), so the README cannot drift from the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+_HEADING = re.compile(r"^(#+) ", re.M)
+
+
+def section(heading: str) -> str:
+    """The text under the heading line ``heading`` (e.g. ``"#### Rerun: OpenDental"``), up to the next heading
+    of the same or a higher level (a ``#`` line inside a code block is no heading)."""
+    lines = README.read_text().splitlines(keepends=True)
+    assert heading + "\n" in lines, f"README has no heading {heading!r}"
+    level = len(heading) - len(heading.lstrip("#"))
+    body, in_code = [], False
+    for line in lines[lines.index(heading + "\n") + 1:]:
+        in_code ^= line.startswith("```")
+        heading_match = None if in_code else _HEADING.match(line)
+        if heading_match and len(heading_match.group(1)) <= level:
+            break
+        body.append(line)
+    return "".join(body)
+
+
+def code_blocks(heading: str, language: str, containing: str = "") -> list[str]:
+    """The fenced ``language`` blocks of a section that contain ``containing``."""
+    blocks = re.findall(rf"```{language}\n(.*?)```", section(heading), re.S)
+    return [block for block in blocks if containing in block]
+
+
+def code_block(heading: str, language: str, containing: str = "") -> str:
+    """The one fenced ``language`` block of a section that contains ``containing``."""
+    blocks = code_blocks(heading, language, containing)
+    assert len(blocks) == 1, f"README {heading}: {len(blocks)} {language} blocks contain {containing!r}"
+    return blocks[0]
