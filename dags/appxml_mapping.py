@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Asset, get_current_context, task
 
-from pipelines.appxml.metrics import partition_label
 from pipelines.common.defaults import dag_defaults
 from pipelines.common.params import bool_param, modulo_partition_params
+from pipelines.common.partitions import partition_label
 from pipelines.xml_mapping import tasks
 
 STAGING_ASSET = Asset("appxml_staging")

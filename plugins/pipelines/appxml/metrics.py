@@ -3,51 +3,28 @@ and their aggregate (the original ``metrics/appxml_aggregate.json``). Ids only, 
 
 from __future__ import annotations
 
-import resource
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.appxml.reduce import ID_MISMATCH, Reduced
+from pipelines.common.partitions import PartitionProgress, peak_rss_mb
 
 MAX_IDS_PER_REASON = 20
 
 
-def partition_label(rem: int, mod: int) -> str:
-    """How a partition is named in logs, alerts and the Airflow UI: ``rem=3/8``."""
-    return f"rem={rem}/{mod}"
-
-
-def peak_rss_mb() -> float:
-    # ru_maxrss is in KiB on Linux.
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
 @dataclass
-class PartitionMetrics:
-    mod: int
-    rem: int
-    batch: int
+class PartitionMetrics(PartitionProgress):
+    """A staging partition's counts: staged, skipped by reason, ids that disagree with their document."""
+
     resumed_after: int | None = None
-    total: int | None = None
-    processed: int = 0
     staged: int = 0
-    batches: int = 0
     source_bytes: int = 0
     staged_bytes: int = 0
-    last_app_id: int | None = None
     skipped: Counter = field(default_factory=Counter)
     skipped_app_ids: dict[str, list[int]] = field(default_factory=dict)
     id_mismatch: int = 0
     id_mismatch_app_ids: list[int] = field(default_factory=list)
-    duration_s: float = 0.0
-    rows_per_sec: float = 0.0
-    finished_at: str | None = None
-
-    @property
-    def label(self) -> str:
-        return partition_label(self.rem, self.mod)
 
     def _skip(self, reason: str, app_id: int) -> None:
         self.skipped[reason] += 1
@@ -76,11 +53,6 @@ class PartitionMetrics:
                 if result.id_mismatch:
                     self._mismatch(result.app_id)
 
-    def finish(self, duration_s: float) -> None:
-        self.duration_s = round(duration_s, 3)
-        self.rows_per_sec = round(self.processed / duration_s, 1) if duration_s > 0 else 0.0
-        self.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "partition": self.label, "mod": self.mod, "rem": self.rem, "batch": self.batch,
@@ -89,7 +61,7 @@ class PartitionMetrics:
             "skipped": dict(self.skipped), "skipped_app_ids": self.skipped_app_ids,
             ID_MISMATCH: self.id_mismatch, "id_mismatch_app_ids": self.id_mismatch_app_ids,
             "source_bytes": self.source_bytes, "staged_bytes": self.staged_bytes,
-            "duration_s": self.duration_s, "rows_per_sec": self.rows_per_sec,
+            "duration_s": self.duration_s, "rows_per_sec": self.per_second,
             "finished_at": self.finished_at, "peak_rss_mb": peak_rss_mb(),
         }
 

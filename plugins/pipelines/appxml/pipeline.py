@@ -21,17 +21,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from pipelines.appxml import tables as t
 from pipelines.appxml.config import DEFAULT_SOURCE_COLUMN, DEFAULT_SOURCE_TABLE, DEFAULT_STAGING_TABLE
-from pipelines.appxml.metrics import PartitionMetrics, partition_label
+from pipelines.appxml.metrics import PartitionMetrics
 from pipelines.appxml.reading import prepare_reader
 from pipelines.appxml.reduce import Reduced, reduce_document
 from pipelines.common.errors import PermanentError
+from pipelines.common.partitions import partition_label
 
 log = logging.getLogger(__name__)
 
@@ -246,13 +246,7 @@ def _copy_rows(conn: sa.Connection, stg: sa.Table, rows: list[dict[str, Any]]) -
 
 def log_progress(metrics: PartitionMetrics, elapsed_s: float) -> None:
     """One line per committed batch: rows done, rate, and an ETA when the partition's size is known."""
-    rate = metrics.processed / elapsed_s if elapsed_s > 0 else 0.0
-    done = f"{metrics.processed:,}"
-    eta = ""
-    if metrics.total:
-        done += f"/{metrics.total:,} ({100 * metrics.processed / metrics.total:.1f}%)"
-        if rate > 0:
-            eta = f", ETA {timedelta(seconds=round((metrics.total - metrics.processed) / rate))}"
+    done, rate, eta = metrics.progress(elapsed_s)
     log.info("%s batch %d: %s rows, %d staged, %d skipped, %.1f rows/s, %.1f MB/s%s", metrics.label,
              metrics.batches, done, metrics.staged, sum(metrics.skipped.values()), rate,
              metrics.source_bytes / 1e6 / elapsed_s if elapsed_s > 0 else 0.0, eta)
@@ -312,7 +306,7 @@ def stage_partition(engine: sa.Engine, spec: PartitionSpec) -> PartitionMetrics:
     metrics.finish(time.monotonic() - started)
     log.info("%s done: %d processed, %d staged, skipped %s, %d id_mismatch, %.1f rows/s in %.1f s", spec.label,
              metrics.processed, metrics.staged, dict(metrics.skipped) or "none", metrics.id_mismatch,
-             metrics.rows_per_sec, metrics.duration_s)
+             metrics.per_second, metrics.duration_s)
     return metrics
 
 

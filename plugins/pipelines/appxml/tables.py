@@ -14,12 +14,7 @@ from sqlalchemy.dialects.mssql import base as mssql_types
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from pipelines.appxml.config import (  # noqa: F401  (the defaults are re-exported for their users)
-    DEFAULT_SOURCE_COLUMN,
-    DEFAULT_SOURCE_TABLE,
-    DEFAULT_STAGING_TABLE,
-    require_table_name,
-)
+from pipelines.appxml.config import require_table_name
 from pipelines.common.config import is_identifier
 from pipelines.common.errors import PermanentError
 

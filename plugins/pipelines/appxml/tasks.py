@@ -13,10 +13,11 @@ import sqlalchemy as sa
 from pipelines.appxml import ddl
 from pipelines.appxml.config import load_settings
 from pipelines.appxml.engines import CONN_ID, engine_from_conn_id
-from pipelines.appxml.metrics import aggregate, format_table, partition_label
+from pipelines.appxml.metrics import aggregate, format_table
 from pipelines.appxml.pipeline import PartitionSpec, StagingError, iter_partitions, stage_partition
 from pipelines.appxml.tables import TableName
 from pipelines.common.errors import fail_without_retry, require_connection
+from pipelines.common.partitions import partition_label
 
 log = logging.getLogger(__name__)
 

@@ -16,20 +16,19 @@ from __future__ import annotations
 
 import logging
 import re
-import resource
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from pipelines.appxml import tables as staging_tables
-from pipelines.appxml.metrics import partition_label
+from pipelines.appxml.config import DEFAULT_STAGING_TABLE
 from pipelines.appxml.reading import prepare_reader
 from pipelines.common.errors import PermanentError
+from pipelines.common.partitions import PartitionProgress, partition_label, peak_rss_mb
 from pipelines.xml_mapping.contract import PROCESSING_LOG
 from pipelines.xml_mapping.documents import INSERTION, VALIDATION, Failure, Router, reason
 from pipelines.xml_mapping.mapper import CONTACT, CompiledContract, MappedApplication
@@ -37,8 +36,9 @@ from pipelines.xml_mapping.schema import STATUS_FAILED, STATUS_SUCCESS, TargetSc
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SOURCE_TABLE = "dbo.app_xml_staging"
-DEFAULT_SOURCE_COLUMN = "app_XML"
+#: The mapping reads what appxml staging wrote.
+DEFAULT_SOURCE_TABLE = DEFAULT_STAGING_TABLE
+DEFAULT_SOURCE_COLUMN = staging_tables.STAGING_XML_COLUMN
 MAX_IDS = 20
 MAX_REASONS = 5
 _DIGITS = re.compile(r"\d+")
@@ -81,46 +81,22 @@ class MappingSpec:
 
 
 # -- metrics ----------------------------------------------------------------------------------------------
-def peak_rss_mb() -> float:
-    """This process's peak resident memory. Read from /proc (VmHWM): ``ru_maxrss`` survives exec on Linux, so
-    a worker started by a large parent would report the parent's peak as its own."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
 def reason_kind(text: str) -> str:
     """A failure reason with its ids blanked, so equal causes count together."""
     return _DIGITS.sub("#", text)
 
 
 @dataclass
-class MappingMetrics:
-    mod: int
-    rem: int
-    batch: int
-    total: int | None = None
-    processed: int = 0
+class MappingMetrics(PartitionProgress):
+    """A mapping partition's counts: applications mapped and failed (by stage, most frequent reasons), rows
+    per table."""
+
     succeeded: int = 0
     failed: int = 0
-    batches: int = 0
     failed_by_stage: Counter = field(default_factory=Counter)
     reasons: Counter = field(default_factory=Counter)
     failed_app_ids: list[int] = field(default_factory=list)
     rows_per_table: Counter = field(default_factory=Counter)
-    last_app_id: int | None = None
-    duration_s: float = 0.0
-    docs_per_sec: float = 0.0
-    finished_at: str | None = None
-
-    @property
-    def label(self) -> str:
-        return partition_label(self.rem, self.mod)
 
     def record(self, landed: list[MappedApplication], failures: list[Failure], last_app_id: int | None) -> None:
         self.batches += 1
@@ -138,11 +114,6 @@ class MappingMetrics:
         if last_app_id is not None:
             self.last_app_id = last_app_id
 
-    def finish(self, duration_s: float) -> None:
-        self.duration_s = round(duration_s, 3)
-        self.docs_per_sec = round(self.processed / duration_s, 1) if duration_s > 0 else 0.0
-        self.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "partition": self.label, "mod": self.mod, "rem": self.rem, "batch": self.batch,
@@ -151,17 +122,12 @@ class MappingMetrics:
                                                         for reason, count in self.reasons.most_common(MAX_REASONS)],
             "failed_app_ids": self.failed_app_ids, "rows_per_table": dict(self.rows_per_table),
             "batches": self.batches, "last_app_id": self.last_app_id, "duration_s": self.duration_s,
-            "docs_per_sec": self.docs_per_sec, "finished_at": self.finished_at, "peak_rss_mb": peak_rss_mb(),
+            "docs_per_sec": self.per_second, "finished_at": self.finished_at, "peak_rss_mb": peak_rss_mb(),
         }
 
 
 def log_progress(metrics: MappingMetrics, elapsed_s: float) -> None:
-    rate = metrics.processed / elapsed_s if elapsed_s > 0 else 0.0
-    done, eta = f"{metrics.processed:,}", ""
-    if metrics.total:
-        done += f"/{metrics.total:,} ({100 * metrics.processed / metrics.total:.1f}%)"
-        if rate > 0:
-            eta = f", ETA {timedelta(seconds=round(max(metrics.total - metrics.processed, 0) / rate))}"
+    done, rate, eta = metrics.progress(elapsed_s)
     log.info("%s batch %d: %s applications, %d mapped, %d failed, %.1f apps/s%s", metrics.label, metrics.batches,
              done, metrics.succeeded, metrics.failed, rate, eta)
 
@@ -442,7 +408,7 @@ def map_partition(engine: sa.Engine, contracts: list[CompiledContract], target: 
     partition.run()
     metrics.finish(time.monotonic() - started)
     log.info("%s done: %d processed, %d mapped, %d failed %s, %.1f apps/s in %.1f s", spec.label, metrics.processed,
-             metrics.succeeded, metrics.failed, dict(metrics.failed_by_stage) or "", metrics.docs_per_sec,
+             metrics.succeeded, metrics.failed, dict(metrics.failed_by_stage) or "", metrics.per_second,
              metrics.duration_s)
     return metrics
 

@@ -8,8 +8,8 @@ from collections import Counter
 from typing import Any
 
 from pipelines.appxml.engines import engine_from_conn_id
-from pipelines.appxml.metrics import partition_label
 from pipelines.common.errors import fail_without_retry, require_connection
+from pipelines.common.partitions import partition_label
 from pipelines.xml_mapping.config import load_contracts, load_settings
 from pipelines.xml_mapping.pipeline import MappingRunError, MappingSpec, map_partition
 from pipelines.xml_mapping.schema import build_schema, ensure_schema
