@@ -189,18 +189,14 @@ def test_thirty_runs_through_the_rest_api_finish_without_a_server_error(served):
 
 
 
-def add_source_documents(database, first_app_id: int, count: int) -> list[int]:
+def add_source_documents(engine: sa.Engine, first_app_id: int, count: int) -> list[int]:
     """New Provenir documents in the demo's ``dbo.app_xml``: what a nightly run finds to stage."""
-    engine = engine_from_url(database.url)
-    try:
-        table = sa.Table("app_xml", sa.MetaData(), schema="dbo", autoload_with=engine)
-        rng = random.Random(first_app_id)
-        ids = list(range(first_app_id, first_app_id + count))
-        seed.load_source(engine, table, ((app_id, seed.as_text(generator.provenir_document(
-            app_id, rng, target_bytes=2_000))) for app_id in ids))
-        return ids
-    finally:
-        engine.dispose()
+    table = sa.Table("app_xml", sa.MetaData(), schema="dbo", autoload_with=engine)
+    rng = random.Random(first_app_id)
+    ids = list(range(first_app_id, first_app_id + count))
+    seed.load_source(engine, table, ((app_id, seed.as_text(generator.provenir_document(
+        app_id, rng, target_bytes=2_000))) for app_id in ids))
+    return ids
 
 
 def test_the_ui_triggers_with_conf_lists_mapped_partitions_and_reruns_the_failed_one(served, tmp_path):
@@ -209,11 +205,10 @@ def test_the_ui_triggers_with_conf_lists_mapped_partitions_and_reruns_the_failed
     "Clear only failed tasks", and the rerun stages exactly what was missing."""
     running, cluster = served
     ui = AirflowUi(cluster.base_url, running.login, screenshots_dir(tmp_path))
-    database = running.demo_env.database("postgres", "appxml")
-    new_ids = add_source_documents(database, first_app_id=900_000, count=40)
-    refused = next(app_id for app_id in new_ids if app_id % 4 == 1)
-    engine = engine_from_url(database.url)
+    engine = engine_from_url(running.demo_env.database("postgres", "appxml").url)
     try:
+        new_ids = add_source_documents(engine, first_app_id=900_000, count=40)
+        refused = next(app_id for app_id in new_ids if app_id % 4 == 1)
         ddl.ensure_staging_table(engine, TableName("dbo", "app_xml_staging"))  # when no run created it yet
         with staging_refuses(engine, refused):
             run_id = ui.trigger(STAGING_DAG, {"Workers (modulus)": 4}, "ui-trigger-form-appxml_staging")
