@@ -14,7 +14,7 @@ from pipelines.appxml.engines import CONN_ID as APPXML_CONN_ID
 from tests.integration.appxml.conftest import load_synthetic_source
 from tests.integration.appxml.test_appxml_dag import assert_staged_exactly
 from tests.integration.opendental.odsupport import differences, fixture_files, make_stack, seed
-from tests.support.airflow_cluster import airflow_cluster
+from tests.support.airflow_cluster import MANUAL_RUNS_ONLY, airflow_cluster
 from tests.support.services import conn_env_name
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -36,8 +36,7 @@ def test_appxml_and_opendental_run_unchanged_on_two_celery_workers(database_fact
     env = {
         conn_env_name(APPXML_CONN_ID): appxml.db.airflow_conn(),
         **stack.connections_env(),
-        # Manual runs only: a scheduled run would queue ahead of them (max_active_runs=1).
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        **MANUAL_RUNS_ONLY,  # a scheduled run would queue ahead of them (max_active_runs=1)
     }
     try:
         with airflow_cluster(dags, tmp_path / "home", env=env, celery_workers=2,
@@ -45,8 +44,6 @@ def test_appxml_and_opendental_run_unchanged_on_two_celery_workers(database_fact
             cluster.wait_for_dags(["appxml_staging", "opendental_nightly"])
             runs = [("appxml_staging", cluster.trigger("appxml_staging", conf=APPXML_RUN)),
                     ("opendental_nightly", cluster.trigger("opendental_nightly", conf=OD_RUN))]
-            for dag_id, _ in runs:
-                cluster.unpause(dag_id)
             states = cluster.wait_for_runs(runs)
             instances = {dag_id: cluster.task_instances(dag_id, run_id) for dag_id, run_id in runs}
             assert states == dict.fromkeys(runs, "success"), {

@@ -19,7 +19,7 @@ import pytest
 from pipelines.appxml.engines import CONN_ID as APPXML_CONN_ID
 from tests.integration.appxml.conftest import load_synthetic_source
 from tests.integration.opendental.odsupport import fixture_files, make_stack, seed
-from tests.support.airflow_cluster import ClusterError, airflow_cluster
+from tests.support.airflow_cluster import MANUAL_RUNS_ONLY, ClusterError, airflow_cluster
 from tests.support.services import conn_env_name
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -63,8 +63,7 @@ def served(database_factory, set_connection, tmp_path):
     env = {
         conn_env_name(APPXML_CONN_ID): appxml.db.airflow_conn(),
         **stack.connections_env(),
-        # Only the runs this test triggers: a DAG runs once the test unpauses it.
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        **MANUAL_RUNS_ONLY,
     }
     try:
         with airflow_cluster(DAGS, tmp_path / "home", env=env) as cluster:
@@ -115,8 +114,6 @@ def test_every_dag_refuses_bad_conf_at_trigger_and_checks_the_rest_in_its_first_
         ("flywheel_reports", {"snapshot_dt": "2026-01-01"}),  # takes no conf
     ]
     runs = {(dag_id, cluster.trigger(dag_id, conf=conf)): conf for dag_id, conf in checks}
-    for dag_id in {dag_id for dag_id, _ in runs}:
-        cluster.unpause(dag_id)
     states = cluster.wait_for_runs(list(runs))
     assert set(states.values()) == {"failed"}, states
     for (dag_id, run_id), conf in runs.items():
@@ -128,6 +125,7 @@ def test_every_dag_refuses_bad_conf_at_trigger_and_checks_the_rest_in_its_first_
         assert ran <= {"business_hours_gate", "test_connections"}, (dag_id, conf, seen)
     assert stack.replica.scalar("SELECT COUNT(*) FROM information_schema.tables "
                                 "WHERE table_schema = DATABASE() AND table_name = 'patient'") == 0
+    assert run_count(cluster, "opendental_nightly") == 1  # the scheduler made no run of its own
 
 
 def test_documented_valid_conf_runs_and_reaches_the_tasks(served):
@@ -138,8 +136,6 @@ def test_documented_valid_conf_runs_and_reaches_the_tasks(served):
     od_conf = {"tables": ["patient"], "force": False, "dry_run": True, "parallel": 1, "allow_business_hours": True}
     runs = [("appxml_staging", cluster.trigger("appxml_staging", conf=staging_conf)),
             ("opendental_nightly", cluster.trigger("opendental_nightly", conf=od_conf))]
-    for dag_id, _ in runs:
-        cluster.unpause(dag_id)
     states = cluster.wait_for_runs(runs)
     assert set(states.values()) == {"success"}, {run: tries(cluster, *run) for run in runs}
 

@@ -13,10 +13,11 @@ needs the scheduler. Use it as a context manager, which stops every process even
         assert cluster.wait_for_runs([("my_dag", run_id)]) == {("my_dag", run_id): "success"}
 
 ``dags_folder`` is best a folder holding symlinks to just the DAG files under test (parsing is faster and
-other families' DAGs stay out). DAGs are unpaused at creation, so a DAG with a schedule may start a run
-of its own: give tests ``schedule=None`` configs, or pass ``AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True``
-in ``env`` and call ``cluster.unpause(dag_id)``. Each component's output goes to
-``<home>/logs/<component>.log`` (``cluster.log_tail(name)``); task logs: ``cluster.task_log(...)``.
+other families' DAGs stay out). DAGs are unpaused at creation, so a DAG with a schedule starts the run of
+its latest cron slot at once. A test that asserts on the runs it triggers passes ``MANUAL_RUNS_ONLY`` in
+``env``: pausing the DAG and unpausing it later is not enough, since unpausing starts that slot too.
+Each component's output goes to ``<home>/logs/<component>.log`` (``cluster.log_tail(name)``); task logs:
+``cluster.task_log(...)``.
 
 Every wait is on states, with a budget from ``deadline(seconds)``, the one place budgets are computed: the
 seconds a loaded two-core machine needs, times ``PIPELINES_E2E_WAIT_FACTOR`` (default 1) for slower
@@ -50,6 +51,10 @@ CELERY_WORKER_PREFIX = "celery-worker-"
 WORKER_HOSTNAME_CALLABLE = "tests.support.worker_hostname.hostname"
 WAIT_FACTOR_ENV = "PIPELINES_E2E_WAIT_FACTOR"
 DIAGNOSED_COMPONENTS = ("scheduler", "triggerer", "dag-processor")
+#: The scheduler makes no run of its own (no cron slot, no asset event); triggered runs run as usual. Without
+#: it a test's outcome depends on the time of day: between 01:00 and 06:00 Chicago time, for one, the latest
+#: ``opendental_nightly`` slot passes the business-hours gate and copies every table.
+MANUAL_RUNS_ONLY = {"AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"}
 T = TypeVar("T")
 
 #: Raised when the cluster does not come up or answer, or a wait runs out; the message says why.
