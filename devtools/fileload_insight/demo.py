@@ -47,7 +47,7 @@ def _program(env: DemoEnv, step: str, *extra: str) -> dict[str, Any]:
 def demo_partitions(env: DemoEnv) -> dict[str, Any]:
     return {
         "lock_dir": str(env.work_dir / "locks"),
-        "lock_poke_seconds": 30,  # short pokes trip apache/airflow#71172 on a loaded machine
+        "lock_poke_seconds": 5,  # a waiting run's trigger reads the lock tables this often
         "stale_lock_minutes": 60,
         "partitions": {
             name: {

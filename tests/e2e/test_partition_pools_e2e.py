@@ -1,5 +1,6 @@
 """Under a real scheduler (dag.test() ignores pools): Fileload and Insight runs on one partition never
-overlap, from the first step's start to the last step's end, while another partition runs alongside;
+overlap, from the first step's start to the last step's end (the later run waits for the run lock in the
+triggerer), while another partition runs alongside;
 an Insight run that fails still clears its lock flag and releases the partition; and its failed step,
 cleared through the REST API with the README's own command while the other partition's run is running,
 reruns exactly once under the partition's run lock, taken again for the rerun."""
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.common.paths import INCLUDE_DIR_ENV
+from pipelines.common.paths import INCLUDE_DIR_ENV, read_sql
 from pipelines.fileload_insight.config import PARTITIONS_FILE, load_partitions
 from pipelines.fileload_insight.pools import merged_pools, render
 from tests.e2e.runbook import PARTITIONS_SECTION, run_rerun_commands
@@ -25,7 +26,7 @@ from tests.fixtures.fileload_insight.partitions import (
     records,
     run_intervals,
 )
-from tests.support.airflow_cluster import airflow_cluster
+from tests.support.airflow_cluster import COMPONENTS, airflow_cluster
 from tests.support.services import Database, conn_env_name, start_slack_sink
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -90,7 +91,8 @@ def cluster(setup_dirs, database_factory, slack):
         conn_env_name("slack_alerts"): slack.airflow_conn(),
         **{conn_env_name(f"fli_e2e_{name}"): with_password(db.airflow_conn()) for name, db in outcomes.items()},
     }
-    with airflow_cluster(dirs["dags"], dirs["home"], env=env, pools_file=pools_file) as running:
+    with airflow_cluster(dirs["dags"], dirs["home"], env=env, pools_file=pools_file,
+                         components=(*COMPONENTS, "triggerer")) as running:
         running.wait_for_dags(["pup_fileload__a", "gr_insight__a", "pup_fileload__b", "gr_insight__b"])
         yield running, outcomes, dirs["records"]
 
@@ -114,6 +116,7 @@ def test_runs_on_one_partition_never_overlap_while_partitions_run_side_by_side(c
     fileload_a, insight_a, fileload_b = (intervals[run] for run in runs)
     assert not fileload_a.overlaps(insight_a), (fileload_a, insight_a)
     assert fileload_b.overlaps(fileload_a) or fileload_b.overlaps(insight_a), intervals
+    assert {tries(running, *run)["take_run_lock"] for run in runs} == {1}  # a wait is no failed try
     insight_steps = [r for r in records(record_dir) if r["env"]["PIPELINE_RUN_ID"] == insight_a.run_id]
     assert len(insight_steps) == 2
     for record in records(record_dir):  # credentials reached every program through its environment only
@@ -121,6 +124,25 @@ def test_runs_on_one_partition_never_overlap_while_partitions_run_side_by_side(c
         assert "test-e2e-password" not in json.dumps(record["argv"])
     for name in ("a", "b"):
         assert lock_rows(outcomes[name]) == (0, 0)
+
+
+def test_a_run_waits_in_the_triggerer_while_its_partition_is_held(cluster):
+    running, outcomes, record_dir = cluster
+    with outcomes["a"].connect() as conn:
+        conn.execute(read_sql("postgres/fileload_insight/lock_tables.sql"))
+        conn.execute("INSERT INTO partition_run_lock VALUES ('a', 'gr_insight__a', 'other_run', now())")
+    run = ("pup_fileload__a", running.trigger("pup_fileload__a"))
+    try:
+        running.wait_until(lambda: running.task_states(*run).get("take_run_lock") == "deferred", 120,
+                           "take_run_lock deferred", runs=[run])
+        assert not [r for r in records(record_dir) if r["env"]["PIPELINE_RUN_ID"] == run[1]]
+    finally:
+        outcomes["a"].scalar("DELETE FROM partition_run_lock WHERE run_id = 'other_run' RETURNING 1")
+
+    assert running.wait_for_runs([run]) == {run: "success"}
+    assert tries(running, *run)["take_run_lock"] == 1
+    assert "is held by gr_insight__a run other_run" in running.task_log(*run, "take_run_lock")
+    assert lock_rows(outcomes["a"]) == (0, 0)
 
 
 def test_failed_insight_clears_its_lock_flag_and_releases_the_partition(cluster, slack):

@@ -46,7 +46,7 @@ Databases `{partition.member_repository_db}` and `{partition.outcomes_identifica
 
 Steps: {" -> ".join(f"`{step}`" for step in steps)}. Every task runs in pool `{partition.pool}` (1 slot).
 `take_run_lock` holds the partition's run lock{" and sets the Insight lock flag" if program == INSIGHT else ""}
-from the first step to the last; it waits in reschedule mode (no slot) while another run holds it, and
+from the first step to the last; while another run holds it, it waits in the triggerer (no worker, no slot), and
 `release_run_lock` frees it even when a step fails. A lock older than {config.stale_lock_minutes} min is stale:
 Slack is alerted and it is cleared only when triggered with `force_unlock=true`.
 Generated from `include/config/partitions.yaml` by `pipelines.fileload_insight.factory`.

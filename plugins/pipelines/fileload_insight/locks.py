@@ -69,6 +69,15 @@ class LockRequest:
         return holder.age_seconds >= self.stale_after_seconds
 
 
+#: [run lock, Insight lock flag], each [dag_id, run_id, stale] of its holder or None (lists: trigger kwargs
+#: go through JSON).
+LockState = list[list[Any] | None]
+
+
+def is_free(state: LockState) -> bool:
+    return not any(state)
+
+
 class LockStore:
     """The lock tables behind one DB-API connection (pymssql on SQL Server, psycopg on PostgreSQL)."""
 
@@ -115,6 +124,15 @@ class LockStore:
             return self._holder(cursor, "lock_flag_holder", partition)
         finally:
             self.connection.commit()
+
+    def state(self, request: LockRequest) -> LockState:
+        """What ``request`` waits on: each lock it needs as [dag_id, run_id, stale] of its holder, or None
+        when free. A waiting run tries again once this changes (see ``triggers``)."""
+        def key(holder: Holder | None) -> list[Any] | None:
+            return None if holder is None else [holder.dag_id, holder.run_id, request.is_stale(holder)]
+
+        flag = key(self.flag_holder(request.partition)) if request.with_flag else None
+        return [key(self.run_lock_holder(request.partition)), flag]
 
     def try_acquire(self, request: LockRequest) -> LockAttempt:
         """Take the run lock (and for Insight the lock flag) in one transaction, or take nothing."""

@@ -1,5 +1,5 @@
 """The three kinds of task in a Fileload or Insight run: take the partition's run lock (setup, a sensor
-in reschedule mode), run a program step, release the run lock (teardown). A missing or unsupported
+that waits in the triggerer), run a program step, release the run lock (teardown). A missing or unsupported
 connection and a stale lock flag fail the task at once: no retry can fix them.
 
 A teardown only runs after its setup succeeded, so a setup that took the run lock and then failed for
@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator
+from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator, timezone
+from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from pipelines.common.alerts import FailureAlert, post_alert
 from pipelines.common.errors import PermanentError, fail_without_retry, require_connection
 from pipelines.fileload_insight.config import Command, Partition
 from pipelines.fileload_insight.lockfile import ensure_lockfile_free
-from pipelines.fileload_insight.locks import Holder, LockRequest, open_lock_store
+from pipelines.fileload_insight.locks import Holder, LockRequest, LockStore, open_lock_store
 from pipelines.fileload_insight.programs import RunningCommand, base_environment, check_exit, start_command
+from pipelines.fileload_insight.triggers import PartitionLockChangeTrigger
 
 log = logging.getLogger(__name__)
 
@@ -90,31 +93,68 @@ def _callbacks(value: Any) -> list[Any]:
 class PartitionRunLockSensor(PartitionLockTask, BaseSensorOperator):
     """Setup: take partition p's run lock (Insight: and its lock flag), waiting while another run holds it.
 
-    Run in ``mode="reschedule"``: between pokes the task holds neither a worker nor a pool slot.
+    The wait holds neither a worker nor a pool slot: deferred to the triggerer (``PartitionLockChangeTrigger``),
+    or with ``deferrable=False`` (no triggerer) in reschedule mode, one try every ``poke_interval``.
     """
 
     ui_color = "#f0e4ba"
 
     def __init__(self, *, partition: str, conn_id: str, database: str, with_flag: bool,
-                 stale_after_seconds: int, on_failure_callback: Any = None, **kwargs: Any) -> None:
+                 stale_after_seconds: int, deferrable: bool = True, on_failure_callback: Any = None,
+                 **kwargs: Any) -> None:
         # Named here so that Airflow fills it from default_args (the Slack alert) before we add ours.
         kwargs["on_failure_callback"] = [*_callbacks(on_failure_callback), release_lock_of_failed_setup]
-        kwargs.setdefault("mode", "reschedule")
+        kwargs.setdefault("mode", "poke" if deferrable else "reschedule")
         super().__init__(**kwargs)
         self._target(partition, conn_id, database, with_flag)
         self.stale_after_seconds = stale_after_seconds
+        self.deferrable = deferrable
 
-    @fail_without_retry
-    def poke(self, context: Any) -> bool:
+    def lock_request(self, context: Any) -> LockRequest:
         ti = context["ti"]
-        request = LockRequest(
+        return LockRequest(
             partition=self.partition, dag_id=ti.dag_id, run_id=ti.run_id, with_flag=self.with_flag,
             stale_after_seconds=self.stale_after_seconds,
             force_unlock=bool(context["params"].get("force_unlock", False)),
         )
+
+    def execute(self, context: Any) -> None:
+        if not self.deferrable:
+            return super().execute(context)
+        self.take_or_defer(context, deadline=timezone.utcnow() + timedelta(seconds=self.timeout))
+
+    def execute_complete(self, context: Any, event: Any = None, deadline: str = "") -> None:
+        """Back from the triggerer: the locks changed; try again (and wait again if another run was faster)."""
+        self.take_or_defer(context, deadline=datetime.fromisoformat(deadline))
+
+    @fail_without_retry
+    def take_or_defer(self, context: Any, deadline: datetime) -> None:
+        request = self.lock_request(context)
         with open_lock_store(self.conn_id, self.database) as store:
             store.ensure_tables()
-            attempt = store.try_acquire(request)
+            if self.take(context, store, request):
+                return
+            waited_on = store.state(request)
+        remaining = deadline - timezone.utcnow()
+        if remaining.total_seconds() <= 0:
+            raise AirflowSensorTimeout(f"partition {self.partition} still held after {self.timeout:.0f}s")
+        self.defer(
+            trigger=PartitionLockChangeTrigger(conn_id=self.conn_id, database=self.database,
+                                               request=asdict(request), waited_on=waited_on,
+                                               poll_seconds=self.poke_interval),
+            method_name="execute_complete", kwargs={"deadline": deadline.isoformat()}, timeout=remaining,
+        )
+
+    @fail_without_retry
+    def poke(self, context: Any) -> bool:
+        with open_lock_store(self.conn_id, self.database) as store:
+            store.ensure_tables()
+            return self.take(context, store, self.lock_request(context))
+
+    def take(self, context: Any, store: LockStore, request: LockRequest) -> bool:
+        """One try at the partition: True when this run holds it now; a stale flag alerts (and, without
+        force_unlock, fails the task)."""
+        attempt = store.try_acquire(request)
         if attempt.stale_flag is not None:
             action = ("cleared with force_unlock" if attempt.acquired
                       else "left in place: trigger with force_unlock=true to clear it")

@@ -6,6 +6,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -47,8 +48,11 @@ def plant_stale_flag(db) -> None:
                      "'3 hours')")
 
 
-def test_fileload_run_passes_its_partition_and_frees_it(partition_a, dag_runner, slack_webhook):
+@pytest.mark.parametrize("deferrable", [True, False], ids=["lock wait in the triggerer", "reschedule mode"])
+def test_fileload_run_passes_its_partition_and_frees_it(partition_a, dag_runner, slack_webhook, deferrable):
     dags, outcomes, record_dir, lock_dir = partition_a
+    take = dags["pup_fileload__a"].get_task("take_run_lock")
+    take.deferrable, take.mode = deferrable, "poke" if deferrable else "reschedule"
 
     result = dag_runner(dags["pup_fileload__a"])
 
@@ -63,6 +67,37 @@ def test_fileload_run_passes_its_partition_and_frees_it(partition_a, dag_runner,
     assert record["password_sha256"] == hashlib.sha256(PASSWORD.encode()).hexdigest()
     assert PASSWORD not in json.dumps(record["argv"])
     assert str(lock_dir / "pup_fileload.a.lock") in record["argv"]
+    assert lock_rows(outcomes) == (0, 0)
+    assert slack_webhook.messages == []
+
+
+def test_a_run_waits_in_the_triggerer_until_the_other_run_releases_the_partition(partition_a, dag_runner,
+                                                                                  slack_webhook):
+    """dag.test() runs a deferred task's trigger in line, as the triggerer does: the setup defers while
+    another run holds partition a, and the program starts only after that run released it."""
+    dags, outcomes, record_dir, _ = partition_a
+    waiting = dags["pup_fileload__a"]
+    waiting.get_task("take_run_lock").timeout = 120  # a trigger that never fires fails the test, no hang
+    with outcomes.connect() as conn:
+        conn.execute(read_sql("postgres/fileload_insight/lock_tables.sql"))
+        conn.execute("INSERT INTO partition_run_lock VALUES ('a', 'gr_insight__a', 'other_run', now())")
+    released_at: list[float] = []
+
+    def other_run_ends() -> None:
+        time.sleep(3)
+        released_at.append(time.time())
+        outcomes.scalar("DELETE FROM partition_run_lock RETURNING 1")
+
+    other = threading.Thread(target=other_run_ends)
+    other.start()
+    try:
+        result = dag_runner(waiting)
+    finally:
+        other.join()
+
+    assert result.state == "success"
+    [record] = records(record_dir)
+    assert record["start"] >= released_at[0]
     assert lock_rows(outcomes) == (0, 0)
     assert slack_webhook.messages == []
 

@@ -52,7 +52,7 @@ def test_insight_steps_run_between_the_run_lock_setup_and_teardown(config):
     assert [t.task_id for t in dag.topological_sort()] == [
         "take_run_lock", "insight_run_insight", "insight_push_policies", "release_run_lock"]
     assert take.is_setup
-    assert take.mode == "reschedule"
+    assert take.deferrable  # waits in the triggerer, not as a reschedule-mode sensor (apache/airflow#71172)
     assert take.with_flag
     assert release.is_teardown
     assert release.with_flag
