@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from pipelines.appxml import ddl
 from pipelines.appxml.config import load_settings
 from pipelines.appxml.engines import engine_from_conn_id, engine_from_url
-from pipelines.appxml.pipeline import PartitionSpec, StagingError, stage_partition
+from pipelines.appxml.pipeline import PartitionSpec, StagingError, check_modulus, stage_partition
 from pipelines.appxml.tables import TableName
 from pipelines.common.cli import EXIT_FAILED, add_partition_arguments, one_line
 from pipelines.common.errors import PermanentError, is_missing_connection
@@ -71,6 +71,8 @@ def run(args: argparse.Namespace, spec: PartitionSpec) -> dict | None:
     staging = TableName.parse(spec.staging_table)
     try:
         ddl.ensure_staging_table(engine, staging)
+        if spec.resume and spec.start_after is None and not args.skip_staging:
+            check_modulus(engine, staging, spec.mod)
         if args.drop_index:
             ddl.drop_staging_index(engine, staging)
         metrics = None if args.skip_staging else stage_partition(engine, spec).to_dict()

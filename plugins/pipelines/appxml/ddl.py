@@ -7,7 +7,14 @@ import logging
 
 import sqlalchemy as sa
 
-from pipelines.appxml.tables import TableName, index_name, staging_index, staging_table
+from pipelines.appxml.tables import (
+    TableName,
+    index_name,
+    progress_name,
+    progress_table,
+    staging_index,
+    staging_table,
+)
 from pipelines.common.paths import read_sql
 
 log = logging.getLogger(__name__)
@@ -37,11 +44,14 @@ def _run_file(engine: sa.Engine, file_name: str, staging: TableName) -> None:
 
 
 def ensure_staging_table(engine: sa.Engine, staging: TableName) -> None:
+    """The staging table and its progress table (which partitions reached their end), when missing."""
     if engine.dialect.name in SQL_DIRS:
         _run_file(engine, "create_staging_table.sql", staging)
+        _run_file(engine, "create_progress_table.sql", progress_name(staging))
     else:
         staging_table(staging, engine.dialect.name).create(engine, checkfirst=True)
-    log.info("Staging table %s is ready", staging)
+        progress_table(staging, engine.dialect.name).create(engine, checkfirst=True)
+    log.info("Staging table %s and %s are ready", staging, progress_name(staging))
 
 
 def drop_staging_index(engine: sa.Engine, staging: TableName) -> None:

@@ -9,8 +9,14 @@ bounds memory by about twice a batch's raw bytes.
 
 Idempotent and resumable: by default a partition resumes after the highest app_id already staged for
 its remainder, and a rewritten batch replaces its own range, so a rerun never duplicates or fails on
-rows already staged. A batch the staging table refuses (a constraint, a trigger, a value too long) fails
-the partition without retries: the same rows would be refused again.
+rows already staged. That resume point is right only while ``workers`` (the modulus) stays the same until
+every partition has reached its end: a remainder of another modulus mixes the ids of several old
+partitions, and a failed one's gap would lie below the new resume point, its documents never staged. So
+each partition run records its start and its end in ``<staging>_progress``, and ``check_modulus`` refuses
+another ``workers`` while a partition of a modulus used before has not finished.
+
+A batch the staging table refuses (a constraint, a trigger, a value too long) fails the partition without
+retries: the same rows would be refused again.
 """
 
 from __future__ import annotations
@@ -287,6 +293,42 @@ def refusal_kind(exc: BaseException, dialect: sa.Dialect) -> str | None:
     return f"{kind}, error {number}" if isinstance(number, int) else kind
 
 
+def record_progress(engine: sa.Engine, spec: PartitionSpec, finished: bool) -> None:
+    progress = t.progress_table(t.TableName.parse(spec.staging_table), engine.dialect.name)
+    with engine.begin() as conn:
+        for statement in t.record_partition(progress, spec.mod, spec.rem, finished):
+            conn.execute(statement)
+
+
+def unfinished_partitions(engine: sa.Engine, staging: t.TableName, mod: int) -> dict[int, list[int]]:
+    """{modulus: remainders not finished} for every modulus other than ``mod`` that staged before; a
+    partition that never ran counts as not finished."""
+    progress = t.progress_table(staging, engine.dialect.name)
+    if not sa.inspect(engine).has_table(progress.name, schema=progress.schema):
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(t.partitions_of_other_moduli(progress, mod)).all()
+    finished: dict[int, set[int]] = {}
+    for modulus, rem, done in rows:
+        finished.setdefault(modulus, set()).update([rem] if done else [])
+    return {modulus: sorted(set(range(modulus)) - done) for modulus, done in sorted(finished.items())
+            if set(range(modulus)) - done}
+
+
+def check_modulus(engine: sa.Engine, staging: t.TableName, mod: int) -> None:
+    """A StagingError unless staging with ``workers=mod`` is safe: no partition of another modulus unfinished."""
+    unfinished = unfinished_partitions(engine, staging, mod)
+    if not unfinished:
+        return
+    listed = "; ".join(f"workers={modulus}: {', '.join(partition_label(rem, modulus) for rem in rems)}"
+                       for modulus, rems in unfinished.items())
+    first, rems = next(iter(unfinished.items()))
+    raise StagingError(
+        f"workers={mod} refused: partitions staged with other workers have not finished ({listed}); finish "
+        f'them first, e.g. {{"workers": {first}, "remainders": {rems}}}. A partition resumes after the highest '
+        "app_id staged in its remainder, so changing workers now would leave their documents unstaged")
+
+
 def stage_partition(engine: sa.Engine, spec: PartitionSpec) -> PartitionMetrics:
     """Stage one partition and return its metrics. Raises StagingError for bad settings before any write,
     and ``BatchRefused`` when the staging table refuses a batch (the batches before it stay committed)."""
@@ -300,9 +342,11 @@ def stage_partition(engine: sa.Engine, spec: PartitionSpec) -> PartitionMetrics:
     metrics.total = min(remaining, spec.limit) if spec.limit else remaining
     log.info("%s: staging %s.%s into %s, %s rows to go after app_id %s (batch %d)", spec.label, spec.source_table,
              spec.source_column, spec.staging_table, f"{metrics.total:,}", metrics.resumed_after, spec.batch)
+    record_progress(engine, spec, finished=False)
     pipeline = _Pipeline(engine, spec, metrics, src, stg)
     pipeline.started = started
     pipeline.run()
+    record_progress(engine, spec, finished=not spec.limit or remaining <= spec.limit)
     metrics.finish(time.monotonic() - started)
     log.info("%s done: %d processed, %d staged, skipped %s, %d id_mismatch, %.1f rows/s in %.1f s", spec.label,
              metrics.processed, metrics.staged, dict(metrics.skipped) or "none", metrics.id_mismatch,

@@ -101,6 +101,35 @@ def staging_table(name: TableName, dialect_name: str) -> sa.Table:
     )
 
 
+def progress_name(staging: TableName) -> TableName:
+    """``dbo.app_xml_staging_progress`` for the default staging table."""
+    return TableName(staging.schema, f"{staging.name}_progress")
+
+
+def progress_table(staging: TableName, dialect_name: str) -> sa.Table:
+    """One row per partition (modulus = ``workers``, remainder) that ever ran: has it reached its end?"""
+    name = progress_name(staging)
+    return sa.Table(
+        name.name, sa.MetaData(),
+        sa.Column("modulus", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("remainder", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("finished", sa.Boolean, nullable=False),
+        sa.Column("updated_at", _EXTRACTED_AT, nullable=False, server_default=UtcNow()),
+        schema=effective_schema(name, dialect_name),
+    )
+
+
+def record_partition(progress: sa.Table, mod: int, rem: int, finished: bool) -> list[sa.Executable]:
+    """The statements (one transaction) that set a partition's row: replaced, so it works on every engine."""
+    key = (progress.c.modulus == mod) & (progress.c.remainder == rem)
+    return [sa.delete(progress).where(key),
+            sa.insert(progress).values(modulus=mod, remainder=rem, finished=finished)]
+
+
+def partitions_of_other_moduli(progress: sa.Table, mod: int) -> sa.Select:
+    return sa.select(progress.c.modulus, progress.c.remainder, progress.c.finished).where(progress.c.modulus != mod)
+
+
 def index_name(staging: TableName) -> str:
     """``IX_app_xml_staging_app_id`` for the default staging table."""
     return f"IX_{staging.name}_app_id"

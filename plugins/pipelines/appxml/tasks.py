@@ -14,7 +14,7 @@ from pipelines.appxml import ddl
 from pipelines.appxml.config import load_settings
 from pipelines.appxml.engines import CONN_ID, engine_from_conn_id
 from pipelines.appxml.metrics import aggregate, format_table
-from pipelines.appxml.pipeline import PartitionSpec, StagingError, iter_partitions, stage_partition
+from pipelines.appxml.pipeline import PartitionSpec, StagingError, check_modulus, iter_partitions, stage_partition
 from pipelines.appxml.tables import TableName
 from pipelines.common.errors import fail_without_retry, require_connection
 from pipelines.common.partitions import partition_label
@@ -79,9 +79,12 @@ def label_this_partition(entry: dict[str, int]) -> None:
 
 @fail_without_retry
 def plan(params: dict[str, Any], conn_id: str = CONN_ID) -> list[dict[str, int]]:
-    """A missing connection or a bad param is one clear error in the first task, before anything is written."""
+    """A missing connection, a bad param or a ``workers`` that would skip documents (``check_modulus``) is
+    one clear error in the first task, before anything is written."""
     require_connection(conn_id)
-    return plan_partitions(params)
+    entries = plan_partitions(params)
+    _with_engine(lambda engine, staging: check_modulus(engine, staging, int(params["workers"])), conn_id)
+    return entries
 
 
 @fail_without_retry

@@ -89,12 +89,32 @@ def test_partition_failing_after_two_batches_is_rerun_exactly_once(appxml_db, st
     assert "<" not in alerts  # ids and labels only, never XML content
     assert [volatile_masked(message) for message in slack_webhook.messages] == [volatile_masked(README_ALERT)]
 
+    # Another workers value now would resume rem=1/2 after ids that rem=3/4 staged, past rem=1/4's gap.
+    refused = dag_runner(staging_dag, {**RUN, "workers": 2})
+
+    assert refused.state == "failed"
+    assert refused.state_of("plan") == "failed"
+    assert refused.try_number("plan") == 1
+    assert refused.state_of("ensure_staging_table") == "upstream_failed"
+    refusal = slack_webhook.texts()[-1]
+    assert "workers=2 refused: partitions staged with other workers have not finished (workers=4: rem=1/4)" \
+        in refusal
+    assert '{"workers": 4, "remainders": [1]}' in refusal
+    assert set(appxml_db.staged_ids(4, 1)) == committed  # nothing written
+
     rerun = dag_runner(staging_dag, {**RUN, "remainders": [1]})
 
     assert rerun.state == "success", rerun.task_states
     assert rerun.states_of("stage_partition") == {0: "success"}
     assert rerun.rendered_map_indexes[("stage_partition", 0)] == "rem=1/4"
     assert rerun.xcom(DAG_ID, "summary")["processed"] == len(rem1_source) - 10
+    assert_staged_exactly(appxml_db)
+
+    # Every partition of workers=4 finished: another workers value is safe now, and finds nothing left.
+    halved = dag_runner(staging_dag, {**RUN, "workers": 2})
+
+    assert halved.state == "success", halved.task_states
+    assert halved.xcom(DAG_ID, "summary")["processed"] == 0
     assert_staged_exactly(appxml_db)
 
 

@@ -7,9 +7,16 @@ import pytest
 import sqlalchemy as sa
 
 from devtools.appxml import generator, seed
-from pipelines.appxml import ddl
+from pipelines.appxml import cli, ddl
 from pipelines.appxml.engines import engine_from_url
-from pipelines.appxml.pipeline import BatchRefused, PartitionSpec, StagingError, stage_partition
+from pipelines.appxml.pipeline import (
+    BatchRefused,
+    PartitionSpec,
+    StagingError,
+    check_modulus,
+    stage_partition,
+    unfinished_partitions,
+)
 from pipelines.appxml.tables import TableName
 from tests.support.appxml_checks import custdata_c14n, first_staged_id_of_batch, index_exists, staging_refuses
 
@@ -144,3 +151,47 @@ def test_a_failing_read_stops_every_thread_and_surfaces_the_error(sqlite_db):
         stage_partition(engine, PartitionSpec(batch=5, start_after=0))
 
     assert staged(engine) == {}
+
+
+def test_another_workers_value_waits_until_every_partition_of_the_last_one_reached_its_end(sqlite_db):
+    engine, docs = sqlite_db
+    stage_partition(engine, PartitionSpec(mod=4, rem=0, batch=3))
+    stage_partition(engine, PartitionSpec(mod=4, rem=1, batch=3, limit=4))  # stopped before its end
+
+    assert unfinished_partitions(engine, STAGING, 2) == {4: [1, 2, 3]}  # 2 and 3 never ran
+    assert unfinished_partitions(engine, STAGING, 4) == {}  # its own partitions resume where they stopped
+    with pytest.raises(StagingError, match=r"workers=1 refused: .* \(workers=4: rem=1/4, rem=2/4, rem=3/4\); "
+                                           r'finish them first, e.g. \{"workers": 4, "remainders": \[1, 2, 3\]\}'):
+        check_modulus(engine, STAGING, 1)
+
+    for rem in (1, 2, 3):
+        stage_partition(engine, PartitionSpec(mod=4, rem=rem, batch=3))
+    check_modulus(engine, STAGING, 1)
+    whole = stage_partition(engine, PartitionSpec(batch=5))
+
+    assert whole.processed == 0
+    assert set(staged(engine)) == {doc.app_id for doc in docs if doc.has_custdata}
+
+
+def test_a_partition_refused_midway_stays_unfinished(sqlite_db):
+    engine, docs = sqlite_db
+    rem1 = sorted(doc.app_id for doc in docs if doc.app_id % 2 == 1)
+    refused = first_staged_id_of_batch(rem1, {doc.app_id for doc in docs if doc.has_custdata}, batch=3, number=2)
+
+    with staging_refuses(engine, refused), pytest.raises(BatchRefused):
+        stage_partition(engine, PartitionSpec(mod=2, rem=1, batch=3))
+    stage_partition(engine, PartitionSpec(mod=2, rem=0, batch=3))
+
+    assert unfinished_partitions(engine, STAGING, 3) == {2: [1]}
+
+
+def test_the_cli_refuses_another_modulus_in_one_line_unless_told_where_to_start(sqlite_db, capsys):
+    engine, _ = sqlite_db
+    stage_partition(engine, PartitionSpec(mod=4, rem=0, batch=3, limit=2))
+    url = engine.url.render_as_string(hide_password=False)
+
+    assert cli.main(["--url", url, "--mod", "2", "--rem", "0"]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert line.startswith("appxml staging failed (rem=0/2): StagingError: workers=2 refused: partitions staged "
+                           "with other workers have not finished (workers=4: rem=0/4, rem=1/4, rem=2/4, rem=3/4)")
+    assert cli.main(["--url", url, "--mod", "2", "--rem", "0", "--no-resume"]) == 0  # a rescan skips nothing

@@ -64,6 +64,24 @@ def test_mssql_sql_files_render_t_sql():
     assert "name = N'IX_app_xml_staging_app_id'" in index
 
 
+def test_the_progress_table_and_its_statements_in_t_sql():
+    create = " ".join(" ".join(ddl.render_sql("create_progress_table.sql", dialect_for("mssql"),
+                                              t.progress_name(STAGING))).split())
+    progress = t.progress_table(STAGING, "mssql")
+
+    assert create.startswith("IF OBJECT_ID(N'dbo.app_xml_staging_progress', N'U') IS NULL "
+                             "CREATE TABLE dbo.app_xml_staging_progress (")
+    assert "finished BIT NOT NULL" in create
+    assert create.endswith("PRIMARY KEY (modulus, remainder) )")
+    assert [mssql(statement) for statement in t.record_partition(progress, 8, 3, True)] == [
+        "DELETE FROM dbo.app_xml_staging_progress WHERE dbo.app_xml_staging_progress.modulus = 8 "
+        "AND dbo.app_xml_staging_progress.remainder = 3",
+        "INSERT INTO dbo.app_xml_staging_progress (modulus, remainder, finished) VALUES (8, 3, 1)",
+    ]
+    assert mssql(t.partitions_of_other_moduli(progress, 8)).endswith(
+        "FROM dbo.app_xml_staging_progress WHERE dbo.app_xml_staging_progress.modulus != 8")
+
+
 def test_postgres_quotes_the_mixed_case_column_and_uses_limit():
     src = t.source_table(SOURCE, "app_XML", "postgresql")
 
