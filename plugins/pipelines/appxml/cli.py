@@ -72,7 +72,7 @@ def run(args: argparse.Namespace, spec: PartitionSpec) -> dict | None:
     try:
         ddl.ensure_staging_table(engine, staging)
         if spec.resume and spec.start_after is None and not args.skip_staging:
-            check_modulus(engine, staging, spec.mod)
+            check_modulus(engine, staging, spec.mod, [spec.rem])
         if args.drop_index:
             ddl.drop_staging_index(engine, staging)
         metrics = None if args.skip_staging else stage_partition(engine, spec).to_dict()

@@ -13,7 +13,7 @@ rows already staged. That resume point is right only while ``workers`` (the modu
 every partition has reached its end: a remainder of another modulus mixes the ids of several old
 partitions, and a failed one's gap would lie below the new resume point, its documents never staged. So
 each partition run records its start and its end in ``<staging>_progress``, and ``check_modulus`` refuses
-another ``workers`` while a partition of a modulus used before has not finished.
+another ``workers`` whose partitions would resume past ids that such an unfinished partition has not staged.
 
 A batch the staging table refuses (a constraint, a trigger, a value too long) fails the partition without
 retries: the same rows would be refused again.
@@ -22,10 +22,11 @@ retries: the same rows would be refused again.
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -315,14 +316,41 @@ def unfinished_partitions(engine: sa.Engine, staging: t.TableName, mod: int) -> 
             if set(range(modulus)) - done}
 
 
-def check_modulus(engine: sa.Engine, staging: t.TableName, mod: int) -> None:
-    """A StagingError unless staging with ``workers=mod`` is safe: no partition of another modulus unfinished."""
+def skipped_partitions(engine: sa.Engine, staging: t.TableName, mod: int,
+                       remainders: Iterable[int]) -> dict[int, list[int]]:
+    """{modulus: remainders} of the unfinished partitions of other moduli whose documents partitions
+    ``remainders`` of ``mod`` would resume past, never to stage them.
+
+    New partition r and old partition s share ids when r and s agree modulo gcd(mod, modulus). Old s
+    staged its ids in order up to its own highest staged id, so r skips some of them only when r resumes
+    after that id (r's resume point is the highest id staged in its remainder, by any partition)."""
     unfinished = unfinished_partitions(engine, staging, mod)
     if not unfinished:
+        return {}
+    stg = t.staging_table(staging, engine.dialect.name)
+    with engine.connect() as conn:
+        resume_at = dict(conn.execute(t.max_staged_per_remainder(stg, mod)).all())
+        skipped = {}
+        for modulus, rems in unfinished.items():
+            reached = dict(conn.execute(t.max_staged_per_remainder(stg, modulus)).all())
+            shared = math.gcd(mod, modulus)
+            behind = [s for s in rems if any(
+                resume_at.get(r) is not None and (reached.get(s) is None or reached[s] < resume_at[r])
+                for r in remainders if r % shared == s % shared)]
+            if behind:
+                skipped[modulus] = behind
+    return skipped
+
+
+def check_modulus(engine: sa.Engine, staging: t.TableName, mod: int, remainders: Iterable[int]) -> None:
+    """A StagingError when staging ``remainders`` of ``workers=mod`` would resume past documents that an
+    unfinished partition of another ``workers`` has not staged yet."""
+    skipped = skipped_partitions(engine, staging, mod, list(remainders))
+    if not skipped:
         return
     listed = "; ".join(f"workers={modulus}: {', '.join(partition_label(rem, modulus) for rem in rems)}"
-                       for modulus, rems in unfinished.items())
-    first, rems = next(iter(unfinished.items()))
+                       for modulus, rems in skipped.items())
+    first, rems = next(iter(skipped.items()))
     raise StagingError(
         f"workers={mod} refused: partitions staged with other workers have not finished ({listed}); finish "
         f'them first, e.g. {{"workers": {first}, "remainders": {rems}}}. A partition resumes after the highest '

@@ -161,6 +161,13 @@ def max_staged(stg: sa.Table, mod: int, rem: int) -> sa.Select:
     return sa.select(sa.func.max(stg.c.app_id)).where(in_partition(stg.c.app_id, mod, rem))
 
 
+def max_staged_per_remainder(stg: sa.Table, mod: int) -> sa.Select:
+    """(remainder, highest staged app_id) of every remainder of ``mod`` that has rows: one scan. The
+    remainder is computed in a subquery so that SQL Server groups by the same expression it selects."""
+    ids = sa.select((stg.c.app_id % mod).label("remainder"), stg.c.app_id).subquery()
+    return sa.select(ids.c.remainder, sa.func.max(ids.c.app_id)).group_by(ids.c.remainder)
+
+
 def delete_range(stg: sa.Table, mod: int, rem: int, low: int, high: int) -> sa.Delete:
     """Clears the partition's rows in [low, high] so a batch can be written again without a key conflict."""
     return sa.delete(stg).where(stg.c.app_id.between(low, high), in_partition(stg.c.app_id, mod, rem))

@@ -83,7 +83,9 @@ def plan(params: dict[str, Any], conn_id: str = CONN_ID) -> list[dict[str, int]]
     one clear error in the first task, before anything is written."""
     require_connection(conn_id)
     entries = plan_partitions(params)
-    _with_engine(lambda engine, staging: check_modulus(engine, staging, int(params["workers"])), conn_id)
+    remainders = [entry["rem"] for entry in entries]
+    _with_engine(lambda engine, staging: check_modulus(engine, staging, int(params["workers"]), remainders),
+                 conn_id)
     return entries
 
 

@@ -14,6 +14,7 @@ from pipelines.appxml.pipeline import (
     PartitionSpec,
     StagingError,
     check_modulus,
+    skipped_partitions,
     stage_partition,
     unfinished_partitions,
 )
@@ -162,11 +163,11 @@ def test_another_workers_value_waits_until_every_partition_of_the_last_one_reach
     assert unfinished_partitions(engine, STAGING, 4) == {}  # its own partitions resume where they stopped
     with pytest.raises(StagingError, match=r"workers=1 refused: .* \(workers=4: rem=1/4, rem=2/4, rem=3/4\); "
                                            r'finish them first, e.g. \{"workers": 4, "remainders": \[1, 2, 3\]\}'):
-        check_modulus(engine, STAGING, 1)
+        check_modulus(engine, STAGING, 1, [0])
 
     for rem in (1, 2, 3):
         stage_partition(engine, PartitionSpec(mod=4, rem=rem, batch=3))
-    check_modulus(engine, STAGING, 1)
+    check_modulus(engine, STAGING, 1, [0])
     whole = stage_partition(engine, PartitionSpec(batch=5))
 
     assert whole.processed == 0
@@ -193,5 +194,22 @@ def test_the_cli_refuses_another_modulus_in_one_line_unless_told_where_to_start(
     assert cli.main(["--url", url, "--mod", "2", "--rem", "0"]) == 1
     [line] = capsys.readouterr().err.strip().splitlines()[-1:]
     assert line.startswith("appxml staging failed (rem=0/2): StagingError: workers=2 refused: partitions staged "
-                           "with other workers have not finished (workers=4: rem=0/4, rem=1/4, rem=2/4, rem=3/4)")
+                           "with other workers have not finished (workers=4: rem=2/4)")
     assert cli.main(["--url", url, "--mod", "2", "--rem", "0", "--no-resume"]) == 0  # a rescan skips nothing
+
+
+def test_another_workers_value_goes_ahead_where_it_would_skip_nothing(sqlite_db):
+    """Only partition rem=2/4 ran (to its end), as in the README's ``dags test`` example: workers=8 resumes
+    rem=2/8 and rem=6/8 after ids rem=2/4 staged in order, and starts the others from scratch."""
+    engine, docs = sqlite_db
+    stage_partition(engine, PartitionSpec(mod=4, rem=2, batch=3))
+
+    assert unfinished_partitions(engine, STAGING, 8) == {4: [0, 1, 3]}
+    assert skipped_partitions(engine, STAGING, 8, range(8)) == {}
+    # rem=0/2 holds rem=0/4 and rem=2/4: it would resume after rem=2/4's last id, past all of rem=0/4.
+    assert skipped_partitions(engine, STAGING, 2, [0, 1]) == {4: [0]}
+
+    for rem in range(8):
+        stage_partition(engine, PartitionSpec(mod=8, rem=rem, batch=3))
+
+    assert set(staged(engine)) == {doc.app_id for doc in docs if doc.has_custdata}

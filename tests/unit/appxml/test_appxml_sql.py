@@ -80,6 +80,11 @@ def test_the_progress_table_and_its_statements_in_t_sql():
     ]
     assert mssql(t.partitions_of_other_moduli(progress, 8)).endswith(
         "FROM dbo.app_xml_staging_progress WHERE dbo.app_xml_staging_progress.modulus != 8")
+    # SQL Server groups by what it selects only when both are one expression: the subquery's column.
+    assert mssql(t.max_staged_per_remainder(t.staging_table(STAGING, "mssql"), 8)) == (
+        "SELECT anon_1.remainder, max(anon_1.app_id) AS max_1 FROM (SELECT dbo.app_xml_staging.app_id % 8 AS "
+        "remainder, dbo.app_xml_staging.app_id AS app_id FROM dbo.app_xml_staging) AS anon_1 "
+        "GROUP BY anon_1.remainder")
 
 
 def test_postgres_quotes_the_mixed_case_column_and_uses_limit():
