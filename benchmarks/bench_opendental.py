@@ -44,7 +44,7 @@ from devtools.localdb import (  # noqa: E402
     create_database,
     drop_database,
 )
-from devtools.opendental import generator  # noqa: E402
+from devtools.opendental import generator, tables  # noqa: E402
 from pipelines.opendental.config import load_settings  # noqa: E402
 from pipelines.opendental.connections import mysql  # noqa: E402
 from pipelines.opendental.extract import extract_table  # noqa: E402
@@ -56,7 +56,6 @@ from pipelines.opendental.validation import validate_table  # noqa: E402
 
 TABLE = "procedurelog"
 SHARED_DDL = ROOT / ".." / "shared" / "corpus" / "opendental" / "ddl" / f"{TABLE}.sql"
-FIXTURE_DDL = generator.PROJECT_DDL / f"{TABLE}.sql"
 
 
 def say(message: str) -> None:
@@ -103,11 +102,12 @@ def timed(label: str, work: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def build_source(source: Database, rows: int) -> None:
-    ddl = SHARED_DDL if SHARED_DDL.is_file() else FIXTURE_DDL
-    say(f"source table from {ddl.relative_to(ROOT) if ddl == FIXTURE_DDL else 'the shared OpenDental DDL'}")
+    shared = SHARED_DDL.is_file()
+    ddl = generator.file_statements([SHARED_DDL]) if shared else [tables.create_table(TABLE)]
+    say(f"source table from {'the shared OpenDental DDL' if shared else 'devtools.opendental.tables'}")
     conn = source.connect()
     try:
-        generator.load_ddl_files(conn, [ddl])
+        generator.load_ddl(conn, ddl)
         generator.fill_table(conn, TABLE, min(rows, 20_000))
         generator.grow_table(conn, TABLE, rows)
     finally:

@@ -1,24 +1,23 @@
-"""``make demo`` for OpenDental: a handful of OpenDental tables (the project's own DDL in ``ddl/``, so the demo
+"""``make demo`` for OpenDental: a handful of OpenDental tables (the project's own, in ``tables``, so the demo
 needs neither the tests nor the shared corpus) filled with generated rows in a local MariaDB "production",
 then one ``opendental_nightly`` run into a local replica and PostgreSQL."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from devtools.demo import DemoEnv, DemoSpec
-from devtools.opendental import generator
+from devtools.opendental import generator, tables
 from pipelines.opendental.config import ANALYTICS_CONN_ID, REPLICA_CONN_ID, SOURCE_CONN_ID
 
 DEMO_TABLES = ["patient", "appointment", "procedurelog", "claimproc", "payment", "definition", "securitylog"]
 ROWS_PER_TABLE = 500
 
 
-def ddl_files() -> list[Path]:
-    """The demo tables' DDL, from the project's own OpenDental-style DDL."""
-    return [generator.PROJECT_DDL / f"{table}.sql" for table in DEMO_TABLES]
+def ddl_statements() -> list[str]:
+    """The demo tables' DDL, rendered from the project's own OpenDental-style tables."""
+    return [tables.create_table(table) for table in DEMO_TABLES]
 
 
 def _databases(env: DemoEnv) -> tuple[Any, Any, Any]:
@@ -30,7 +29,7 @@ def seed(env: DemoEnv) -> None:
     source, _, _ = _databases(env)
     conn = source.connect()
     try:
-        for table in generator.load_ddl_files(conn, ddl_files()):
+        for table in generator.load_ddl(conn, ddl_statements()):
             generator.fill_table(conn, table, ROWS_PER_TABLE)
     finally:
         conn.close()
@@ -44,12 +43,12 @@ def connections(env: DemoEnv) -> Mapping[str, str]:
 
 def counts(env: DemoEnv) -> Mapping[str, Any]:
     _, replica, analytics = _databases(env)
-    tables = analytics.scalar("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public' "
-                              "AND table_type = 'BASE TABLE'")
+    public_tables = analytics.scalar("SELECT COUNT(*) FROM information_schema.tables "
+                                     "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'")
     patients = analytics.scalar("SELECT COUNT(*) FROM public.patient")
     procedures = analytics.scalar("SELECT COUNT(*) FROM public.procedurelog")
     validated = replica.scalar("SELECT COUNT(*) FROM etl_run_validation WHERE ok = 1")
-    return {"public tables": tables, "public.patient": patients, "public.procedurelog": procedures,
+    return {"public tables": public_tables, "public.patient": patients, "public.procedurelog": procedures,
             "tables validated": validated}
 
 

@@ -45,11 +45,6 @@ FOUR_BYTE = ["😀", "🦷", "𝄞", "𠜎", "👩‍⚕️"]
 ZERO_DATES = ["0000-00-00", "0001-01-01"]
 NOW = datetime(2026, 1, 15, 12, 0, 0)
 
-# Project-owned OpenDental-style DDL (see ddl/README.md): the demo, the tests and the benchmark need no
-# checkout of the shared corpus.
-PROJECT_DDL = Path(__file__).resolve().with_name("ddl")
-
-
 def read_ddl_statements(text: str) -> list[str]:
     """CREATE statements of a DDL file: ``--`` comment lines dropped, split on ``;`` at line ends and before a
     line that starts a new CREATE (one corpus file lacks its final semicolon)."""
@@ -58,16 +53,20 @@ def read_ddl_statements(text: str) -> list[str]:
     return [s.strip() for s in statements if s.strip()]
 
 
-def load_ddl_files(conn: Any, paths: Iterable[Path]) -> list[str]:
-    """Run each DDL file as-is in the connection's database; returns the created table names."""
+def file_statements(paths: Iterable[Path]) -> list[str]:
+    """The CREATE statements of DDL files (the shared corpus's, for one)."""
+    return [statement for path in paths for statement in read_ddl_statements(path.read_text(encoding="utf-8"))]
+
+
+def load_ddl(conn: Any, statements: Iterable[str]) -> list[str]:
+    """Run each DDL statement as-is in the connection's database; returns the created table names."""
     created = []
     cur = conn.cursor()
-    for path in paths:
-        for statement in read_ddl_statements(path.read_text(encoding="utf-8")):
-            cur.execute(statement)
-            match = re.match(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?`?([A-Za-z0-9_]+)`?", statement, re.I)
-            if match:
-                created.append(match.group(1))
+    for statement in statements:
+        cur.execute(statement)
+        match = re.match(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?`?([A-Za-z0-9_]+)`?", statement, re.I)
+        if match:
+            created.append(match.group(1))
     cur.close()
     return created
 

@@ -13,7 +13,7 @@ import pytest
 from pipelines.appxml.engines import CONN_ID as APPXML_CONN_ID
 from tests.integration.appxml.conftest import load_synthetic_source
 from tests.integration.appxml.test_appxml_dag import assert_staged_exactly
-from tests.integration.opendental.odsupport import differences, fixture_files, make_stack, seed
+from tests.integration.opendental.odsupport import differences, fixture_ddl, make_stack, seed
 from tests.support.airflow_cluster import MANUAL_RUNS_ONLY, airflow_cluster
 from tests.support.services import conn_env_name
 
@@ -28,7 +28,7 @@ OD_RUN = {"tables": OD_TABLES, "allow_business_hours": True, "parallel": 2, "for
 def test_appxml_and_opendental_run_unchanged_on_two_celery_workers(database_factory, set_connection, tmp_path):
     appxml = load_synthetic_source(database_factory("postgres"))
     stack = make_stack(database_factory, set_connection)
-    seed(stack.source, fixture_files(OD_TABLES), rows=120)
+    seed(stack.source, fixture_ddl(OD_TABLES), rows=120)
     dags = tmp_path / "dags"
     dags.mkdir()
     for name in ("appxml_staging.py", "opendental_nightly.py"):

@@ -25,7 +25,7 @@ import pytest
 from devtools.opendental import generator
 from pipelines.common.paths import INCLUDE_DIR_ENV
 from tests.e2e.runbook import OPENDENTAL_SECTION, run_rerun_commands
-from tests.integration.opendental.odsupport import differences, fixture_files, include_with, make_stack, seed
+from tests.integration.opendental.odsupport import differences, fixture_ddl, include_with, make_stack, seed
 from tests.support.airflow_cluster import airflow_cluster
 from tests.support.services import conn_env_name, slack_sink
 
@@ -59,7 +59,7 @@ def od(tmp_path_factory, database_factory, slack):
     zone = noon_zone()
     include = include_with(root, schedule={"timezone": zone}, stages={"retries": 1, "retry_delay_minutes": 0})
     stack = make_stack(database_factory, lambda *_: None)
-    seed(stack.source, fixture_files(TABLES), rows=ROWS)
+    seed(stack.source, fixture_ddl(TABLES), rows=ROWS)
     dags = root / "dags"
     dags.mkdir()
     (dags / DAG_FILE.name).symlink_to(DAG_FILE)

@@ -18,7 +18,7 @@ import pytest
 
 from pipelines.appxml.engines import CONN_ID as APPXML_CONN_ID
 from tests.integration.appxml.conftest import load_synthetic_source
-from tests.integration.opendental.odsupport import fixture_files, make_stack, seed
+from tests.integration.opendental.odsupport import fixture_ddl, make_stack, seed
 from tests.support.airflow_cluster import MANUAL_RUNS_ONLY, ClusterError, airflow_cluster
 from tests.support.services import conn_env_name
 
@@ -59,7 +59,7 @@ def refused_values(schema: dict[str, Any]) -> Iterator[tuple[str, Any]]:
 def served(database_factory, set_connection, tmp_path):
     appxml = load_synthetic_source(database_factory("postgres"))
     stack = make_stack(database_factory, set_connection)
-    seed(stack.source, fixture_files(["patient", "definition"]), rows=30)
+    seed(stack.source, fixture_ddl(["patient", "definition"]), rows=30)
     env = {
         conn_env_name(APPXML_CONN_ID): appxml.db.airflow_conn(),
         **stack.connections_env(),

@@ -15,14 +15,14 @@ import yaml
 
 from devtools.localdb import Database, conn_env_name
 from devtools.opendental import generator
+from devtools.opendental import tables as project_tables
 from pipelines.common.paths import DEFAULT_INCLUDE_DIR
 from pipelines.opendental.identifiers import mysql_ident, pg_ident
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
-FIXTURE_DDL = generator.PROJECT_DDL
 SHARED_DDL = PROJECT_ROOT / ".." / "shared" / "corpus" / "opendental" / "ddl"
 CORE_TABLES = ["patient", "appointment", "procedurelog", "claimproc", "payment"]
-FIXTURE_TABLES = sorted(p.stem for p in FIXTURE_DDL.glob("*.sql"))
+FIXTURE_TABLES = sorted(project_tables.TABLES)
 
 
 @dataclass
@@ -87,10 +87,10 @@ def include_with(directory: Path, **sections: dict[str, Any]) -> Path:
     return include
 
 
-def seed(db: Database, ddl_files: Iterable[Path], rows: int, seed_value: int = 7) -> list[str]:
+def seed(db: Database, ddl: Iterable[str], rows: int, seed_value: int = 7) -> list[str]:
     conn = db.connect()
     try:
-        tables = generator.load_ddl_files(conn, ddl_files)
+        tables = generator.load_ddl(conn, ddl)
         for table in tables:
             generator.fill_table(conn, table, rows, seed=seed_value)
         return tables
@@ -98,8 +98,9 @@ def seed(db: Database, ddl_files: Iterable[Path], rows: int, seed_value: int = 7
         conn.close()
 
 
-def fixture_files(tables: Iterable[str] | None = None) -> list[Path]:
-    return [FIXTURE_DDL / f"{t}.sql" for t in (tables or FIXTURE_TABLES)]
+def fixture_ddl(tables: Iterable[str] | None = None) -> list[str]:
+    """CREATE statements of the project's own OpenDental-style tables (all of them by default)."""
+    return [project_tables.create_table(table) for table in (tables or FIXTURE_TABLES)]
 
 
 def _normal(value: Any) -> Any:

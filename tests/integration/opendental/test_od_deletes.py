@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.opendental import deletes
-from tests.integration.opendental.odsupport import differences, fixture_files, seed
+from tests.integration.opendental.odsupport import differences, fixture_ddl, seed
 
 pytestmark = pytest.mark.integration
 # procedurelog: incremental (DateTStamp), definition: append-only (auto-increment key), preference: full
@@ -47,7 +47,7 @@ def present(stack, table, key, keys):
 
 
 def test_deleted_source_rows_leave_replica_raw_and_public_in_one_run(stack, nightly_dag, dag_runner):
-    seed(stack.source, fixture_files(TABLES), rows=ROWS)
+    seed(stack.source, fixture_ddl(TABLES), rows=ROWS)
     assert dag_runner(nightly_dag, RUN).state == "success"
     gone = delete_at_source(stack)
 

@@ -9,7 +9,7 @@ import pytest
 
 from devtools.localdb import free_port
 from pipelines.common.paths import INCLUDE_DIR_ENV
-from tests.integration.opendental.odsupport import differences, fixture_files, include_with, seed
+from tests.integration.opendental.odsupport import differences, fixture_ddl, include_with, seed
 
 pytestmark = pytest.mark.integration
 BASE = {"allow_business_hours": True, "force": False, "dry_run": False, "parallel": 2, "tables": None}
@@ -24,7 +24,7 @@ def alerts(sink):
 
 
 def test_a_table_whose_ddl_changed_is_rebuilt_everywhere(stack, nightly_dag, dag_runner):
-    seed(stack.source, fixture_files(["definition", "procedurelog"]), rows=60)
+    seed(stack.source, fixture_ddl(["definition", "procedurelog"]), rows=60)
     assert run(dag_runner, nightly_dag, tables=["definition", "procedurelog"]).state == "success"
     conn = stack.source.connect()
     conn.cursor().execute("ALTER TABLE definition ADD COLUMN `ItemOrderAlt` int(11) NOT NULL DEFAULT 7, "
@@ -48,7 +48,7 @@ def test_a_table_whose_ddl_changed_is_rebuilt_everywhere(stack, nightly_dag, dag
 
 def test_count_mismatch_fails_only_that_table_and_alerts_with_both_counts(
         stack, nightly_dag, dag_runner, slack_webhook):
-    seed(stack.source, fixture_files(["definition", "preference"]), rows=40)
+    seed(stack.source, fixture_ddl(["definition", "preference"]), rows=40)
     assert run(dag_runner, nightly_dag, tables=["definition", "preference"]).state == "success"
     with stack.analytics.connect() as pg:
         pg.execute('DELETE FROM raw."definition" WHERE "DefNum" = 1')  # lost behind the pipeline's back
@@ -85,7 +85,7 @@ def test_unreachable_source_fails_the_connection_test_and_changes_nothing(
 
 
 def test_unknown_tables_are_rejected_with_the_valid_ones(stack, nightly_dag, dag_runner, slack_webhook):
-    seed(stack.source, fixture_files(["definition", "payment"]), rows=5)
+    seed(stack.source, fixture_ddl(["definition", "payment"]), rows=5)
 
     result = run(dag_runner, nightly_dag, tables=["definition", "nosuchtable"])
 

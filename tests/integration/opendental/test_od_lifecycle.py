@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from devtools.opendental import generator
-from tests.integration.opendental.odsupport import differences, fixture_files, seed
+from tests.integration.opendental.odsupport import differences, fixture_ddl, seed
 
 pytestmark = pytest.mark.integration
 TABLES = ["procedurelog", "definition", "preference"]
@@ -56,7 +56,7 @@ def snapshot(stack):
 
 
 def test_incremental_idempotent_dry_run_and_force(stack, nightly_dag, dag_runner):
-    seed(stack.source, fixture_files(TABLES), rows=ROWS)
+    seed(stack.source, fixture_ddl(TABLES), rows=ROWS)
     first = dag_runner(nightly_dag, RUN)
     assert first.state == "success", first.task_states
     assert moved(first) == {"procedurelog": ("full", ROWS), "definition": ("full", ROWS),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.opendental.odsupport import differences, fixture_files, seed
+from tests.integration.opendental.odsupport import differences, fixture_ddl, seed
 
 pytestmark = pytest.mark.integration
 TABLES = ["patient", "procedurelog", "definition", "document", "preference"]
@@ -14,7 +14,7 @@ RUN = {"allow_business_hours": True, "parallel": 2, "force": False, "dry_run": F
 
 
 def test_full_run_copies_every_table_to_every_stage(stack, nightly_dag, dag_runner, slack_webhook):
-    seed(stack.source, fixture_files(TABLES), rows=150)
+    seed(stack.source, fixture_ddl(TABLES), rows=150)
 
     result = dag_runner(nightly_dag, {**RUN, "tables": TABLES})
 

@@ -10,7 +10,7 @@ from pipelines.opendental.extract import extract_table
 from pipelines.opendental.load import load_table
 from pipelines.opendental.tasks import plan_tables
 from pipelines.opendental.transform import transform_table
-from tests.integration.opendental.odsupport import fixture_files, seed
+from tests.integration.opendental.odsupport import fixture_ddl, seed
 
 pytestmark = pytest.mark.integration
 TABLES = ["patient", "appointment", "procedurelog", "claimproc", "payment", "definition"]
@@ -18,7 +18,7 @@ TABLES = ["patient", "appointment", "procedurelog", "claimproc", "payment", "def
 
 @pytest.fixture
 def loaded(stack):
-    seed(stack.source, fixture_files(TABLES), rows=80)
+    seed(stack.source, fixture_ddl(TABLES), rows=80)
     conn = stack.source.connect()
     conn.cursor().execute("UPDATE definition SET ItemValue = '  padded value  ' WHERE DefNum IN (1, 2)")
     conn.close()
