@@ -34,9 +34,12 @@ demo: bootstrap
 airflow: bootstrap
 	$(PY) scripts/demo.py serve
 
-# The env file is written by `make airflow` (its connections point at that process's moto server).
+# The env file is written by `make airflow` (its connections point at that process's moto server) and removed
+# when it stops; a file left by a killed one is refused when its api-server does not answer.
 shell:
 	@test -f .airflow/airflow.env || { echo "make shell: start 'make airflow' first (it writes .airflow/airflow.env)" >&2; exit 1; }
+	@. .airflow/airflow.env && curl -sf -o /dev/null --max-time 5 "$$AIRFLOW_URL/api/v2/monitor/health" \
+	  || { echo "make shell: the local Airflow does not answer at $$AIRFLOW_URL; start 'make airflow' first" >&2; exit 1; }
 	@echo "airflow CLI of the local Airflow (.airflow/airflow.env); exit to leave"
 	@bash --rcfile <(printf '%s\n' '[ -f ~/.bashrc ] && . ~/.bashrc' '. .airflow/airflow.env' 'PS1="(airflow) $$PS1"') -i
 

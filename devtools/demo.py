@@ -38,6 +38,9 @@ from devtools.localdb import Database, MotoEndpoint, conn_env_name, create_datab
 from pipelines.common.paths import INCLUDE_DIR_ENV
 
 DEMO_DB_PREFIX = "pipelines_demo"
+#: ``make airflow`` keeps its demo data apart from ``make demo``'s: each re-creates its databases at start, so a
+#: demo run while the local Airflow serves must not pull the served DAGs' data away.
+LOCAL_DB_PREFIX = "pipelines_local"
 DEMO_USER = "admin"
 #: Written by ``served_airflow()`` in the Airflow home; ``make shell`` sources it.
 ENV_FILE_NAME = "airflow.env"
@@ -168,16 +171,26 @@ class ServedAirflow:
 
 
 def write_env_file(path: Path, settings: Mapping[str, str]) -> None:
-    """``export`` lines a shell sources to get this Airflow's ``airflow`` (``make shell``)."""
+    """``export`` lines a shell sources to get this Airflow's ``airflow`` and the README's REST variables
+    (``make shell``). Only the owner may read it: it holds the local login."""
     venv_bin = AIRFLOW_CLI.parent
-    lines = ["# Written by make airflow: `source` it (make shell does) for the airflow CLI of the local Airflow.",
+    lines = ["# Written by make airflow, removed when it stops: `source` it (make shell does) for the airflow CLI",
+             "# of the local Airflow and AIRFLOW_URL / AIRFLOW_USER / AIRFLOW_PASSWORD of its REST API.",
              f'export PATH={shlex.quote(str(venv_bin))}:"$PATH"']
     lines += [f"export {key}={shlex.quote(value)}" for key, value in sorted(settings.items())]
+    path.touch(mode=0o600)
+    path.chmod(0o600)  # a file left by a killed earlier run keeps its old mode otherwise
     path.write_text("\n".join(lines) + "\n")
 
 
+def rest_settings(api_port: int, login: tuple[str, str]) -> dict[str, str]:
+    """The variables the README's REST recipes read."""
+    user, password = login
+    return {"AIRFLOW_URL": f"http://127.0.0.1:{api_port}", "AIRFLOW_USER": user, "AIRFLOW_PASSWORD": password}
+
+
 @contextmanager
-def served_airflow(home: Path, api_port: int, *, db_prefix: str = DEMO_DB_PREFIX,
+def served_airflow(home: Path, api_port: int, *, db_prefix: str = LOCAL_DB_PREFIX,
                    say: Callable[[str], None] = print, timeout: float = 300) -> Iterator[ServedAirflow]:
     """``make airflow``: seed the demo data, migrate a fresh metadata DB ``<db_prefix>_airflow`` in the
     local PostgreSQL, import the pools, start the components and wait until they are healthy. Everything
@@ -212,10 +225,14 @@ def served_airflow(home: Path, api_port: int, *, db_prefix: str = DEMO_DB_PREFIX
             say(f"{spec.dag_id}: seeding demo data")
             spec.seed(demo_env)
         env_file = home / ENV_FILE_NAME
-        write_env_file(env_file, shell_settings)
         say(f"starting {', '.join(SERVER_COMPONENTS)} (logs: {home / 'logs'})")
         stack.callback(airflow.stop)
         airflow.start()
         airflow.wait_until_healthy(timeout)
-        yield ServedAirflow(airflow, specs, demo_env, metadata, env_file)
+        served = ServedAirflow(airflow, specs, demo_env, metadata, env_file)
+        # Written once the api-server has generated the login; gone when the components stop, so `make shell`
+        # never opens on an Airflow whose metadata DB was dropped.
+        stack.callback(env_file.unlink, missing_ok=True)
+        write_env_file(env_file, {**shell_settings, **rest_settings(api_port, served.login)})
+        yield served
 

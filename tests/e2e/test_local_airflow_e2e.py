@@ -69,6 +69,25 @@ def test_api_server_listens_on_localhost_only(served):
         "api-server", lines=400)
 
 
+def test_the_shell_has_the_rest_login_and_make_shell_opens(served, tmp_path):
+    """The env file gives the README's REST variables (a token is issued for them), only its owner reads it, and
+    ``make shell`` opens on it while the Airflow answers."""
+    running, _ = served
+    assert running.env_file.stat().st_mode & 0o077 == 0
+    token = in_shell(running.env_file, 'curl -s --fail-with-body -X POST "$AIRFLOW_URL/auth/token" '
+                     "-H 'Content-Type: application/json' -d @- <<< "
+                     '"{\\"username\\": \\"$AIRFLOW_USER\\", \\"password\\": \\"$AIRFLOW_PASSWORD\\"}"')
+    assert token.returncode == 0, token.stdout[-500:] + token.stderr[-500:]
+    assert '"access_token"' in token.stdout
+    (tmp_path / ".airflow").mkdir()
+    (tmp_path / ".airflow" / "airflow.env").symlink_to(running.env_file)
+    shell = subprocess.run(["make", "-s", "-f", str(Path(__file__).resolve().parents[2] / "Makefile"), "shell"],
+                           cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+                           check=False)
+    assert shell.returncode == 0, shell.stderr[-1000:]
+    assert "airflow CLI of the local Airflow" in shell.stdout
+
+
 def readme_cli_commands() -> list[str]:
     """The command lines of the README's "Running one DAG" code block."""
     return [line for line in code_block("## Running one DAG", "bash").splitlines() if line.strip()]

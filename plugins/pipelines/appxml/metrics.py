@@ -75,7 +75,9 @@ def aggregate(partitions: list[dict[str, Any]]) -> dict[str, Any]:
     # Partitions run side by side: the slowest one bounds the elapsed time.
     duration = max((part["duration_s"] for part in partitions), default=0.0)
     return {
-        "workers": len(partitions),
+        # The run's modulus, not the partitions it ran: {"workers": 4, "remainders": [2]} runs one of four.
+        "workers": max((part["mod"] for part in partitions), default=0),
+        "partitions_run": len(partitions),
         "processed": processed,
         "staged": sum(part["staged"] for part in partitions),
         "skipped": dict(skipped),

@@ -71,6 +71,15 @@ def test_aggregate_sums_partitions_and_tables_them():
     assert format_table(parts).splitlines()[2].split() == ["rem=0/2", "10", "9", "1", "10.0", "0.0", "1.0"]
 
 
+def test_aggregate_says_the_workers_of_the_run_and_the_partitions_it_ran():
+    metrics = PartitionMetrics(mod=4, rem=2, batch=5)
+    metrics.finish(1.0)
+
+    totals = aggregate([metrics.to_dict()])
+
+    assert (totals["workers"], totals["partitions_run"]) == (4, 1)
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--url", "sqlite://", "--mod", "4"], "--mod and --rem go together"),
     (["--url", "sqlite://", "--rem", "1"], "--mod and --rem go together"),
