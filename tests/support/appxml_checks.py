@@ -96,3 +96,25 @@ def first_staged_id_of_batch(app_ids: list[int], staged_ids: set[int], batch: in
     candidates = [app_id for app_id in sorted(app_ids)[(number - 1) * batch:number * batch] if app_id in staged_ids]
     assert candidates, f"batch {number} stages nothing: choose another one"
     return candidates[0]
+
+
+SLOW_TRIGGER = "test_slow_rows"
+
+
+@contextmanager
+def staging_is_slow(engine: sa.Engine, app_ids: Iterable[int], seconds_per_row: float,
+                    staging: TableName = STAGING) -> Iterator[None]:
+    """While open, each insert of one of ``app_ids`` into the staging table (PostgreSQL; it must exist) takes
+    ``seconds_per_row`` longer: a partition that runs as long as a production one over millions of rows."""
+    ids = ", ".join(str(int(app_id)) for app_id in app_ids)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"""CREATE OR REPLACE FUNCTION {staging.schema}.{SLOW_TRIGGER}() RETURNS trigger
+            LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep({float(seconds_per_row)}); RETURN NEW; END $$""")
+        conn.exec_driver_sql(f"""CREATE TRIGGER {SLOW_TRIGGER} BEFORE INSERT ON {staging} FOR EACH ROW
+            WHEN (NEW.app_id IN ({ids})) EXECUTE FUNCTION {staging.schema}.{SLOW_TRIGGER}()""")
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {SLOW_TRIGGER} ON {staging}")
+            conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {staging.schema}.{SLOW_TRIGGER}()")
