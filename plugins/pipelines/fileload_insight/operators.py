@@ -204,7 +204,7 @@ class PartitionRunLockSensor(PartitionLockTask, BaseSensorOperator):
                                "takeover (UI: Required actions), or trigger with force_unlock=true"))
         self.log.warning("Partition %s is held by %s, stale: asking whether to take it over", self.partition, stale)
         upsert_hitl_detail(
-            ti_id=context["task_instance"].id, options=[APPROVE, REJECT], defaults=None, multiple=False,
+            ti_id=context["task_instance"].id, options=[APPROVE, REJECT], defaults=None, multiple=False, params={},
             subject=f"Take over the stale lock of partition {self.partition}?",
             body=f"`{stale.dag_id}` run `{stale.run_id}` has held partition `{self.partition}` for "
                  f"{stale.age_seconds // 60} min. Approve only when you know it is no longer working: this run then "
