@@ -162,7 +162,7 @@ def resync_public(pg: Any, run: TableRun, select_sql: str, columns: list[str], k
         pg.commit()
         upserted = 0
         for chunk in _chunks(sorted(held), KEYS_PER_STATEMENT):
-            upserted += upsert(pg, target, select_sql, columns, keys, KeyFilter(tuple(keys), tuple(chunk), True))
+            upserted += upsert(pg, target, select_sql, columns, keys, KeyFilter(tuple(keys), tuple(chunk)))
         with pg.cursor() as cur:
             deleted = delete_keys_postgres(cur, qualify(PUBLIC, target), keys,
                                            [k for k in pending_keys if k not in held])

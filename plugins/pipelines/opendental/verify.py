@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -138,13 +139,19 @@ def summarise(conn: Any, schema: TableSchema, ranges: Sequence[KeyRange], base: 
 
 
 def row_checksums(conn: Any, schema: TableSchema, ranges: Sequence[KeyRange]) -> dict[Key, int]:
-    expr, _ = range_expr(schema)
-    select = (f"SELECT {key_text_expr(schema)}, {row_checksum_expr(schema)} FROM {mysql_ident(schema.name)} "
-              f"WHERE {expr} BETWEEN %s AND %s")
+    """``key -> row checksum`` of the rows in ``ranges``. A hashed range expression has no index: the
+    table is read once and the rows outside ``ranges`` are dropped here, instead of one scan per range."""
+    expr, hashed = range_expr(schema)
+    select = (f"SELECT {key_text_expr(schema)}, {row_checksum_expr(schema)}, {expr} FROM "
+              f"{mysql_ident(schema.name)} WHERE {expr} BETWEEN %s AND %s")
+    wanted = merge(ranges)
+    lows = [low for low, _ in wanted]
     found: dict[Key, int] = {}
-    for chunk in _chunks(ranges, _ranges_per_statement(select)):
+    for chunk in [[(wanted[0][0], wanted[-1][1])]] if hashed else _chunks(wanted, _ranges_per_statement(select)):
         for row in _rows(conn, *_per_range(select, chunk)):
-            found[tuple(_text(v) for v in row[:-1])] = int(row[-1])
+            at = bisect_right(lows, int(row[-1])) - 1
+            if at >= 0 and int(row[-1]) <= wanted[at][1]:
+                found[tuple(_text(v) for v in row[:-2])] = int(row[-2])
     return found
 
 
@@ -165,15 +172,17 @@ def differing_ranges(pool: ThreadPoolExecutor, source: Any, replica: Any, schema
     """(narrow ranges whose content differs, source rows compared); the first level reads ``span`` in
     chunks at most ``chunk_width`` wide, each one bounded statement per side."""
     low, high = span
+    _, hashed = range_expr(schema)
     width = max(1, math.ceil((high - low + 1) / MAX_BUCKETS))
-    ranges = split(span, max(width, chunk_width))
+    # A hashed range has no index to read a range by: one summary scan, then the rows (row_checksums).
+    ranges = [span] if hashed else split(span, max(width, chunk_width))
     compared = 0
     while True:
         mine, theirs = _on_both(pool, summarise, source, replica, schema, ranges, low, width)
         compared = compared or sum(rows for rows, _ in mine.values())
         differing = [b for b in mine.keys() | theirs.keys() if mine.get(b) != theirs.get(b)]
         ranges = merge([(low + b * width, min(high, low + (b + 1) * width - 1)) for b in differing])
-        if not ranges or width <= LEAF_WIDTH:
+        if not ranges or width <= LEAF_WIDTH or hashed:
             return ranges, compared
         width = max(1, math.ceil(width / FANOUT))
 
@@ -194,12 +203,11 @@ def differing_keys(source: Any, replica: Any, schema: TableSchema, span: KeyRang
 # --- repair -------------------------------------------------------------------------------------------
 
 
-def key_condition(columns: Sequence[str], keys: Sequence[Key], quote: Callable[[str], str], prefix: str = "",
-                  as_text: bool = False) -> tuple[str, list[Any]]:
-    """``(k1, k2) IN ((%s, %s), ...)`` for ``keys`` (PostgreSQL compares the text forms: keys are kept as
-    text, whatever their type)."""
-    cast = "::text" if as_text else ""
-    names = ", ".join(f"{prefix}{quote(c)}{cast}" for c in columns)
+def key_condition(columns: Sequence[str], keys: Sequence[Key], quote: Callable[[str], str],
+                  prefix: str = "") -> tuple[str, list[Any]]:
+    """``(k1, k2) IN ((%s, %s), ...)`` for ``keys`` (kept as text: each server reads a text literal as the
+    column's type, so the primary key index still serves the look-up)."""
+    names = ", ".join(f"{prefix}{quote(c)}" for c in columns)
     one = "(" + ", ".join(["%s"] * len(columns)) + ")"
     return f"({names}) IN ({', '.join([one] * len(keys))})", [v for key in keys for v in key]
 
@@ -210,10 +218,9 @@ class KeyFilter:
 
     columns: tuple[str, ...]
     keys: tuple[Key, ...]
-    as_text: bool = False
 
     def condition(self, quote: Callable[[str], str], prefix: str = "") -> tuple[str, list[Any]]:
-        return key_condition(self.columns, self.keys, quote, prefix, self.as_text)
+        return key_condition(self.columns, self.keys, quote, prefix)
 
 
 def upsert_from_source(source: Any, replica: Any, schema: TableSchema, keys: Sequence[Key]) -> int:
@@ -243,7 +250,7 @@ def delete_keys_postgres(cur: Any, qualified_name: str, columns: Sequence[str], 
     """Delete in the caller's transaction."""
     deleted = 0
     for chunk in _chunks(keys, KEYS_PER_STATEMENT):
-        condition, params = key_condition(columns, chunk, pg_ident, as_text=True)
+        condition, params = key_condition(columns, chunk, pg_ident)
         cur.execute(f"DELETE FROM {qualified_name} WHERE {condition}", params)
         deleted += cur.rowcount
     return deleted
@@ -251,13 +258,12 @@ def delete_keys_postgres(cur: Any, qualified_name: str, columns: Sequence[str], 
 
 def keys_present(conn: Any, name: str, columns: Sequence[str], keys: Sequence[Key], quote: Callable[[str], str],
                  as_text: bool = False) -> set[Key]:
-    """Which of ``keys`` the already quoted table ``name`` holds."""
+    """Which of ``keys`` the already quoted table ``name`` holds (``as_text``: PostgreSQL's text cast, else
+    MySQL's)."""
     found: set[Key] = set()
-    cast = "::text" if as_text else ""
-    select = ", ".join(f"{quote(c)}{cast}" for c in columns) if as_text else \
-        ", ".join(f"CAST({quote(c)} AS CHAR)" for c in columns)
+    select = ", ".join(f"{quote(c)}::text" if as_text else f"CAST({quote(c)} AS CHAR)" for c in columns)
     for chunk in _chunks(keys, KEYS_PER_STATEMENT):
-        condition, params = key_condition(columns, chunk, quote, as_text=as_text)
+        condition, params = key_condition(columns, chunk, quote)
         with conn.cursor() as cur:
             cur.execute(f"SELECT {select} FROM {name} WHERE {condition}", params)
             found.update(tuple(_text(v) for v in row) for row in cur.fetchall())

@@ -65,8 +65,8 @@ def test_key_conditions_for_mysql_and_postgresql():
     keys = [("a", "1"), ("b", "2")]
     assert key_condition(("Code", "PatNum"), keys, lambda c: f"`{c}`") == (
         "(`Code`, `PatNum`) IN ((%s, %s), (%s, %s))", ["a", "1", "b", "2"])
-    sql, params = KeyFilter(("code", "pat_num"), tuple(keys), as_text=True).condition(lambda c: f'"{c}"', "s.")
-    assert sql == '(s."code"::text, s."pat_num"::text) IN ((%s, %s), (%s, %s))'
+    sql, params = KeyFilter(("code", "pat_num"), tuple(keys)).condition(lambda c: f'"{c}"', "s.")
+    assert sql == '(s."code", s."pat_num") IN ((%s, %s), (%s, %s))'
     assert params == ["a", "1", "b", "2"]
 
 
