@@ -7,12 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from pipelines.common.paths import read_sql
 from pipelines.opendental.config import Settings
 from pipelines.opendental.extract import extract_table
 from pipelines.opendental.load import load_table
 from pipelines.opendental.schema import describe
+from pipelines.opendental.tablerun import Counts
 from pipelines.opendental.tasks import plan_tables
 from pipelines.opendental.transform import transform_table
+from pipelines.opendental.validation import record
 from pipelines.opendental.verify import differing_keys, verify_and_repair
 from tests.integration.opendental.odsupport import fixture_ddl, seed
 
@@ -113,3 +116,25 @@ def test_look_back_re_reads_recent_business_dates_without_verification(stack):
     assert stack.pg_rows("SELECT proc_status FROM public.procedurelog WHERE proc_num = 5") == [(7,)]
     # ProcNum 6's business date is years old and verification is off: the look-back does not reach it.
     assert stack.pg_rows("SELECT proc_status FROM public.procedurelog WHERE proc_num = 6") != [(7,)]
+
+
+def test_an_existing_validation_table_gets_the_verification_columns_appended(stack):
+    """A replica whose etl_run_validation predates verification keeps its rows; the new counts are added
+    at the end and recorded."""
+    old_table = read_sql("mysql/opendental/validation_table.sql").split("  `verified_rows`")[0] + \
+        "  PRIMARY KEY (`run_id`, `table_name`)\n) ENGINE=InnoDB"
+    run_sql(stack.replica, old_table, "INSERT INTO etl_run_validation (run_id, table_name, strategy, replica_rows, "
+            "raw_rows, public_rows, ok, checked_at) VALUES ('old', 't', 'full', 1, 1, 1, 1, UTC_TIMESTAMP())")
+    counts = Counts(table="t", strategy="incremental", mode="incremental", source_rows=5, replica_rows=5,
+                    raw_rows=5, public_rows=5, verified_rows=5, repaired_replica=2, repaired_raw=2,
+                    repaired_public=2)
+
+    record(counts, "new", [])
+
+    columns = stack.mysql_rows(stack.replica, "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
+                               "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'etl_run_validation' "
+                               "ORDER BY ORDINAL_POSITION")
+    assert [c for (c,) in columns][-4:] == ["verified_rows", "repaired_replica", "repaired_raw", "repaired_public"]
+    assert stack.mysql_rows(stack.replica, "SELECT run_id, verified_rows, repaired_replica, repaired_raw, "
+                            "repaired_public FROM etl_run_validation ORDER BY run_id") == [
+        ("new", 5, 2, 2, 2), ("old", 0, 0, 0, 0)]
