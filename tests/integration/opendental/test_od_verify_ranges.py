@@ -138,3 +138,26 @@ def test_an_existing_validation_table_gets_the_verification_columns_appended(sta
     assert stack.mysql_rows(stack.replica, "SELECT run_id, verified_rows, repaired_replica, repaired_raw, "
                             "repaired_public FROM etl_run_validation ORDER BY run_id") == [
         ("new", 5, 2, 2, 2), ("old", 0, 0, 0, 0)]
+
+
+def test_keys_stay_pending_until_the_stage_that_did_not_finish_runs_again(stack):
+    """Transform did not run after load (failed, or the worker died): raw is repaired, public not yet, the
+    keys are still pending; the rerun of transform repairs public and only then forgets them."""
+    seed(stack.source, fixture_ddl(["procedurelog"]), rows=100)
+    run_sql(stack.source, "UPDATE procedurelog SET DateTStamp = IF(ProcNum = 1, '2025-06-01', '2024-01-02')")
+    settings = Settings()
+    nightly(settings)
+    run_sql(stack.source, "UPDATE procedurelog SET ProcStatus = 7, DateTStamp = DateTStamp WHERE ProcNum = 9")
+    (plan,) = plan_tables({"tables": ["procedurelog"]}, settings)
+
+    loaded = load_table(extract_table(plan, settings), settings)
+
+    assert stack.pg_rows('SELECT "ProcStatus" FROM raw.procedurelog WHERE "ProcNum" = 9') == [(7,)]
+    assert stack.pg_rows("SELECT proc_status FROM public.procedurelog WHERE proc_num = 9") != [(7,)]
+    assert stack.mysql_rows(stack.replica, "SELECT key_text FROM etl_resync_keys") == [('["9"]',)]
+
+    transformed = transform_table(loaded, settings)
+
+    assert transformed.repaired("transform") == 1
+    assert stack.pg_rows("SELECT proc_status FROM public.procedurelog WHERE proc_num = 9") == [(7,)]
+    assert stack.mysql_rows(stack.replica, "SELECT key_text FROM etl_resync_keys") == []
