@@ -291,7 +291,7 @@ def summarize(planned: list[TablePlan] | None, results: list[TableRun]) -> list[
     """Per table: strategy and mode, rows per stage, duration and rows/s per stage; logged as a table.
     Planned tables without a validated result are listed as not completed."""
     done = {r.table for r in results}
-    header = ("table", "strategy", "mode", *STAGES, "deleted", "seconds", "validated")
+    header = ("table", "strategy", "mode", *STAGES, "deleted", "verified", "repaired", "seconds", "validated")
     rows: list[tuple[str, ...]] = [header]
     lines = []
     for entry in [summary_row(r) for r in results] + [
@@ -301,8 +301,10 @@ def summarize(planned: list[TablePlan] | None, results: list[TableRun]) -> list[
         cells = [f"{s['rows']:,} in {s['seconds']:.1f}s ({s['rows_per_second']:,}/s)" if (s := entry["stages"].get(
             name)) else "-" for name in STAGES]
         deleted = "/".join(str(n) for n in entry["deleted"].values()) if "deleted" in entry else "-"
+        repaired = "/".join(str(n) for n in entry["repaired"].values()) if "repaired" in entry else "-"
         rows.append((entry["table"], entry["strategy"], str(entry["mode"]), *cells, deleted,
-                     f"{entry['seconds']:.1f}", "yes" if entry["validated"] else "no"))
+                     f"{entry.get('verified', 0):,}", repaired, f"{entry['seconds']:.1f}",
+                     "yes" if entry["validated"] else "no"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     log.info("summary:\n%s", "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows))
     return lines
@@ -317,8 +319,12 @@ def summary_row(run: TableRun) -> dict[str, Any]:
             stages[name] = {"rows": stage.rows, "seconds": stage.seconds, "rows_per_second": round(rate)}
     # Rows deleted at the source and removed from replica / raw / public by this run.
     deleted = {"replica": run.deleted("extract"), "raw": run.deleted("load"), "public": run.deleted("transform")}
+    # Rows changed in place at the source (content verification) and rewritten in replica / raw / public.
+    repaired = {"replica": run.repaired("extract"), "raw": run.repaired("load"), "public": run.repaired("transform")}
+    extracted = run.stage("extract")
     return {"table": run.table, "strategy": run.strategy, "mode": run.mode, "validated": run.validation is not None,
-            "stages": stages, "deleted": deleted, "seconds": round(sum(s["seconds"] for s in stages.values()), 3)}
+            "stages": stages, "deleted": deleted, "verified": extracted.verified if extracted else 0,
+            "repaired": repaired, "seconds": round(sum(s["seconds"] for s in stages.values()), 3)}
 
 
 def finish(planned: list[TablePlan] | None, validated: list[TableRun]) -> list[dict[str, Any]]:

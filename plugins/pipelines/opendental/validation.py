@@ -38,7 +38,14 @@ def count_table(run: TableRun, ids: ConnIds = DEFAULT_IDS) -> Counts:
                   window_start=window.label if window else None, changed_source=changed_source,
                   changed_replica=changed_replica, changed_raw=changed_raw,
                   deleted_replica=run.deleted("extract"), deleted_raw=run.deleted("load"),
-                  deleted_public=run.deleted("transform"))
+                  deleted_public=run.deleted("transform"), verified_rows=_verified(run),
+                  repaired_replica=run.repaired("extract"), repaired_raw=run.repaired("load"),
+                  repaired_public=run.repaired("transform"))
+
+
+def _verified(run: TableRun) -> int:
+    stage = run.stage("extract")
+    return stage.verified if stage else 0
 
 
 def record(counts: Counts, run_id: str, problems: list[str], ids: ConnIds = DEFAULT_IDS) -> None:
@@ -46,6 +53,8 @@ def record(counts: Counts, run_id: str, problems: list[str], ids: ConnIds = DEFA
         execute(replica, read_sql("mysql/opendental/validation_table.sql"))
         if not scalar(replica, read_sql("mysql/opendental/validation_columns.sql")):
             execute(replica, read_sql("mysql/opendental/validation_upgrade.sql"))
+        if not scalar(replica, read_sql("mysql/opendental/validation_verify_columns.sql")):
+            execute(replica, read_sql("mysql/opendental/validation_verify_upgrade.sql"))
         with replica.cursor() as cur:
             cur.execute(read_sql("mysql/opendental/validation_put.sql"), {
                 **counts.model_dump(exclude={"mode", "table"}),
