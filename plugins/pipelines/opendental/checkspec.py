@@ -34,7 +34,7 @@ class Tolerance(StrictModel):
 
     @property
     def text(self) -> str:
-        return f"{self.absolute} or {self.relative * 100:g}%"
+        return f"{self.absolute} or {float(self.relative * 100):g}%"
 
 
 class BusinessCheck(StrictModel):
