@@ -36,7 +36,7 @@ class DayResult:
 
     def problem(self, table: str) -> str:
         return (f"table {table}: business check {self.check} failed on {self.day}: "
-                f"source={self.source_total} public={self.public_total}")
+                f"source={shown(self.source_total)} public={shown(self.public_total)}")
 
 
 def as_decimal(total: Any) -> Decimal | None:
@@ -86,6 +86,11 @@ def record(table: str, run_id: str, results: list[DayResult], ids: ConnIds) -> N
 
 def stored(total: Decimal | None) -> Decimal | None:
     return None if total is None else total.quantize(STORED_PLACES)
+
+
+def shown(total: Decimal | None) -> str:
+    """A total as etl_business_checks holds it, without trailing zeros (the alert matches the table)."""
+    return "NULL" if total is None else format(stored(total).normalize(), "f")
 
 
 def business_check_problems(table: str, run_id: str, settings: Settings | None = None,

@@ -109,11 +109,13 @@ def test_a_drifting_total_fails_validation_naming_check_day_and_totals(transform
     assert [(table, check, d) for table, check, d, *_ in failing] == [("procedurelog", "completed_production", day)]
     source_total, public_total = failing[0][3], failing[0][4]
     assert abs(source_total - public_total) > Decimal(100)  # 1000 added in public, or one fee gone at the source
-    source_sum = stack.mysql_rows(stack.source, "SELECT SUM(ProcFee) FROM procedurelog WHERE ProcStatus = 2 AND "
-                                                "ProcDate = %s", [day])[0][0]
+    source_sum = stack.mysql_rows(stack.source, "SELECT ROUND(SUM(ProcFee), 6) FROM procedurelog WHERE "
+                                                "ProcStatus = 2 AND ProcDate = %s", [day])[0][0]
     public_sum = stack.pg_rows("SELECT sum(proc_fee) FROM public.procedurelog WHERE proc_status = 2 AND "
                                "proc_date = %s", [day])[0][0]
-    assert f"source={Decimal(repr(source_sum))} public={public_sum}, tolerance 0.01 or 0.01%" in message
+    assert (source_total, public_total) == (pytest.approx(Decimal(str(source_sum))), public_sum)
+    assert f"source={source_total.normalize():f} public={public_total.normalize():f}, tolerance 0.01 or 0.01%" \
+        in message
     assert before[day] == (public_total if drift is drift_source else source_total)
     verdict = stack.mysql_rows(stack.replica, "SELECT ok, problem FROM etl_run_validation WHERE run_id = 'drifted'")
     assert verdict == [(0, message)]
@@ -128,3 +130,30 @@ def test_a_bad_declaration_in_the_yaml_is_one_line_naming_the_key(tmp_path, monk
         load_settings()
     assert str(error.value) == ("opendental_tables.yaml: business_checks.payments.tolerance.percent: "
                                 "Extra inputs are not permitted")
+
+
+def test_in_the_nightly_dag_the_alert_names_the_check_day_and_totals(stack, nightly_dag, dag_runner, slack_webhook):
+    seed(stack.source, fixture_ddl(["procedurelog"]), rows=40)
+    today = pendulum.now(load_settings().timezone).date()
+    conn = stack.source.connect()
+    # Change stamps an hour apart: the next incremental run re-reads only the newest row (ProcNum 1).
+    conn.cursor().execute("UPDATE procedurelog SET ProcDate = %s, ProcStatus = 1 + ProcNum %% 2, DateTStamp = "
+                          "'2026-01-01 00:00:00' - INTERVAL ProcNum HOUR", [today - timedelta(days=1)])
+    conn.close()
+    run = {"allow_business_hours": True, "force": False, "dry_run": False, "parallel": 1, "tables": ["procedurelog"]}
+    assert dag_runner(nightly_dag, run).state == "success"
+    with stack.analytics.connect() as pg:
+        # ProcNum 3: completed (odd numbers are), and not re-read by the next incremental run.
+        pg.execute("UPDATE public.procedurelog SET proc_fee = proc_fee + 1000 WHERE proc_num = 3")
+
+    result = dag_runner(nightly_dag, run)
+
+    assert result.state == "failed"
+    assert result.state_of("validate", 0) == "failed"
+    texts = [m["text"] for m in slack_webhook.messages if m["text"].startswith("Task failed")]
+    day = today - timedelta(days=1)
+    assert any("validate [procedurelog]" in t and f"business check completed_production failed on {day}: source="
+               in t and " public=" in t for t in texts), texts
+    recorded = stack.mysql_rows(stack.replica, "SELECT ok FROM etl_business_checks WHERE run_id = %s",
+                                [result.run_id])
+    assert recorded == [(0,)]
