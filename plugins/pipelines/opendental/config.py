@@ -11,7 +11,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import Field, PositiveInt, field_validator
 
-from pipelines.common.config import StrictModel, load_config
+from pipelines.common.config import StrictModel, load_config, require_identifier
+from pipelines.opendental.checkspec import BusinessCheck
 
 CONFIG_FILE = "opendental_tables.yaml"
 SOURCE_CONN_ID = "opendental_source"
@@ -94,6 +95,15 @@ class Settings(StrictModel):
                                           "DateTimeModified", "DateModified", "DateTimeCreated", "DateCreated")
     priority_tables: tuple[str, ...] = ("patient", "appointment", "procedurelog", "claimproc", "payment")
     tables: dict[str, TableOverride] = Field(default_factory=dict)
+    business_checks: dict[str, BusinessCheck] = Field(default_factory=dict)
+
+    @field_validator("business_checks", mode="before")
+    @classmethod
+    def _check_names(cls, checks: Any) -> Any:
+        """Check names are recorded and shown in alerts: identifiers only."""
+        for name in checks or {}:
+            require_identifier(str(name), "business check name")
+        return checks or {}
 
     @field_validator("priority_tables")
     @classmethod
