@@ -17,6 +17,7 @@ from pipelines.appxml.metrics import aggregate, format_table
 from pipelines.appxml.pipeline import PartitionSpec, StagingError, check_modulus, iter_partitions, stage_partition
 from pipelines.appxml.tables import TableName
 from pipelines.common.errors import fail_without_retry, require_connection
+from pipelines.common.mapped import mapped_results
 from pipelines.common.partitions import partition_label
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def stage(entry: dict[str, int], conn_id: str = CONN_ID) -> dict[str, Any]:
 @fail_without_retry
 def summarize(partitions: list[dict[str, Any]]) -> dict[str, Any]:
     """Totals of the run (the fields of the original appxml_aggregate.json), the per-partition table logged."""
-    totals = aggregate(list(partitions))
+    totals = aggregate(mapped_results(partitions))
     log.info("Per partition:\n%s", format_table(totals["partitions"]))
     log.info("Total: %d processed, %d staged, skipped %s, %d id_mismatch, %.1f MB read, %.1f rows/s",
              totals["processed"], totals["staged"], totals["skipped"] or "none", totals["id_mismatch"],

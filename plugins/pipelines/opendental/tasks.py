@@ -18,6 +18,7 @@ import pendulum
 
 from pipelines.common.errors import fail_without_retry
 from pipelines.common.failures import AlreadyReported
+from pipelines.common.mapped import mapped_results
 from pipelines.opendental.checks import check_tally
 from pipelines.opendental.config import Settings, load_settings
 from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, check_connections, mysql
@@ -107,7 +108,7 @@ def validated_results(validated: Any) -> list[dict[str, Any]]:
         return []
     if isinstance(validated, Mapping):
         return [dict(validated)]
-    return [dict(v) for v in validated if v]
+    return [dict(v) for v in mapped_results(validated) if v]
 
 
 # --- business hours ------------------------------------------------------------------------------------
