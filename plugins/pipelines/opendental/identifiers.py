@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from difflib import get_close_matches
 
 from pipelines.common.config import is_identifier
 from pipelines.opendental.errors import UnknownTablesError
 
 MYSQL_NAME_LENGTH = 64
+#: Up to this many valid tables are listed in a refusal; a production source (446 tables) gets a count instead.
+LISTED_TABLES = 20
 
 
 def is_safe_name(name: str) -> bool:
@@ -42,6 +45,17 @@ def validate_tables(requested: Iterable[str] | None, available: Iterable[str]) -
         return sorted(by_lower.values(), key=str.lower)
     unknown = [name for name in requested if not is_safe_name(str(name)) or str(name).lower() not in by_lower]
     if unknown:
-        shown = ", ".join(repr(name) for name in unknown)
-        raise UnknownTablesError(f"unknown tables: {shown}; valid tables: {', '.join(sorted(by_lower))}")
+        shown = ", ".join(_with_hint(str(name), by_lower) for name in unknown)
+        raise UnknownTablesError(f"unknown tables: {shown}; {_valid_tables(sorted(by_lower))}")
     return [by_lower[str(name).lower()] for name in dict.fromkeys(requested)]
+
+
+def _with_hint(name: str, by_lower: dict[str, str]) -> str:
+    match = get_close_matches(name.lower(), by_lower, n=1)
+    return f"{name!r} (did you mean {by_lower[match[0]]!r}?)" if match else repr(name)
+
+
+def _valid_tables(names: list[str]) -> str:
+    if len(names) <= LISTED_TABLES:
+        return f"valid tables: {', '.join(names)}"
+    return f"{len(names)} valid tables (a dry run lists them)"

@@ -48,6 +48,15 @@ def test_unknown_or_malicious_names_are_rejected_with_the_valid_ones(bad):
     assert "\n" not in message
 
 
+def test_a_misspelt_table_gets_a_hint_and_a_large_source_a_count():
+    many = [f"table{n:03d}" for n in range(446)] + ["procedurelog"]
+    with pytest.raises(UnknownTablesError) as raised:
+        validate_tables(["procedurelgo"], many)
+    message = str(raised.value)
+    assert message == "unknown tables: 'procedurelgo' (did you mean 'procedurelog'?); 447 valid tables (a dry run " \
+                      "lists them)"
+
+
 def test_safe_names():
     assert is_safe_name("procedurelog")
     assert not is_safe_name("x;drop")
