@@ -9,6 +9,7 @@ nothing more (Airflow prunes its deadlines); one that times out posts the run al
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any, Literal
@@ -19,6 +20,7 @@ from pipelines.common.alerts import SLACK_CONN_ID, FailureAlert, post_alert
 from pipelines.common.config import ConfigError, StrictModel, load_config
 
 CONFIG_FILE = "deadlines.yaml"
+log = logging.getLogger(__name__)
 Family = Literal["opendental_nightly", "appxml_staging", "appxml_mapping", "flywheel", "partitions"]
 
 
@@ -61,25 +63,30 @@ def minutes_after(start: time, end: time) -> timedelta:
 
 
 def run_limits(family: Family, *, cron: str | None = None, done_by: time | None = None) -> dict[str, Any]:
-    """DAG keyword arguments ``dagrun_timeout`` and ``deadline`` for one family's DAG.
+    """DAG keyword arguments ``dagrun_timeout`` and ``deadline`` for one family's DAG, from deadlines.yaml.
 
     ``cron`` is the DAG's daily schedule (needed for a ``done_by`` deadline); ``done_by`` overrides the
     configured one (OpenDental: its business-hours gate)."""
+    return limit_kwargs(getattr(load_run_limits(), family), family, cron=cron, done_by=done_by)
+
+
+def limit_kwargs(limit: RunLimit, name: str, *, cron: str | None = None,
+                 done_by: time | None = None) -> dict[str, Any]:
+    """``dagrun_timeout`` and a Deadline Alert whose callback is ``post_deadline_miss``."""
     from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 
-    limit = getattr(load_run_limits(), family)
     done_by = done_by or limit.done_by
     if done_by is not None:
         if cron is None:
-            raise ConfigError(f"{CONFIG_FILE}: {family}.done_by needs a cron schedule; use deadline_minutes")
+            raise ConfigError(f"{CONFIG_FILE}: {name}.done_by needs a cron schedule; use deadline_minutes")
         reference, interval = DeadlineReference.DAGRUN_LOGICAL_DATE, minutes_after(cron_start(cron), done_by)
     elif limit.deadline_minutes is not None:
         reference, interval = DeadlineReference.DAGRUN_QUEUED_AT, timedelta(minutes=limit.deadline_minutes)
     else:
-        raise ConfigError(f"{CONFIG_FILE}: {family}: set done_by or deadline_minutes")
+        raise ConfigError(f"{CONFIG_FILE}: {name}: set done_by or deadline_minutes")
     return {
         "dagrun_timeout": timedelta(minutes=limit.dagrun_timeout_minutes),
-        "deadline": DeadlineAlert(reference=reference, interval=interval, name=f"{family}_late",
+        "deadline": DeadlineAlert(reference=reference, interval=interval, name=f"{name}_late",
                                   callback=AsyncCallback(post_deadline_miss)),
     }
 
@@ -102,6 +109,14 @@ def alert_from_deadline_context(context: dict[str, Any]) -> DeadlineMissAlert:
 
 
 async def post_deadline_miss(context: dict[str, Any] | None = None, conn_id: str = SLACK_CONN_ID) -> None:
-    """Deadline Alert callback (awaited in the triggerer): one Slack message; never raises."""
+    """Deadline Alert callback (awaited in the triggerer): one Slack message; never raises.
+
+    Airflow drops a run's deadlines when it succeeds, not when it fails: a run that already failed (a task,
+    a timeout) had its alert, so its deadline passing later says nothing new."""
+    alert = alert_from_deadline_context(context or {})
+    if alert.details.get("State") == "failed":
+        log.info("DAG run %s of %s already failed and alerted; its deadline passing posts nothing",
+                 alert.run_id, alert.dag_id)
+        return
     # The webhook hook is synchronous: a thread keeps the triggerer's event loop free.
-    await asyncio.to_thread(post_alert, alert_from_deadline_context(context or {}), conn_id)
+    await asyncio.to_thread(post_alert, alert, conn_id)
