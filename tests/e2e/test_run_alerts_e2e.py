@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.common.alerts import SLACK_CONN_ID
 from tests.support.airflow_cluster import COMPONENTS, MANUAL_RUNS_ONLY, airflow_cluster, deadline
 from tests.support.airflow_env import TEST_DAGS_FOLDER
-from tests.support.services import conn_env_name, slack_sink
+from tests.support.services import slack_sink
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 PROBES = Path(TEST_DAGS_FOLDER) / "run_alert_probes.py"
@@ -35,7 +36,11 @@ def test_each_run_level_failure_posts_exactly_one_message(tmp_path):
     (dags / PROBES.name).symlink_to(PROBES)
     with slack_sink() as slack, airflow_cluster(
             dags, tmp_path / "home", components=(*COMPONENTS, "triggerer"),
-            env={conn_env_name("slack_alerts"): slack.airflow_conn(), **MANUAL_RUNS_ONLY}) as cluster:
+            env=MANUAL_RUNS_ONLY) as cluster:
+        # Stored in the metadata DB, as in production: the worker, the dag-processor and the triggerer each
+        # look it up through Airflow (an AIRFLOW_CONN_ variable would spare the triggerer that path).
+        cluster.api("POST", "connections", {"connection_id": SLACK_CONN_ID, "conn_type": "slackwebhook",
+                                            "password": slack.url})
         cluster.wait_for_dags([TIMEOUT, LATE, TASK_FAILURE])
         runs = {dag_id: cluster.trigger(dag_id) for dag_id in (TIMEOUT, LATE, TASK_FAILURE)}
 
