@@ -76,3 +76,9 @@ def test_a_late_run_posts_one_message_and_a_failed_one_none(slack_webhook):
     asyncio.run(post_deadline_miss(context=failed))
 
     assert slack_webhook.texts() == [alert_from_deadline_context(CONTEXT).text()]
+
+
+def test_deadline_alerts_can_be_left_out_for_an_in_process_run(monkeypatch):
+    """``airflow dags test`` crashes on a DAG with a deadline (Airflow 3.3.2): the switch drops it, not the timeout."""
+    monkeypatch.setenv("PIPELINES_DEADLINE_ALERTS", "off")
+    assert run_limits("appxml_mapping") == {"dagrun_timeout": timedelta(hours=6)}
