@@ -93,6 +93,12 @@ def readme_cli_commands() -> list[str]:
     return [line for line in code_block("## Running one DAG", "bash").splitlines() if line.strip()]
 
 
+def dag_id_of(command: str) -> str:
+    """``airflow <group> <verb> <dag_id> ...``, after any ``NAME=value`` prefix."""
+    words = command.split()
+    return words[words.index("airflow") + 3]
+
+
 def in_shell(served_env_file: Path, command: str) -> subprocess.CompletedProcess:
     """``command`` as typed in ``make shell``: a clean bash that sourced the env file ``make airflow`` wrote."""
     script = f"source {shlex.quote(str(served_env_file))} && {command}"
@@ -173,7 +179,7 @@ class ReadmeCommands:
 def test_every_readme_cli_command_runs_as_written_in_the_shell(served):
     running, cluster = served
     commands = readme_cli_commands()
-    for dag_id in {command.split()[3] for command in commands}:
+    for dag_id in {dag_id_of(command) for command in commands}:
         cluster.api("PATCH", f"dags/{dag_id}", {"is_paused": True})  # as after `make airflow`
     checks = ReadmeCommands(cluster)
     for command in commands:
