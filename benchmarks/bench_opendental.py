@@ -9,7 +9,9 @@
   4. full transform raw -> public, validation;
   5. an incremental run after 1% of the rows changed and 0.1% were deleted (extract with the key-range
      comparison that finds the deletes + load + transform + validate);
-  6. peak memory of extract and load at --rows/10 and at --rows (bounded by batch size, not table size).
+  6. the nightly incremental with full content verification of every row (0.1% of the rows changed in
+     place at the source without their watermark moving: found, repaired in replica, raw and public);
+  7. peak memory of extract and load at --rows/10 and at --rows (bounded by batch size, not table size).
 
 Every database is created for the run and dropped afterwards. Heavy: run it once, on a quiet machine.
 """
@@ -45,7 +47,7 @@ from devtools.localdb import (  # noqa: E402
     drop_database,
 )
 from devtools.opendental import generator, tables  # noqa: E402
-from pipelines.opendental.config import load_settings  # noqa: E402
+from pipelines.opendental.config import Settings, VerifySettings, load_settings  # noqa: E402
 from pipelines.opendental.connections import mysql  # noqa: E402
 from pipelines.opendental.extract import extract_table  # noqa: E402
 from pipelines.opendental.load import load_table  # noqa: E402
@@ -126,9 +128,17 @@ def plan_for(source_conn_id: str, force: bool) -> Any:
         return build_plan(discover(conn.cursor(), TABLE), settings, [TABLE], force=force)[0]
 
 
-def pipeline_stages(force: bool, memory: dict[str, float] | None = None) -> dict[str, float]:
-    """extract, load, transform and validate the table once; seconds per stage."""
+def verifying(every_nights: int) -> Settings:
+    """The deployment's settings with content verification on (every row: 1) or off (0)."""
     settings = load_settings()
+    return settings.model_copy(update={"verify": VerifySettings(every_nights=every_nights,
+                                                                chunk_keys=settings.verify.chunk_keys)})
+
+
+def pipeline_stages(force: bool, memory: dict[str, float] | None = None,
+                    settings: Settings | None = None) -> dict[str, float]:
+    """extract, load, transform and validate the table once; seconds per stage."""
+    settings = settings or load_settings()
     plan = plan_for("opendental_source", force)
     seconds: dict[str, float] = {}
     with PeakRss() as rss:
@@ -146,6 +156,11 @@ def pipeline_stages(force: bool, memory: dict[str, float] | None = None) -> dict
     seconds["rows_extract"] = extracted.stages["extract"].rows
     seconds["rows_load"] = loaded.stages["load"].rows
     seconds["deleted"] = extracted.stages["extract"].deleted
+    seconds["verified"] = extracted.stages["extract"].verified
+    seconds["repaired"] = transformed.stages["transform"].repaired
+    if {extracted.stages["extract"].repaired, loaded.stages["load"].repaired, seconds["repaired"]} != {
+            seconds["repaired"]}:
+        raise SystemExit("bench-opendental: repaired rows differ between replica, raw and public")
     removed = {extracted.stages["extract"].deleted, loaded.stages["load"].deleted,
                transformed.stages["transform"].deleted}
     if len(removed) > 1:
@@ -233,6 +248,18 @@ def change_and_delete(source: Database) -> tuple[int, int]:
         conn.close()
 
 
+def change_in_place(source: Database) -> int:
+    """0.1% of the rows changed with their watermark kept (OpenDental's ProcStatus finding)."""
+    conn = source.connect()
+    try:
+        cur = conn.cursor()
+        cur.execute(f"UPDATE `{TABLE}` SET ProcStatus = ProcStatus + 1, DateTStamp = DateTStamp "
+                    "WHERE ProcNum % 1000 = 3")
+        return cur.rowcount
+    finally:
+        conn.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in procedurelog (default 1,000,000)")
@@ -257,10 +284,14 @@ def main() -> int:
         # bulk writes: measured before the comparisons, whose checkpoints and autovacuum would land in it.
         changed, deleted = change_and_delete(dbs["source"])
         say(f"changed {changed:,} rows (1%), deleted {deleted:,} (0.1%)")
-        incremental = pipeline_stages(force=False)
+        incremental = pipeline_stages(force=False, settings=verifying(0))
+        in_place = change_in_place(dbs["source"])
+        say(f"changed {in_place:,} rows in place (0.1%, watermark kept); nightly run verifying every row")
+        verified = pipeline_stages(force=False, settings=verifying(1))
         dump_seconds = dump_and_restore(dbs["source"], dbs["dump"])
         pgloader = run_pgloader(dbs["replica"], dbs["pgloader"])
         report(rows, full, incremental, dump_seconds, pgloader, memory_small, memory_big, changed, deleted)
+        report_verified(full, verified, in_place)
     finally:
         for db in dbs.values():
             drop_database(db)
@@ -315,6 +346,15 @@ def report(rows: int, full: dict[str, float], inc: dict[str, float], dump_s: flo
                      f"{mem_big['extract']:.0f} MB at {rows:,} rows; load: {mem_small['load']:.0f} MB, "
                      f"{mem_big['load']:.0f} MB")
     print("\n" + "\n".join(lines))
+
+
+def report_verified(full: dict[str, float], run: dict[str, float], in_place: int) -> None:
+    full_total = full["extract"] + full["load"] + full["transform"] + full["validate"]
+    total = run["extract"] + run["load"] + run["transform"] + run["validate"]
+    print(f"nightly incremental with full content verification ({run['verified']:,.0f} rows verified, "
+          f"{in_place:,} changed in place, {run['repaired']:,.0f} repaired in replica/raw/public): {total:.1f}s = "
+          f"{100 * total / full_total:.1f}% of the full run (goal <= 10%)  [extract {run['extract']:.1f}s, "
+          f"load {run['load']:.1f}s, transform {run['transform']:.1f}s, validation {run['validate']:.1f}s]")
 
 
 if __name__ == "__main__":

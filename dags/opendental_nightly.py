@@ -12,8 +12,11 @@ previous stage only: one table failing never holds the others back.
 **Strategy per table** (see `include/config/opendental_tables.yaml`): `incremental` on a change timestamp
 (`DateTStamp`, `SecDateTEdit`, ...), `append_only` on an auto-increment key, else `full` (shadow table
 swapped in atomically). Rows deleted at the source are found by comparing key ranges (count and checksum
-per range) and removed from the replica, `raw` and `public` in the same run. Watermarks live in
-`etl_table_state` on the replica; per-run row counts and deleted rows in `etl_run_validation`.
+per range) and removed from the replica, `raw` and `public` in the same run. Every night the rows' content is
+compared too (count and checksum of whole rows per key range, like pt-table-checksum): rows changed in place
+without their watermark moving are re-read and repaired in the replica, `raw` and `public` in the same run.
+Watermarks live in `etl_table_state` on the replica; per-run row counts, deleted and repaired rows in
+`etl_run_validation`.
 
 **Params**: `tables` (default all), `force` (full refresh), `dry_run` (log the plan, change nothing),
 `parallel` (tables at a time), `allow_business_hours` (run against production during opening hours).

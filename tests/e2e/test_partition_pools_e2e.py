@@ -3,7 +3,9 @@ overlap, from the first step's start to the last step's end (the later run waits
 triggerer), while another partition runs alongside;
 an Insight run that fails still clears its lock flag and releases the partition; and its failed step,
 cleared through the REST API with the README's own command while the other partition's run is running,
-reruns exactly once under the partition's run lock, taken again for the rerun."""
+reruns exactly once under the partition's run lock, taken again for the rerun. A run that meets a stale lock
+asks a human (Airflow's Human-in-the-loop, answered through the REST API): approved, it takes the partition
+over and succeeds; rejected or unanswered, it fails with one alert and the lock stays."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = PROJECT_ROOT / "dags" / "fileload_insight.py"
 STEP_SECONDS = 3
 PARTITION_B_SECONDS = 10  # long enough to span partition a's first run whichever program goes first
+TAKEOVER_DECISION_SECONDS = 90  # how long a run asks about a stale lock before it fails
 
 
 def with_password(conn_json: str) -> str:
@@ -82,7 +85,7 @@ def cluster(setup_dirs, database_factory, slack):
     document = partitions_document({
         "a": partition_entry("a", "fli_e2e_a", outcomes["a"].name, dirs["records"], [1, 2, 3], STEP_SECONDS),
         "b": partition_entry("b", "fli_e2e_b", outcomes["b"].name, dirs["records"], [4, 5, 6], PARTITION_B_SECONDS),
-    }, dirs["locks"])
+    }, dirs["locks"], takeover_decision_hours=TAKEOVER_DECISION_SECONDS / 3600)
     include = include_with_partitions(root, document)
     pools_file = root / "pools.json"
     pools_file.write_text(render(merged_pools({}, load_partitions(include / "config" / PARTITIONS_FILE))))
@@ -221,3 +224,63 @@ def test_failed_partition_run_is_rerun_once_while_the_other_partition_runs(clust
     assert other_step["start"] < rerun[0]["start"] < rerun[0]["end"] < other_step["end"]  # side by side
     for name in ("a", "b"):
         assert lock_rows(outcomes[name]) == (0, 0)
+
+
+def plant_stale_run_lock(db: Database) -> None:
+    with db.connect() as conn:
+        conn.execute(read_sql("postgres/fileload_insight/lock_tables.sql"))
+        conn.execute("INSERT INTO partition_run_lock VALUES ('b', 'gr_insight__b', 'crashed_run', "
+                     "now() - interval '3 hours')")
+
+
+def asking(running, run: tuple[str, str]) -> dict:
+    """Wait until the run's take_run_lock awaits a human decision; its question (the REST API's hitlDetails)."""
+    running.wait_until(lambda: running.task_states(*run).get("take_run_lock") == "awaiting_input", 180,
+                       "take_run_lock awaiting input", runs=[run])
+    return running.api("GET", f"dags/{run[0]}/dagRuns/{run[1]}/taskInstances/take_run_lock/-1/hitlDetails")
+
+
+def answer(running, run: tuple[str, str], option: str) -> None:
+    running.api("PATCH", f"dags/{run[0]}/dagRuns/{run[1]}/taskInstances/take_run_lock/-1/hitlDetails",
+                {"chosen_options": [option]})
+
+
+def messages_about(slack, run_id: str) -> tuple[list[str], list[str]]:
+    """(stale-lock notices, failure alerts) posted about one run."""
+    texts = [text for text in slack.texts() if run_id in text]
+    return ([t for t in texts if t.startswith("Stale lock on partition")],
+            [t for t in texts if t.startswith(("Task failed", "DAG run failed"))])
+
+
+@pytest.mark.parametrize("decision", ["Approve", "Reject", None], ids=["approved", "rejected", "unanswered"])
+def test_a_stale_lock_is_taken_over_only_when_a_human_approves(cluster, slack, decision):
+    running, outcomes, record_dir = cluster
+    plant_stale_run_lock(outcomes["b"])
+    run = ("pup_fileload__b", running.trigger("pup_fileload__b"))
+    try:
+        question = asking(running, run)
+        assert question["options"] == ["Approve", "Reject"]
+        assert "crashed_run" in question["body"]
+        assert lock_holders(outcomes["b"])["partition_run_lock"] == [("gr_insight__b", "crashed_run")]
+        if decision:
+            answer(running, run, decision)
+        state = running.wait_for_runs([run], timeout=TAKEOVER_DECISION_SECONDS + 300)[run]
+        notices, failures = messages_about(slack, run[1])
+        assert len(notices) == 1, notices
+        assert "crashed_run" in notices[0]
+        steps_ran = [r for r in records(record_dir) if r["env"]["PIPELINE_RUN_ID"] == run[1]]
+        if decision == "Approve":
+            assert state == "success"
+            assert failures == []
+            assert tries(running, *run) == {"take_run_lock": 1, "fileload": 1, "release_run_lock": 1}
+            assert len(steps_ran) == 1
+            assert lock_rows(outcomes["b"]) == (0, 0)  # taken over, then released at the end
+            return
+        assert state == "failed"
+        assert len(failures) == 1, failures  # one alert, no retry of a decision
+        assert ("rejected" if decision else "not answered") in failures[0]
+        assert tries(running, *run)["take_run_lock"] == 1
+        assert steps_ran == []
+        assert lock_holders(outcomes["b"])["partition_run_lock"] == [("gr_insight__b", "crashed_run")]
+    finally:
+        outcomes["b"].scalar("DELETE FROM partition_run_lock WHERE run_id = 'crashed_run' RETURNING 1")

@@ -122,6 +122,9 @@ class PartitionsConfig(StrictModel):
     lock_poke_seconds: int = Field(default=60, ge=1)
     #: How long a run waits for its partition's run lock before it fails.
     lock_wait_hours: float = Field(default=12, gt=0)
+    #: How long a run blocked by a stale lock waits for a human to approve or reject the takeover; unanswered,
+    #: the run fails.
+    takeover_decision_hours: float = Field(default=4, gt=0)
     task_retries: int = Field(default=2, ge=1)
     retry_delay_seconds: int = Field(default=300, ge=0)
     partitions: dict[str, Partition] = Field(min_length=1)

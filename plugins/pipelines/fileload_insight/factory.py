@@ -49,7 +49,9 @@ Steps: {" -> ".join(f"`{step}`" for step in steps)}. Every task runs in pool `{p
 `take_run_lock` holds the partition's run lock{" and sets the Insight lock flag" if program == INSIGHT else ""}
 from the first step to the last; while another run holds it, it waits in the triggerer (no worker, no slot), and
 `release_run_lock` frees it even when a step fails. A lock older than {config.stale_lock_minutes} min is stale:
-Slack is alerted and it is cleared only when triggered with `force_unlock=true`.
+Slack is alerted and `take_run_lock` asks whether to take the partition over (UI: Required actions; REST:
+hitlDetails): approve and the run goes on, reject and it fails; unanswered for {config.takeover_decision_hours:g} h,
+it fails. A run triggered with `force_unlock=true` takes a stale lock over without asking.
 Generated from `include/config/partitions.yaml` by `pipelines.fileload_insight.factory`.
 """
 
@@ -83,7 +85,8 @@ def build_program_dag(config: PartitionsConfig, partition: Partition, program: s
                        "database": partition.outcomes_identification_db, "with_flag": is_insight}
         take = PartitionRunLockSensor(
             task_id="take_run_lock", pool=partition.pool, stale_after_seconds=config.stale_lock_minutes * 60,
-            poke_interval=config.lock_poke_seconds, timeout=config.lock_wait_hours * 3600, **lock_target,
+            poke_interval=config.lock_poke_seconds, timeout=config.lock_wait_hours * 3600,
+            decision_timeout=timedelta(hours=config.takeover_decision_hours), **lock_target,
         )
         if is_insight:
             steps = [_command_task(partition, step, step.name, f"insight_{step.name}")

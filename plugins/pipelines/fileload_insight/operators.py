@@ -1,6 +1,7 @@
 """The three kinds of task in a Fileload or Insight run: take the partition's run lock (setup, a sensor
-that waits in the triggerer), run a program step, release the run lock (teardown). A missing or unsupported
-connection and a stale lock flag fail the task at once: no retry can fix them.
+that waits in the triggerer, and asks a human before it takes over a stale lock), run a program step, release
+the run lock (teardown). A missing or unsupported connection, a rejected takeover and an unanswered one fail
+the task at once: no retry can fix them.
 
 A teardown only runs after its setup succeeded, so a setup that took the run lock and then failed for
 good (its worker died after the lock was committed, every retry included) releases the lock itself, in
@@ -17,21 +18,25 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator, timezone
-from airflow.sdk.exceptions import AirflowSensorTimeout
+from airflow.sdk.exceptions import AirflowSensorTimeout, TaskAwaitingInput
+from airflow.sdk.execution_time.hitl import upsert_hitl_detail
 
 from pipelines.common.alerts import FailureAlert, post_alert
 from pipelines.common.errors import PermanentError, fail_without_retry, require_connection
 from pipelines.fileload_insight.config import Command, Partition
 from pipelines.fileload_insight.lockfile import ensure_lockfile_free
-from pipelines.fileload_insight.locks import Holder, LockRequest, LockStore, open_lock_store
+from pipelines.fileload_insight.locks import Holder, LockAttempt, LockRequest, LockStore, open_lock_store
 from pipelines.fileload_insight.programs import RunningCommand, base_environment, check_exit, start_command
 from pipelines.fileload_insight.triggers import PartitionLockChangeTrigger
 
 log = logging.getLogger(__name__)
 
 
-class StaleLockFlag(PermanentError):
-    """A stale Insight lock flag blocks the partition; only a run triggered with force_unlock clears it."""
+APPROVE, REJECT = "Approve", "Reject"
+
+
+class TakeoverRefused(PermanentError):
+    """A human rejected taking over a stale lock, or did not answer in time."""
 
 
 @dataclass(frozen=True)
@@ -95,27 +100,36 @@ class PartitionRunLockSensor(PartitionLockTask, BaseSensorOperator):
 
     The wait holds neither a worker nor a pool slot: deferred to the triggerer (``PartitionLockChangeTrigger``),
     or with ``deferrable=False`` (no triggerer) in reschedule mode, one try every ``poke_interval``.
+
+    A holder older than ``stale_after_seconds`` (a run that died with the lock) is not waited for: Slack is
+    alerted and the task asks a human, in the UI's Required actions or through the REST API's hitlDetails,
+    whether to take the partition over (Airflow's Human-in-the-loop, ``awaiting_input``: no worker, no
+    triggerer). Approve: it takes over and the run goes on. Reject, or no answer within
+    ``decision_timeout``: the task fails once, with one alert. ``force_unlock`` takes over without asking.
+    The setup succeeds only when this run holds the partition, so no step (a cleared one included) ever runs
+    without it.
     """
 
     ui_color = "#f0e4ba"
 
     def __init__(self, *, partition: str, conn_id: str, database: str, with_flag: bool,
-                 stale_after_seconds: int, deferrable: bool = True, on_failure_callback: Any = None,
-                 **kwargs: Any) -> None:
+                 stale_after_seconds: int, decision_timeout: timedelta, deferrable: bool = True,
+                 on_failure_callback: Any = None, **kwargs: Any) -> None:
         # Named here so that Airflow fills it from default_args (the Slack alert) before we add ours.
         kwargs["on_failure_callback"] = [*_callbacks(on_failure_callback), release_lock_of_failed_setup]
         kwargs.setdefault("mode", "poke" if deferrable else "reschedule")
         super().__init__(**kwargs)
         self._target(partition, conn_id, database, with_flag)
         self.stale_after_seconds = stale_after_seconds
+        self.decision_timeout = decision_timeout
         self.deferrable = deferrable
 
-    def lock_request(self, context: Any) -> LockRequest:
+    def lock_request(self, context: Any, *, force_unlock: bool = False) -> LockRequest:
         ti = context["ti"]
         return LockRequest(
             partition=self.partition, dag_id=ti.dag_id, run_id=ti.run_id, with_flag=self.with_flag,
             stale_after_seconds=self.stale_after_seconds,
-            force_unlock=bool(context["params"].get("force_unlock", False)),
+            force_unlock=force_unlock or bool(context["params"].get("force_unlock", False)),
         )
 
     def execute(self, context: Any) -> None:
@@ -128,8 +142,23 @@ class PartitionRunLockSensor(PartitionLockTask, BaseSensorOperator):
         self.take_or_defer(context, deadline=datetime.fromisoformat(deadline))
 
     @fail_without_retry
-    def take_or_defer(self, context: Any, deadline: datetime) -> None:
-        request = self.lock_request(context)
+    def execute_takeover_decision(self, context: Any, event: dict[str, Any]) -> None:
+        """Back from ``awaiting_input`` with a human's answer (or the timeout): take over, or fail."""
+        if "error" in event:
+            raise TakeoverRefused(f"partition {self.partition}: the takeover of its stale lock was not answered "
+                                  f"within {self.decision_timeout}; the lock stays")
+        if list(event.get("chosen_options") or []) != [APPROVE]:
+            raise TakeoverRefused(f"partition {self.partition}: the takeover of its stale lock was rejected by "
+                                  f"{(event.get('responded_by_user') or {}).get('name', 'a user')}; the lock stays")
+        self.log.warning("Takeover of partition %s approved by %s", self.partition,
+                         (event.get("responded_by_user") or {}).get("name", "a user"))
+        # Approved for the stale holder: force it out. Another run that took the partition meanwhile is live,
+        # and is waited for as usual.
+        self.take_or_defer(context, deadline=timezone.utcnow() + timedelta(seconds=self.timeout), force_unlock=True)
+
+    @fail_without_retry
+    def take_or_defer(self, context: Any, deadline: datetime, force_unlock: bool = False) -> None:
+        request = self.lock_request(context, force_unlock=force_unlock)
         with open_lock_store(self.conn_id, self.database) as store:
             store.ensure_tables()
             if self.take(context, store, request):
@@ -152,25 +181,45 @@ class PartitionRunLockSensor(PartitionLockTask, BaseSensorOperator):
             return self.take(context, store, self.lock_request(context))
 
     def take(self, context: Any, store: LockStore, request: LockRequest) -> bool:
-        """One try at the partition: True when this run holds it now; a stale flag alerts (and, without
-        force_unlock, fails the task)."""
+        """One try at the partition: True when this run holds it now, False while a live run holds it; a stale
+        holder alerts and parks the task until a human decides (``execute_takeover_decision``)."""
         attempt = store.try_acquire(request)
-        if attempt.stale_flag is not None:
-            action = ("cleared with force_unlock" if attempt.acquired
-                      else "left in place: trigger with force_unlock=true to clear it")
-            post_alert(stale_alert(context, self.partition, attempt.stale_flag, f"Insight lock flag {action}"))
-            if not attempt.acquired:
-                raise StaleLockFlag(
-                    f"stale Insight lock flag on partition {self.partition} held by {attempt.stale_flag}; "
-                    "trigger with force_unlock=true to clear it")
         for holder in attempt.forced:
             self.log.warning("force_unlock: took over partition %s from %s", self.partition, holder)
         if attempt.acquired:
+            if attempt.stale_flag is not None:
+                post_alert(stale_alert(context, self.partition, attempt.stale_flag,
+                                       "Insight lock flag cleared with force_unlock"))
             what = "run lock and Insight lock flag" if self.with_flag else "run lock"
             self.log.info("Partition %s %s taken by this run", self.partition, what)
             return True
+        if (stale := stale_blocker(request, attempt)) is not None:
+            self.ask_takeover(context, stale)
         self.log.info("Partition %s is held by %s; waiting (no slot held)", self.partition, attempt.blocked_by)
         return False
+
+    def ask_takeover(self, context: Any, stale: Holder) -> None:
+        """Alert, write the question (ids only) and park the task in ``awaiting_input``."""
+        post_alert(stale_alert(context, self.partition, stale, "waiting for a decision: approve or reject the "
+                               "takeover (UI: Required actions), or trigger with force_unlock=true"))
+        self.log.warning("Partition %s is held by %s, stale: asking whether to take it over", self.partition, stale)
+        upsert_hitl_detail(
+            ti_id=context["task_instance"].id, options=[APPROVE, REJECT], defaults=None, multiple=False, params={},
+            subject=f"Take over the stale lock of partition {self.partition}?",
+            body=f"`{stale.dag_id}` run `{stale.run_id}` has held partition `{self.partition}` for "
+                 f"{stale.age_seconds // 60} min. Approve only when you know it is no longer working: this run then "
+                 "takes the partition over and goes on. Reject: this run fails and the lock stays.")
+        raise TaskAwaitingInput(method_name="execute_takeover_decision", timeout=self.decision_timeout)
+
+
+def stale_blocker(request: LockRequest, attempt: LockAttempt) -> Holder | None:
+    """The stale holder (of the run lock or the Insight lock flag) that keeps ``request`` out, if any."""
+    if attempt.acquired:
+        return None
+    if attempt.stale_flag is not None:
+        return attempt.stale_flag
+    blocker = attempt.blocked_by
+    return blocker if blocker is not None and request.is_stale(blocker) else None
 
 
 class ReleaseRunLockOperator(PartitionLockTask, BaseOperator):

@@ -11,7 +11,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import Field, PositiveInt, field_validator
 
-from pipelines.common.config import StrictModel, load_config
+from pipelines.common.config import StrictModel, load_config, require_identifier
+from pipelines.opendental.checkspec import BusinessCheck
 
 CONFIG_FILE = "opendental_tables.yaml"
 SOURCE_CONN_ID = "opendental_source"
@@ -22,11 +23,20 @@ STRATEGIES: tuple[str, ...] = get_args(Strategy)
 STAGES = ("extract", "load", "transform")
 
 
+class LookBack(StrictModel):
+    """Re-read on every incremental run the rows whose business date ``column`` is in the last ``days``."""
+
+    column: str
+    days: PositiveInt
+
+
 class TableOverride(StrictModel):
     strategy: Strategy | None = None
     watermark: str | None = None
     priority: int | None = None
     exclude: bool = False
+    verify_every_nights: int | None = Field(None, ge=0)  # the table's own coverage (0: not verified)
+    lookback: LookBack | None = None
 
 
 class BusinessHours(StrictModel):
@@ -62,6 +72,13 @@ class LoadSettings(StrictModel):
     fetch_rows: PositiveInt = 20_000
 
 
+class VerifySettings(StrictModel):
+    """Content verification of incremental and append-only tables (source vs replica, whole rows)."""
+
+    every_nights: int = Field(1, ge=0)  # 1: every row every night; N: a rolling 1/N share; 0: off
+    chunk_keys: PositiveInt = 1_000_000  # key span per first-level statement (bounded reads on large tables)
+
+
 class Parallel(StrictModel):
     default: PositiveInt = 2
     max: PositiveInt = 8
@@ -72,11 +89,21 @@ class Settings(StrictModel):
     stages: Stages = Stages()
     extract: ExtractSettings = ExtractSettings()
     load: LoadSettings = LoadSettings()
+    verify: VerifySettings = VerifySettings()
     parallel: Parallel = Parallel()
     watermark_columns: tuple[str, ...] = ("DateTStamp", "SecDateTEdit", "SecDateTEntry", "DateTEntry",
                                           "DateTimeModified", "DateModified", "DateTimeCreated", "DateCreated")
     priority_tables: tuple[str, ...] = ("patient", "appointment", "procedurelog", "claimproc", "payment")
     tables: dict[str, TableOverride] = Field(default_factory=dict)
+    business_checks: dict[str, BusinessCheck] = Field(default_factory=dict)
+
+    @field_validator("business_checks", mode="before")
+    @classmethod
+    def _check_names(cls, checks: Any) -> Any:
+        """Check names are recorded and shown in alerts: identifiers only."""
+        for name in checks or {}:
+            require_identifier(str(name), "business check name")
+        return checks or {}
 
     @field_validator("priority_tables")
     @classmethod
@@ -148,6 +175,10 @@ class Settings(StrictModel):
     @property
     def fetch_rows(self) -> int:
         return self.load.fetch_rows
+
+    def verify_every_nights(self, table: str) -> int:
+        own = self.override(table).verify_every_nights
+        return self.verify.every_nights if own is None else own
 
     @property
     def parallel_default(self) -> int:

@@ -38,5 +38,10 @@ class RowCountMismatch(RuntimeError):
     """Two stages disagree on a table's row count; the message names the table and both counts."""
 
 
+class BusinessCheckFailed(RuntimeError):
+    """A declared business total differs between the source and public; the message names the table, the
+    check, the day and both totals (aggregates only)."""
+
+
 class StageError(RuntimeError):
     """A stage failed for one table; names the table and stage, not the rows (the log has the cause)."""

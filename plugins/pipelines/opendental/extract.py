@@ -11,20 +11,22 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pipelines.opendental.config import Settings
 from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, mysql, streaming_cursor
 from pipelines.opendental.db import SHADOW_SUFFIX, count, execute, mysql_swap_in, mysql_upsert_suffix
 from pipelines.opendental.deletes import propagate_at_source
-from pipelines.opendental.errors import TableMissingError
+from pipelines.opendental.errors import PlanError, TableMissingError
 from pipelines.opendental.identifiers import mysql_ident
 from pipelines.opendental.plan import TablePlan
 from pipelines.opendental.progress import Progress
 from pipelines.opendental.schema import TableSchema, describe, insert_row_expr
 from pipelines.opendental.state import TableState, as_text, ensure_state_table, get_state, later, put_state
 from pipelines.opendental.tablerun import StageMetrics, TableRun, Window, decide_mode, window_for
+from pipelines.opendental.verify import Verified, night_number, verify_and_repair
 
 log = logging.getLogger(__name__)
 
@@ -155,17 +157,52 @@ def extract_table(plan: TablePlan, settings: Settings, ids: ConnIds = DEFAULT_ID
         progress = Progress(f"{table} extract", total=schema.estimated_rows if mode == "full" else None)
         outcome = _copy(source, replica, schema, plan, settings, mode, window, state, replica_schema is not None,
                         progress)
-        deleted = _propagate_deletes(source, replica, plan, mode)
+        verified = _verify(source, replica, schema, plan, mode, settings)
+        deleted = verified.deleted
+        if verified.rows == 0 or settings.verify_every_nights(table) > 1:
+            deleted += _propagate_deletes(source, replica, plan, mode)  # every key, every night
+        lookback = _look_back(source, replica, schema, plan, settings, mode)
+        lookback_rows = 0
+        if lookback:
+            lookback_rows = copy_rows(source, replica, schema, replace(plan, watermark_column=lookback.column),
+                                      table, settings, since=str(lookback.value), upsert=True).rows
+            log.info("%s: look-back re-read %d rows with %s", table, lookback_rows, lookback.text)
         last_value = later(state.last_value if state and mode != "full" else None, outcome.max_watermark)
         last_key = outcome.max_key if outcome.max_key is not None else (state.last_key if state else None)
         replica_total = count(replica, mysql_ident(table))
         put_state(replica, table, plan.strategy, plan.watermark_column, last_value,
                   last_key if plan.key_column else None, outcome.rows, schema.signature())
     progress.done()
-    metrics = StageMetrics(mode=mode, rows=outcome.rows, seconds=round(time.monotonic() - started, 3),
-                           window=window if mode != "full" else None, total_rows=replica_total, deleted=deleted)
+    metrics = StageMetrics(mode=mode, rows=outcome.rows + lookback_rows,
+                           seconds=round(time.monotonic() - started, 3), window=window if mode != "full" else None,
+                           total_rows=replica_total, deleted=deleted, verified=verified.rows,
+                           repaired=verified.repaired)
     return TableRun(plan=plan, mode=mode, window=metrics.window, schema_drift=drift, watermark=last_value,
-                    stages={"extract": metrics})
+                    stages={"extract": metrics}, lookback=lookback)
+
+
+def _verify(source: Any, replica: Any, schema: TableSchema, plan: TablePlan, mode: str,
+            settings: Settings) -> Verified:
+    """Tonight's share of the table's content compared with the source and repaired (a full copy is
+    fresh; a table without a primary key has nothing to compare rows by)."""
+    every = settings.verify_every_nights(plan.table)
+    if mode == "full" or every == 0 or not schema.primary_key:
+        return Verified()
+    return verify_and_repair(source, replica, schema, every_nights=every,
+                             night=night_number(datetime.now(UTC).date()), chunk_width=settings.verify.chunk_keys)
+
+
+def _look_back(source: Any, replica: Any, schema: TableSchema, plan: TablePlan, settings: Settings,
+               mode: str) -> Window | None:
+    """The rows an incremental run re-reads by business date (the table's ``lookback`` override)."""
+    lookback = settings.override(plan.table).lookback
+    if lookback is None or mode != "incremental":
+        return None
+    col = schema.column(lookback.column)
+    if col is None or not col.is_temporal:
+        raise PlanError(f"table {plan.table}: look-back column {lookback.column!r} is not a date/time column")
+    since = datetime.now(UTC).date() - timedelta(days=lookback.days)
+    return Window(column=col.name, value=f"{since.isoformat()} 00:00:00", inclusive=True)
 
 
 def _propagate_deletes(source: Any, replica: Any, plan: TablePlan, mode: str) -> int:

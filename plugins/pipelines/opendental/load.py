@@ -26,13 +26,15 @@ from pipelines.opendental.db import (
     scalar,
     vacuum_analyze,
 )
-from pipelines.opendental.deletes import delete_from_postgres, pending
+from pipelines.opendental.deletes import _chunks, delete_from_postgres, pending
 from pipelines.opendental.errors import TableMissingError
 from pipelines.opendental.identifiers import mysql_ident, pg_ident
 from pipelines.opendental.progress import Progress
 from pipelines.opendental.schema import TableSchema, csv_row_expr, describe, expected_pg_columns, pg_columns_ddl
 from pipelines.opendental.state import as_text
 from pipelines.opendental.tablerun import StageMetrics, TableRun, Window, decide_mode, window_for
+from pipelines.opendental.verify import KEYS_PER_STATEMENT, KeyFilter, delete_keys_postgres, keys_present
+from pipelines.opendental.verify import pending as resync_pending
 
 log = logging.getLogger(__name__)
 
@@ -148,12 +150,34 @@ def load_table(run: TableRun, settings: Settings, ids: ConnIds = DEFAULT_IDS) ->
         else:
             log.info("%s: append-only load after %s = %s", table, window.column, window.value)
             rows = append_load(replica, pg, schema, settings, progress, window)
-        deleted = remove_deleted(replica, pg, run)
+        if run.lookback and mode != "full":
+            rows += upsert_load(replica, pg, schema, settings, progress, run.lookback)
+        repaired, resync_deleted = resync_raw(replica, pg, schema, settings, progress)
+        deleted = remove_deleted(replica, pg, run) + resync_deleted
     progress.done()
     return run.with_stage("load", StageMetrics(
         mode=mode, rows=rows, seconds=round(time.monotonic() - started, 3), window=window if mode != "full" else None,
         total_rows=raw_total, copy_seconds=None if copy_seconds is None else round(copy_seconds, 3),
-        deleted=deleted))
+        deleted=deleted, repaired=repaired))
+
+
+def resync_raw(replica: Any, pg: Any, schema: TableSchema, settings: Settings, progress: Progress) -> tuple[int, int]:
+    """Bring raw in line with the replica for the keys content verification repaired or deleted there:
+    upsert the rows the replica holds, delete the others; returns (upserted, deleted). The keys stay
+    pending for transform."""
+    keys = resync_pending(replica, schema.name)
+    if not keys:
+        return 0, 0
+    held = keys_present(replica, mysql_ident(schema.name), schema.primary_key, keys, mysql_ident)
+    upserted = 0
+    for chunk in _chunks(sorted(held), KEYS_PER_STATEMENT):
+        upserted += upsert_load(replica, pg, schema, settings, progress, KeyFilter(schema.primary_key, tuple(chunk)))
+    with pg.cursor() as cur:
+        deleted = delete_keys_postgres(cur, qualify(RAW, schema.name), schema.primary_key,
+                                       [k for k in keys if k not in held])
+    pg.commit()
+    log.info("%s: %d rows repaired and %d deleted in raw after content verification", schema.name, upserted, deleted)
+    return upserted, deleted
 
 
 def remove_deleted(replica: Any, pg: Any, run: TableRun) -> int:

@@ -81,6 +81,8 @@ class StageMetrics(Record):
     total_rows: int | None = None  # the target's whole-table count, when the stage took it anyway
     copy_seconds: float | None = None
     deleted: int = 0  # rows deleted at the source, removed from this stage's target
+    verified: int = 0  # source rows whose content was compared with the replica (extract)
+    repaired: int = 0  # rows changed in place at the source, rewritten in this stage's target
 
 
 class Counts(Record):
@@ -100,6 +102,10 @@ class Counts(Record):
     deleted_replica: int = 0
     deleted_raw: int = 0
     deleted_public: int = 0
+    verified_rows: int = 0
+    repaired_replica: int = 0
+    repaired_raw: int = 0
+    repaired_public: int = 0
 
     def problems(self) -> list[str]:
         """Every disagreement, as ``table T: what: a=N b=M`` lines."""
@@ -125,6 +131,7 @@ class TableRun(Record):
     watermark: str | None = None
     stages: dict[Stage, StageMetrics] = Field(default_factory=dict)
     validation: Counts | None = None
+    lookback: Window | None = None  # rows re-read by business date (the table's look-back), every stage
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -142,6 +149,10 @@ class TableRun(Record):
     def deleted(self, name: Stage) -> int:
         stage = self.stages.get(name)
         return stage.deleted if stage else 0
+
+    def repaired(self, name: Stage) -> int:
+        stage = self.stages.get(name)
+        return stage.repaired if stage else 0
 
     def rebuilt(self, name: Stage) -> bool:
         stage = self.stages.get(name)

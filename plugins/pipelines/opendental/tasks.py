@@ -18,10 +18,17 @@ import pendulum
 
 from pipelines.common.errors import fail_without_retry
 from pipelines.common.failures import AlreadyReported
+from pipelines.opendental.checks import check_tally
 from pipelines.opendental.config import Settings, load_settings
 from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, check_connections, mysql
 from pipelines.opendental.db import count
-from pipelines.opendental.errors import BusinessHoursError, IncompleteRunError, RowCountMismatch, StageError
+from pipelines.opendental.errors import (
+    BusinessCheckFailed,
+    BusinessHoursError,
+    IncompleteRunError,
+    RowCountMismatch,
+    StageError,
+)
 from pipelines.opendental.extract import extract_table
 from pipelines.opendental.identifiers import mysql_ident
 from pipelines.opendental.load import load_table
@@ -85,8 +92,11 @@ def validate(transformed: dict[str, Any]) -> dict[str, Any]:
 @fail_without_retry
 def summary(planned: list[dict[str, Any]] | None, validated: Any) -> list[dict]:
     """Log the summary; fail if the plan is missing or a planned table was not validated."""
+    from airflow.sdk import get_current_context
+
     plans = None if planned is None else [TablePlan.from_dict(p) for p in planned]
-    return finish(plans, [TableRun.from_xcom(v) for v in validated_results(validated)])
+    checks = check_tally(get_current_context()["run_id"]) if plans else {}
+    return finish(plans, [TableRun.from_xcom(v) for v in validated_results(validated)], checks)
 
 
 def validated_results(validated: Any) -> list[dict[str, Any]]:
@@ -243,8 +253,8 @@ def run_stage(stage: str, table: str, work: Callable[[], TableRun]) -> TableRun:
     """Run one stage for one table; a failure names both (its first line is what the Slack alert shows)."""
     try:
         return work()
-    except RowCountMismatch:
-        raise  # already one line naming the table and both counts
+    except (RowCountMismatch, BusinessCheckFailed):
+        raise  # already one line naming the table and both counts (or the check, day and both totals)
     except Exception as exc:
         args = getattr(exc, "args", ())
         text = f"{args[0]} {args[1]}" if len(args) == 2 and isinstance(args[0], int) else str(exc)  # MySQL errno
@@ -287,22 +297,31 @@ def table_stage(stage: str, table: str, work: Callable[[], TableRun]) -> dict[st
 # --- summary -------------------------------------------------------------------------------------------
 
 
-def summarize(planned: list[TablePlan] | None, results: list[TableRun]) -> list[dict[str, Any]]:
-    """Per table: strategy and mode, rows per stage, duration and rows/s per stage; logged as a table.
-    Planned tables without a validated result are listed as not completed."""
+def summarize(planned: list[TablePlan] | None, results: list[TableRun],
+              checks: Mapping[str, tuple[int, int]] | None = None) -> list[dict[str, Any]]:
+    """Per table: strategy and mode, rows per stage, duration and rows/s per stage, business checks passed
+    and failed (``checks``: table -> (passed, failed)); logged as a table. Planned tables without a
+    validated result are listed as not completed."""
     done = {r.table for r in results}
-    header = ("table", "strategy", "mode", *STAGES, "deleted", "seconds", "validated")
+    checks = checks or {}
+    header = ("table", "strategy", "mode", *STAGES, "deleted", "verified", "repaired", "checks", "seconds",
+              "validated")
     rows: list[tuple[str, ...]] = [header]
     lines = []
     for entry in [summary_row(r) for r in results] + [
             {"table": p.table, "strategy": p.strategy, "mode": "not completed", "validated": False, "stages": {},
              "seconds": 0.0} for p in planned or [] if p.table not in done]:
+        if entry["table"] in checks:
+            entry["checks"] = dict(zip(("passed", "failed"), checks[entry["table"]], strict=True))
         lines.append(entry)
         cells = [f"{s['rows']:,} in {s['seconds']:.1f}s ({s['rows_per_second']:,}/s)" if (s := entry["stages"].get(
             name)) else "-" for name in STAGES]
         deleted = "/".join(str(n) for n in entry["deleted"].values()) if "deleted" in entry else "-"
+        repaired = "/".join(str(n) for n in entry["repaired"].values()) if "repaired" in entry else "-"
+        tally = f"{c['passed']} ok, {c['failed']} failed" if (c := entry.get("checks")) else "-"
         rows.append((entry["table"], entry["strategy"], str(entry["mode"]), *cells, deleted,
-                     f"{entry['seconds']:.1f}", "yes" if entry["validated"] else "no"))
+                     f"{entry.get('verified', 0):,}", repaired, tally, f"{entry['seconds']:.1f}",
+                     "yes" if entry["validated"] else "no"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     log.info("summary:\n%s", "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows))
     return lines
@@ -317,15 +336,20 @@ def summary_row(run: TableRun) -> dict[str, Any]:
             stages[name] = {"rows": stage.rows, "seconds": stage.seconds, "rows_per_second": round(rate)}
     # Rows deleted at the source and removed from replica / raw / public by this run.
     deleted = {"replica": run.deleted("extract"), "raw": run.deleted("load"), "public": run.deleted("transform")}
+    # Rows changed in place at the source (content verification) and rewritten in replica / raw / public.
+    repaired = {"replica": run.repaired("extract"), "raw": run.repaired("load"), "public": run.repaired("transform")}
+    extracted = run.stage("extract")
     return {"table": run.table, "strategy": run.strategy, "mode": run.mode, "validated": run.validation is not None,
-            "stages": stages, "deleted": deleted, "seconds": round(sum(s["seconds"] for s in stages.values()), 3)}
+            "stages": stages, "deleted": deleted, "verified": extracted.verified if extracted else 0,
+            "repaired": repaired, "seconds": round(sum(s["seconds"] for s in stages.values()), 3)}
 
 
-def finish(planned: list[TablePlan] | None, validated: list[TableRun]) -> list[dict[str, Any]]:
+def finish(planned: list[TablePlan] | None, validated: list[TableRun],
+           checks: Mapping[str, tuple[int, int]] | None = None) -> list[dict[str, Any]]:
     """Log the summary; raise if a planned table was not validated. Without a plan the run was refused or
     stopped before planning, which its failed task has reported: the summary fails only to keep the run
     red, without an alert of its own, so one refusal is one alert."""
-    rows = summarize(planned, validated)
+    rows = summarize(planned, validated, checks)
     if planned is None:
         raise AlreadyReported("no plan: the run stopped before planning (see the failed task above)")
     unfinished = [row["table"] for row in rows if not row["validated"]]

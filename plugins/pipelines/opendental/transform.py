@@ -19,11 +19,14 @@ from pipelines.opendental import db
 from pipelines.opendental.config import Settings
 from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, mysql, postgres
 from pipelines.opendental.db import PUBLIC, RAW, qualify
-from pipelines.opendental.deletes import delete_from_postgres, forget, pending
+from pipelines.opendental.deletes import _chunks, delete_from_postgres, forget, pending
 from pipelines.opendental.errors import TransformError
 from pipelines.opendental.identifiers import pg_ident, snake_case
 from pipelines.opendental.state import as_text
 from pipelines.opendental.tablerun import StageMetrics, TableRun, Window, decide_mode, window_for
+from pipelines.opendental.verify import KEYS_PER_STATEMENT, KeyFilter, delete_keys_postgres, keys_present
+from pipelines.opendental.verify import forget as resync_forget
+from pipelines.opendental.verify import pending as resync_pending
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +140,36 @@ def transform_table(run: TableRun, settings: Settings, ids: ConnIds = DEFAULT_ID
         else:
             log.info("%s: upserting rows with %s into public.%s", table, window.text, target)
             rows = upsert(pg, target, select_sql, columns, keys, window)
-        deleted = remove_deleted(pg, run, ids)
+            if run.lookback and snake_case(run.lookback.column) in columns:
+                rows += upsert(pg, target, select_sql, columns, keys, run.lookback.on(snake_case(run.lookback.column)))
+        repaired, resync_deleted = resync_public(pg, run, select_sql, columns, keys, ids)
+        deleted = remove_deleted(pg, run, ids) + resync_deleted
     return run.with_stage("transform", StageMetrics(
         mode=mode, rows=rows, seconds=round(time.monotonic() - started, 3),
-        window=window if mode != "full" else None, total_rows=public_total, deleted=deleted))
+        window=window if mode != "full" else None, total_rows=public_total, deleted=deleted, repaired=repaired))
+
+
+def resync_public(pg: Any, run: TableRun, select_sql: str, columns: list[str], keys: list[str],
+                  ids: ConnIds) -> tuple[int, int]:
+    """Re-derive public's rows for the keys content verification repaired or deleted (raw holds them or
+    not), then forget the keys: every stage has them. Returns (upserted, deleted)."""
+    table, target = run.table, run.table.lower()
+    with mysql(ids.replica) as replica:
+        pending_keys = resync_pending(replica, table)
+        if not pending_keys:
+            return 0, 0
+        held = keys_present(pg, qualify(RAW, table), run.plan.primary_key, pending_keys, pg_ident, as_text=True)
+        pg.commit()
+        upserted = 0
+        for chunk in _chunks(sorted(held), KEYS_PER_STATEMENT):
+            upserted += upsert(pg, target, select_sql, columns, keys, KeyFilter(tuple(keys), tuple(chunk)))
+        with pg.cursor() as cur:
+            deleted = delete_keys_postgres(cur, qualify(PUBLIC, target), keys,
+                                           [k for k in pending_keys if k not in held])
+        pg.commit()
+        resync_forget(replica, table, pending_keys)
+    log.info("%s: %d rows repaired and %d deleted in public after content verification", table, upserted, deleted)
+    return upserted, deleted
 
 
 def remove_deleted(pg: Any, run: TableRun, ids: ConnIds) -> int:

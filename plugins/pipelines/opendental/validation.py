@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 
 from pipelines.common.paths import read_sql
+from pipelines.opendental.checks import business_check_problems
 from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, mysql, postgres
 from pipelines.opendental.db import PUBLIC, RAW, count, execute, qualify, scalar
-from pipelines.opendental.errors import RowCountMismatch
+from pipelines.opendental.errors import BusinessCheckFailed, RowCountMismatch
 from pipelines.opendental.identifiers import mysql_ident, pg_ident
 from pipelines.opendental.tablerun import Counts, TableRun
 
@@ -38,7 +39,14 @@ def count_table(run: TableRun, ids: ConnIds = DEFAULT_IDS) -> Counts:
                   window_start=window.label if window else None, changed_source=changed_source,
                   changed_replica=changed_replica, changed_raw=changed_raw,
                   deleted_replica=run.deleted("extract"), deleted_raw=run.deleted("load"),
-                  deleted_public=run.deleted("transform"))
+                  deleted_public=run.deleted("transform"), verified_rows=_verified(run),
+                  repaired_replica=run.repaired("extract"), repaired_raw=run.repaired("load"),
+                  repaired_public=run.repaired("transform"))
+
+
+def _verified(run: TableRun) -> int:
+    stage = run.stage("extract")
+    return stage.verified if stage else 0
 
 
 def record(counts: Counts, run_id: str, problems: list[str], ids: ConnIds = DEFAULT_IDS) -> None:
@@ -46,6 +54,8 @@ def record(counts: Counts, run_id: str, problems: list[str], ids: ConnIds = DEFA
         execute(replica, read_sql("mysql/opendental/validation_table.sql"))
         if not scalar(replica, read_sql("mysql/opendental/validation_columns.sql")):
             execute(replica, read_sql("mysql/opendental/validation_upgrade.sql"))
+        if not scalar(replica, read_sql("mysql/opendental/validation_verify_columns.sql")):
+            execute(replica, read_sql("mysql/opendental/validation_verify_upgrade.sql"))
         with replica.cursor() as cur:
             cur.execute(read_sql("mysql/opendental/validation_put.sql"), {
                 **counts.model_dump(exclude={"mode", "table"}),
@@ -55,15 +65,17 @@ def record(counts: Counts, run_id: str, problems: list[str], ids: ConnIds = DEFA
 
 
 def validate_table(run: TableRun, run_id: str, ids: ConnIds = DEFAULT_IDS) -> TableRun:
-    """Count every stage, record the counts, fail naming the table and the two counts that differ."""
+    """Count every stage, run the table's business-total checks, record both, fail naming the table and
+    the two counts (or the check, day and two totals) that differ."""
     counts = count_table(run, ids)
-    problems = counts.problems()
+    count_problems = counts.problems()
+    problems = count_problems + business_check_problems(run.table, run_id, ids=ids)
     record(counts, run_id, problems, ids)
     if counts.mode != "full" and counts.source_rows != counts.replica_rows:
         log.info("%s: source has %s rows, replica %s (rows written at the source since the copy, or outside "
                  "the window)", counts.table, counts.source_rows, counts.replica_rows)
     if problems:
-        raise RowCountMismatch("; ".join(problems))
+        raise (RowCountMismatch if count_problems else BusinessCheckFailed)("; ".join(problems))
     log.info("%s: counts agree: replica=%s raw=%s public=%s%s; deleted at the source: %s", counts.table,
              counts.replica_rows, counts.raw_rows, counts.public_rows,
              f", changed since {counts.window_start}: {counts.changed_source}" if counts.window_start else "",

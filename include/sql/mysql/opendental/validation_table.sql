@@ -17,5 +17,9 @@ CREATE TABLE IF NOT EXISTS `etl_run_validation` (
   `ok` tinyint(1) NOT NULL,
   `problem` varchar(500) DEFAULT NULL,
   `checked_at` datetime NOT NULL,
+  `verified_rows` bigint(20) NOT NULL DEFAULT 0,
+  `repaired_replica` bigint(20) NOT NULL DEFAULT 0,
+  `repaired_raw` bigint(20) NOT NULL DEFAULT 0,
+  `repaired_public` bigint(20) NOT NULL DEFAULT 0,
   PRIMARY KEY (`run_id`, `table_name`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
