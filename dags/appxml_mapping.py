@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Asset, get_current_context, task
 
+from pipelines.common.deadlines import run_limits
 from pipelines.common.defaults import dag_defaults
 from pipelines.common.params import bool_param, modulo_partition_params
 from pipelines.common.partitions import partition_label
@@ -44,7 +45,7 @@ with DAG(
         "retry_failed": bool_param(False, title="Retry failed", description="Map applications logged as "
                                    "failed again (e.g. after a contract fix)."),
     },
-    **dag_defaults(tags=["appxml", "mapping"]),
+    **dag_defaults(tags=["appxml", "mapping"], **run_limits("appxml_mapping")),
 ):
 
     @task

@@ -32,15 +32,17 @@ from __future__ import annotations
 from airflow.sdk import DAG, Asset, CronTriggerTimetable, setup, task, teardown
 
 from pipelines.appxml import tasks
+from pipelines.common.deadlines import run_limits
 from pipelines.common.defaults import dag_defaults
 from pipelines.common.params import bool_param, modulo_partition_params
 
 # Downstream pipelines schedule on this: schedule=[Asset("appxml_staging")].
 STAGING_ASSET = Asset("appxml_staging")
+NIGHTLY = "30 1 * * *"
 
 with DAG(
     "appxml_staging",
-    schedule=CronTriggerTimetable("30 1 * * *", timezone="UTC"),
+    schedule=CronTriggerTimetable(NIGHTLY, timezone="UTC"),
     max_active_runs=1,
     doc_md=__doc__,
     params={
@@ -51,7 +53,7 @@ with DAG(
         "recreate_index": bool_param(True, title="Recreate index", description="Recreate the index "
                                      "after staging (a no-op when it exists)."),
     },
-    **dag_defaults(tags=["appxml", "staging", "nightly"]),
+    **dag_defaults(tags=["appxml", "staging", "nightly"], **run_limits("appxml_staging", cron=NIGHTLY)),
 ):
 
     @task

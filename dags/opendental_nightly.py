@@ -36,6 +36,7 @@ from __future__ import annotations
 from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule, task, task_group
 
 from pipelines.common.alerts import task_failure_alert
+from pipelines.common.deadlines import run_limits
 from pipelines.common.defaults import dag_defaults, default_args
 from pipelines.common.params import bool_param, identifier_list_param, int_param
 from pipelines.opendental import tasks
@@ -71,6 +72,8 @@ with DAG(
     **dag_defaults(
         tags=["opendental", "etl", "nightly"],
         default_args=default_args(retries=SETTINGS.retries, retry_delay=SETTINGS.retry_delay),
+        # Late once the business-hours gate opens: from then on the night's copy competes with the clinic.
+        **run_limits("opendental_nightly", cron=SETTINGS.cron, done_by=SETTINGS.business_start),
     ),
 ):
 

@@ -127,6 +127,39 @@ def allow_inserts(stack) -> None:
         conn.cursor().execute(f"DROP TRIGGER IF EXISTS `{REFUSE}`")
 
 
+def clear_by_runbook_and_rerun(cluster, slack, run_id: str, failed: list[tuple[str, int]]) -> None:
+    """The failed run's ``failed`` instances (every other one succeeded) are cleared by the README's REST
+    commands; the run ends green, those instances ran once more and every other one kept its try and state."""
+    before = instances(cluster, run_id)
+    assert before[("extract", FAILING_INDEX)]["rendered_map_index"] == FAILING
+    assert sorted(key for key, ti in before.items() if ti["state"] in ("failed", "upstream_failed")) == failed
+    others = {key: ti["state"] for key, ti in before.items() if key not in failed}
+    assert others == dict.fromkeys(others, "success")  # the other tables finished: one failure stops one table
+    alerts_after_failure = len(slack.messages)
+
+    printed = run_rerun_commands(OPENDENTAL_SECTION, cluster.base_url, run_id)
+    assert f'["{failed[0][0]}",{FAILING_INDEX},"{FAILING}"]' in printed[:-1], printed  # the listing names the table
+    assert sorted(map(tuple, json.loads(printed[-1]))) == failed  # cleared: that table's failed stages, the summary
+    assert cluster.wait_for_runs([(DAG_ID, run_id)]) == {(DAG_ID, run_id): "success"}
+
+    after = instances(cluster, run_id)
+    reran = {key for key in after if after[key]["try_number"] != before[key]["try_number"]}
+    assert sorted(reran) == failed  # no other table ran again, nor the table's stages that had succeeded
+    assert all(after[key]["try_number"] == before[key]["try_number"] + 1 for key in reran)
+    assert {key: ti["state"] for key, ti in after.items()} == dict.fromkeys(after, "success")
+    assert len(slack.messages) == alerts_after_failure  # the rerun alerted nothing
+
+
+def assert_every_stage_matches_the_source(stack, run_id: str, expected: dict[str, int]) -> None:
+    recorded = stack.mysql_rows(stack.replica, "SELECT table_name, ok, source_rows, replica_rows, raw_rows, "
+                                "public_rows FROM etl_run_validation WHERE run_id = %s ORDER BY table_name",
+                                [run_id])
+    assert recorded == sorted((table, 1, *[rows] * 4) for table, rows in expected.items())
+    for table, rows in expected.items():
+        assert stack.counts(table) == dict.fromkeys(("source", "replica", "raw", "public"), rows), table
+        assert differences(stack, table) == []
+
+
 def test_one_failed_table_is_rerun_alone_with_its_downstream(od, slack):
     cluster, stack, _ = od
     cluster.wait_for_first_run(DAG_ID)  # it goes ahead of manual runs (max_active_runs=1) and skips
@@ -141,31 +174,50 @@ def test_one_failed_table_is_rerun_alone_with_its_downstream(od, slack):
         assert cluster.wait_for_runs([(DAG_ID, run_id)]) == {(DAG_ID, run_id): "failed"}
     finally:
         allow_inserts(stack)
-    before = instances(cluster, run_id)
-    assert before[("extract", FAILING_INDEX)]["rendered_map_index"] == FAILING
-    failed = sorted(key for key, ti in before.items() if ti["state"] in ("failed", "upstream_failed"))
-    assert failed == [("extract", 2), ("load", 2), ("summary", -1), ("transform", 2), ("validate", 2)]
-    others = {key: ti["state"] for key, ti in before.items() if key not in failed}
-    assert others == dict.fromkeys(others, "success")  # the other tables finished: one failure stops one table
-    alerts_after_failure = len(slack.messages)
-
-    printed = run_rerun_commands(OPENDENTAL_SECTION, cluster.base_url, run_id)
-    assert f'["extract",{FAILING_INDEX},"{FAILING}"]' in printed[:-1], printed  # the listing names the table
-    assert sorted(map(tuple, json.loads(printed[-1]))) == failed  # cleared: that table's stages and the summary
-    assert cluster.wait_for_runs([(DAG_ID, run_id)]) == {(DAG_ID, run_id): "success"}
-
-    after = instances(cluster, run_id)
-    reran = {key for key in after if after[key]["try_number"] != before[key]["try_number"]}
-    assert sorted(reran) == failed  # no other table ran again
-    assert all(after[key]["try_number"] == before[key]["try_number"] + 1 for key in reran)
-    assert {key: ti["state"] for key, ti in after.items()} == dict.fromkeys(after, "success")
-    assert len(slack.messages) == alerts_after_failure  # the rerun alerted nothing
+    failed = [("extract", 2), ("load", 2), ("summary", -1), ("transform", 2), ("validate", 2)]
+    clear_by_runbook_and_rerun(cluster, slack, run_id, failed)
 
     expected = {"patient": ROWS, "procedurelog": ROWS, "definition": ROWS + NEW_DEFINITIONS}
-    recorded = stack.mysql_rows(stack.replica, "SELECT table_name, ok, source_rows, replica_rows, raw_rows, "
-                                "public_rows FROM etl_run_validation WHERE run_id = %s ORDER BY table_name",
-                                [run_id])
-    assert recorded == sorted((table, 1, *[rows] * 4) for table, rows in expected.items())
-    for table, rows in expected.items():
-        assert stack.counts(table) == dict.fromkeys(("source", "replica", "raw", "public"), rows), table
-        assert differences(stack, table) == []
+    assert_every_stage_matches_the_source(stack, run_id, expected)
+
+
+def refuse_raw_inserts(stack, table: str) -> None:
+    """PostgreSQL ``raw.<table>`` refuses every new row (as a full disk or a constraint would), from outside."""
+    with stack.analytics.connect() as conn:
+        conn.execute(f"CREATE FUNCTION raw.{REFUSE}() RETURNS trigger LANGUAGE plpgsql AS "
+                     "$$ BEGIN RAISE EXCEPTION 'row refused by the test'; END $$")
+        conn.execute(f"CREATE TRIGGER {REFUSE} BEFORE INSERT ON raw.{table} FOR EACH ROW "
+                     f"EXECUTE FUNCTION raw.{REFUSE}()")
+
+
+def allow_raw_inserts(stack, table: str) -> None:
+    with stack.analytics.connect() as conn:
+        conn.execute(f"DROP TRIGGER IF EXISTS {REFUSE} ON raw.{table}")
+        conn.execute(f"DROP FUNCTION IF EXISTS raw.{REFUSE}()")
+
+
+def test_a_table_whose_load_failed_is_cleared_alone_by_the_runbook(od, slack):
+    """The night's new rows of one table reach the replica, but its raw target refuses them: that table's load
+    fails. The README's commands (clear from its first stage, only failed, with downstream) rerun its load and
+    later stages and the summary; its extract and every other table keep their try numbers and states."""
+    cluster, stack, _ = od
+    cluster.wait_for_first_run(DAG_ID)
+    settled = cluster.trigger(DAG_ID, conf=RUN)  # whatever an earlier test left: every table in step
+    assert cluster.wait_for_runs([(DAG_ID, settled)]) == {(DAG_ID, settled): "success"}
+    rows_before = stack.counts(FAILING)["source"]
+    with stack.source.connect() as conn:
+        generator.fill_table(conn, FAILING, NEW_DEFINITIONS, seed=101)
+
+    refuse_raw_inserts(stack, FAILING)
+    try:
+        run_id = cluster.trigger(DAG_ID, conf=RUN)
+        assert cluster.wait_for_runs([(DAG_ID, run_id)]) == {(DAG_ID, run_id): "failed"}
+    finally:
+        allow_raw_inserts(stack, FAILING)
+    assert instances(cluster, run_id)[("load", FAILING_INDEX)]["state"] == "failed"
+
+    clear_by_runbook_and_rerun(cluster, slack, run_id, [("load", 2), ("summary", -1), ("transform", 2),
+                                                        ("validate", 2)])
+
+    assert_every_stage_matches_the_source(stack, run_id, {
+        "patient": ROWS, "procedurelog": ROWS, "definition": rows_before + NEW_DEFINITIONS})

@@ -56,7 +56,9 @@ class FailureAlert:
     @property
     def title(self) -> str:
         if self.task_id is None:
-            return f"DAG run failed: {self.dag_id}"
+            # dagrun_timeout: the scheduler fails the run with reason "timed_out" and skips what is left.
+            verb = "timed out" if self.reason == "timed_out" else "failed"
+            return f"DAG run {verb}: {self.dag_id}"
         label = f" [{self.map_label}]" if self.map_label else ""
         return f"Task failed: {self.dag_id}.{self.task_id}{label}"
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from airflow.sdk import DAG, chain
 
+from pipelines.common.deadlines import run_limits
 from pipelines.common.defaults import dag_defaults, default_args
 from pipelines.common.params import bool_param
 from pipelines.fileload_insight.config import Command, Partition, PartitionsConfig, load_partitions
@@ -77,6 +78,7 @@ def build_program_dag(config: PartitionsConfig, partition: Partition, program: s
             tags=[*TAGS, program, partition.pool],
             default_args=default_args(retries=config.task_retries,
                                       retry_delay=timedelta(seconds=config.retry_delay_seconds)),
+            **run_limits("partitions"),
         ),
     ) as dag:
         lock_target = {"partition": partition.name, "conn_id": partition.conn_id,

@@ -203,7 +203,9 @@ class SnapshotPrefixSensor(S3KeySensor):
 
 def flywheel_dag_defaults(*, tags: list[str], **overrides: Any) -> dict[str, Any]:
     """``dag_defaults`` with the Glue-aware Slack alert on every task."""
+    from pipelines.common.deadlines import run_limits
     from pipelines.common.defaults import dag_defaults, default_args
 
     return dag_defaults(tags=["flywheel", *tags],
-                        default_args=default_args(on_failure_callback=flywheel_failure_alert), **overrides)
+                        default_args=default_args(on_failure_callback=flywheel_failure_alert),
+                        **{**run_limits("flywheel"), **overrides})
