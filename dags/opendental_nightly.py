@@ -53,6 +53,8 @@ per_table = {
 with DAG(
     "opendental_nightly",
     schedule=CronTriggerTimetable(SETTINGS.cron, timezone=SETTINGS.timezone),
+    # The UI shows the cron in its own zone (UTC by default): say which zone the slot is meant in.
+    description=f"Nightly at cron '{SETTINGS.cron}' in {SETTINGS.timezone} (not UTC)",
     max_active_runs=1,
     doc_md=__doc__,
     params={

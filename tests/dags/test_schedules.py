@@ -120,3 +120,12 @@ def asset_names(condition) -> set[str]:
     if hasattr(condition, "objects"):
         return set().union(*(asset_names(part) for part in condition.objects))
     return {condition.name}
+
+
+def test_a_schedule_in_another_zone_than_utc_says_so_in_the_dag_description(dags):
+    """The UI prints the cron in its own zone (UTC by default): a Chicago 01:00 must not read as 01:00 UTC."""
+    zoned = {dag_id: str(zone) for dag_id, dag in dags.items()
+             if (zone := getattr(dag.timetable, "timezone", None)) is not None and str(zone) != "UTC"}
+    assert "opendental_nightly" in zoned
+    for dag_id, zone in zoned.items():
+        assert zone in (dags[dag_id].description or ""), dag_id
