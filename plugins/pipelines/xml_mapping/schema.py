@@ -18,6 +18,7 @@ from sqlalchemy.dialects import mssql
 from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 
 from pipelines.appxml.tables import UtcNow
+from pipelines.common.paths import read_sql
 from pipelines.xml_mapping.contract import PROCESSING_LOG, Mapping
 from pipelines.xml_mapping.mapper import ADDRESS, CONTACT, EMPLOYMENT, CompiledContract
 
@@ -30,6 +31,7 @@ _TEXT_MAX = sa.UnicodeText().with_variant(mssql.NVARCHAR(), "mssql")
 _DATETIME = sa.DateTime().with_variant(mssql.DATETIME2(), "mssql")
 _BIT = sa.SmallInteger().with_variant(mssql.BIT(), "mssql")
 _TINYINT = sa.SmallInteger().with_variant(mssql.TINYINT(), "mssql")
+_LOCK_SQL = {"mssql": "mssql/xml_mapping/lock_target_ddl.sql", "postgresql": "postgres/xml_mapping/lock_target_ddl.sql"}
 
 
 def column_type(data_type: str, data_length: int | None) -> sa.types.TypeEngine:
@@ -243,9 +245,25 @@ def ddl_statements(target: TargetSchema, dialect: sa.Dialect) -> list[str]:
     return statements
 
 
+def ddl_lock(dialect_name: str, schema: str) -> sa.TextClause | None:
+    """The statement that serialises the target DDL of one schema (None where there is no server: SQLite)."""
+    file_name = _LOCK_SQL.get(dialect_name)
+    if file_name is None:
+        return None
+    text = "\n".join(line for line in read_sql(file_name).splitlines() if not line.lstrip().startswith("--"))
+    return sa.text(text.strip().rstrip(";")).bindparams(resource=f"xml_mapping_ddl:{schema}")
+
+
 def ensure_schema(engine: sa.Engine, target: TargetSchema) -> None:
-    """Create the schema and every missing table and index; existing tables are left as they are."""
+    """Create the schema and every missing table and index; existing tables are left as they are.
+
+    Workers started at the same moment all find the schema missing: the DDL runs under a lock held until
+    the transaction ends, and the existence checks run after it is granted, so the later workers find what
+    the first one created instead of colliding on it."""
+    lock = ddl_lock(engine.dialect.name, target.schema)
     with engine.begin() as conn:
+        if lock is not None:
+            conn.execute(lock)
         if engine.dialect.name != "sqlite" and not sa.inspect(conn).has_schema(target.schema):
             conn.execute(CreateSchema(target.schema))
         target.metadata.create_all(conn, checkfirst=True)
