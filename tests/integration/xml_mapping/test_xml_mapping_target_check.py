@@ -5,6 +5,7 @@ the CLI's ``--check-schema`` and the DAG's plan step only report."""
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -95,12 +96,13 @@ def test_check_schema_reports_and_writes_nothing(mapping_db, capsys):
     assert mapping_db.scalar("SELECT COUNT(*) FROM migration.processing_log") == 0
 
 
-def test_the_plan_step_logs_the_report_without_refusing(mapping_db, capsys):
+def test_the_plan_step_logs_the_report_without_refusing(mapping_db, capsys, caplog):
     alter(mapping_db, DBA_CHANGES)
+    caplog.set_level(logging.INFO, logger=tasks.__name__)
 
     entries = tasks.plan({"workers": 2, "batch": 10, "limit": 0, "remainders": None, "retry_failed": False})
 
     assert [entry["rem"] for entry in entries] == [0, 1]
-    logged = capsys.readouterr().out
+    logged = capsys.readouterr().out + caplog.text  # structlog's console once Airflow configured logging
     assert "Target schema migration: 0 of 15 tables to create" in logged
     assert all(f"(its partitions will be refused): {line}" in logged for line in MISMATCHES)
