@@ -6,9 +6,11 @@ Maps the Provenir applications staged by `appxml_staging` (`dbo.app_xml_staging`
 recreational lending: `CustData/IL_application`), one partition per `app_id % workers` remainder, each a
 mapped task labelled `rem=3/8`. Contracts and settings: `include/config/xml_mapping/`.
 
-**Shape**: plan (checks params, settings and contracts) → ensure the target schema (tables created when
-missing) → map partitions (mapped) → summary (applications mapped and failed, failures by stage with the most
-frequent reasons, rows per table; outlet: the `appxml_mapping` asset).
+**Shape**: plan (checks params, settings and contracts; logs the target tables to create and any existing
+column that does not match the contracts) → ensure the target schema (tables created when missing; a
+mismatched column refuses each partition before it writes) → map partitions (mapped) → summary (applications
+mapped and failed, failures by stage with the most frequent reasons, rows per table; outlet: the
+`appxml_mapping` asset).
 
 **Scheduled** on the `appxml_staging` asset: each staging run is followed by a mapping run that maps what is
 new. Every application ends as a `processing_log` row: `success`, or `failed` with `"<stage>: <message>"`.

@@ -38,6 +38,10 @@ _BLANK_STR = re.compile("[\ufeff \t\r\n]*")
 _BLANK_BYTES = re.compile(rb"(?:\xef\xbb\xbf)?[ \t\r\n]*")
 # An XML declaration at the start of a str: lxml refuses str input that declares an encoding.
 _STR_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+# A DOCTYPE in the prolog (after a BOM, an XML declaration, comments): a document libxml2 refuses because of its
+# DTD (an external entity inside an attribute) is rejected for the DTD, like every other DTD document.
+_DOCTYPE_STR = re.compile(r"\ufeff?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<!DOCTYPE", re.DOTALL)
+_DOCTYPE_BYTES = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<!DOCTYPE", re.DOTALL)
 # One parser per thread: an lxml parser must not be used by two threads at once.
 _local = threading.local()
 
@@ -73,6 +77,11 @@ def is_blank(data: str | bytes | None) -> bool:
     return (_BLANK_STR if isinstance(data, str) else _BLANK_BYTES).fullmatch(data) is not None
 
 
+def declares_doctype(data: str | bytes) -> bool:
+    """Whether the document's prolog declares a DOCTYPE (matched from the start, nothing copied)."""
+    return (_DOCTYPE_STR if isinstance(data, str) else _DOCTYPE_BYTES).match(data) is not None
+
+
 def parser_input(data: str | bytes | bytearray | memoryview) -> bytes | str:
     """Bytes untouched; a str without its BOM and XML declaration."""
     if isinstance(data, (bytearray, memoryview)):
@@ -96,7 +105,7 @@ def parse_xml(data: str | bytes | bytearray | memoryview | None) -> etree._Eleme
     try:
         root = etree.fromstring(parser_input(data), _parser())
     except (etree.LxmlError, ValueError):  # ValueError: e.g. a str holding lone surrogates or NUL
-        raise RejectedXml(MALFORMED) from None
+        raise RejectedXml(DTD if declares_doctype(data) else MALFORMED) from None
     if root is None:
         raise RejectedXml(MALFORMED)
     docinfo = root.getroottree().docinfo

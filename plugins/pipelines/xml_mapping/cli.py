@@ -2,7 +2,10 @@
 
     PYTHONPATH=plugins python -m pipelines.xml_mapping [--url URL | --conn-id ID] --contract CC.json \\
         [--contract RL.json] [--source-table dbo.app_xml_staging] [--mod N --rem R] [--batch B] [--limit N] \\
-        [--retry-failed] [--metrics FILE]
+        [--retry-failed] [--metrics FILE] [--check-schema]
+
+``--check-schema`` only reports (for DBAs preparing a target): the tables a run would create and the existing
+columns that would refuse it, as one JSON line; exit code 0 when none would, 1 when some column would.
 
 The URL comes from ``XML_MAPPING_URL`` when neither ``--url`` nor ``--conn-id`` is given (a password typed on a
 command line ends up in shell history). Exit code 0 when the partition finished, even with failed
@@ -25,7 +28,7 @@ from pipelines.common.cli import EXIT_FAILED, add_partition_arguments, one_line
 from pipelines.common.errors import PermanentError, is_missing_connection
 from pipelines.xml_mapping.config import load_contracts
 from pipelines.xml_mapping.pipeline import DEFAULT_SOURCE_COLUMN, DEFAULT_SOURCE_TABLE, MappingSpec, map_partition
-from pipelines.xml_mapping.schema import build_schema, ensure_schema
+from pipelines.xml_mapping.schema import build_schema, ensure_schema, target_report
 
 URL_ENV = "XML_MAPPING_URL"
 SUMMARY_KEYS = ("partition", "processed", "succeeded", "failed", "failed_by_stage", "docs_per_sec", "duration_s")
@@ -43,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--source-column", default=DEFAULT_SOURCE_COLUMN)
     parser.add_argument("--retry-failed", action="store_true", help="map applications logged as failed again")
     parser.add_argument("--session-id", help="recorded in processing_log (default: cli:<partition>)")
+    parser.add_argument("--check-schema", action="store_true",
+                        help="only compare the target tables with the contracts and report; write nothing")
     return parser
 
 
@@ -61,6 +66,18 @@ def spec_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     except PermanentError as exc:
         parser.error(str(exc))
         raise  # unreachable: parser.error exits
+
+
+def check_schema(args: argparse.Namespace) -> int:
+    """Report the target against the contracts (one JSON line), writing nothing."""
+    contracts = load_contracts(args.contract)
+    engine = engine_from_url(args.url) if args.url else engine_from_conn_id(args.conn_id)
+    try:
+        found = target_report(engine, build_schema(contracts, engine.dialect.name))
+    finally:
+        engine.dispose()
+    print(json.dumps(found))
+    return EXIT_FAILED if found["mismatched_columns"] else 0
 
 
 def run(args: argparse.Namespace, spec: MappingSpec) -> dict:
@@ -98,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     spec = spec_from_args(args, parser)
     try:
+        if args.check_schema:
+            return check_schema(args)
         metrics = run(args, spec)
     except Exception as exc:
         message = failure_line(exc, args.conn_id)

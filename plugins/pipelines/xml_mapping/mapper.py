@@ -102,6 +102,8 @@ class Document:
     by_tag: dict[str, Node]
     contacts: list[Node] = field(default_factory=list)
     by_role: dict[str, Node] = field(default_factory=dict)
+    # The last contact of each role, with or without a con_id: ``authu_contact`` reads it.
+    any_by_role: dict[str, Node] = field(default_factory=dict)
     last: dict[str, Node] = field(default_factory=dict)
 
 
@@ -140,7 +142,7 @@ class ColumnPlan:
         if converted is None:
             # A value that does not convert is NULL; a NOT NULL column takes the contract's default.
             return self.null_value, NO_DATA
-        if self.flag or not want_data:  # a flag alone (N, U, an empty attribute as 0) is no reason for a row
+        if self.flag or not want_data:  # a flag or a code alone is no reason for a row (see _code_only)
             return converted, DERIVED
         return converted, DATA if meaningful(value if self.calculated else raw) else DERIVED
 
@@ -246,7 +248,7 @@ class CompiledContract:
         scope = mapping.scopes[0] if mapping.scopes else None
         if scope in ("last_valid_pr_contact", "last_valid_sec_contact", "authu_contact"):
             role = {"last_valid_pr_contact": "PR", "last_valid_sec_contact": "SEC", "authu_contact": "AUTHU"}[scope]
-            return self._contact_locator(role, path, first_curr=scope != "authu_contact")
+            return self._contact_locator(role, path, authorised_user=scope == "authu_contact")
         contact_path = self.contact_rule.xml_child_path if self.contact_rule else None
         if scope == "curr_address_only":
             rel = path[len(contact_path) + 1:] if contact_path and path.startswith(contact_path + "/") else None
@@ -271,10 +273,16 @@ class CompiledContract:
             return lambda doc, row: _last(_descend(row, tags))
         return lambda doc, row: doc.last.get(path)
 
-    def _contact_locator(self, role: str, path: str, first_curr: bool) -> Locator:
+    def _contact_locator(self, role: str, path: str, authorised_user: bool) -> Locator:
+        """``last_valid_*``: the last contact of the role with a con_id; ``authu_contact``: the last contact of
+        the role, with or without one (the contract names no con_id condition there)."""
         contact_path = self.contact_rule.xml_child_path if self.contact_rule else ""
+        first_curr = not authorised_user
+
+        def contact_of(doc: Document) -> Node | None:
+            return (doc.any_by_role if authorised_user else doc.by_role).get(role)
         if path == contact_path:
-            return lambda doc, row: doc.by_role.get(role)
+            return lambda doc, row: contact_of(doc)
         if not path.startswith(contact_path + "/"):
             return lambda doc, row: doc.last.get(path)
         tags = path[len(contact_path) + 1:].split("/")
@@ -283,7 +291,7 @@ class CompiledContract:
         type_attr = (address_rule.type_attribute or "").lower() if address_rule else ""
 
         def locate(doc: Document, row: Node | None) -> Node | None:
-            contact = doc.by_role.get(role)
+            contact = contact_of(doc)
             if contact is None:
                 return None
             nodes = _descend(contact, tags)
@@ -326,7 +334,7 @@ class CompiledContract:
             locate=self._locator(mapping, row_kind), steps=self._steps(mapping, mapping.data_type), convert=convert,
             default=default, calculated="calculated_field" in mapping.transforms,
             is_key=mapping.target_column in keys, null_value=None if mapping.nullable else default,
-            flag=bool({"char_to_bit", "boolean_to_bit"} & set(mapping.transforms)),
+            flag=_code_only(mapping, row_kind),
         )
 
     # -- compile: tables --------------------------------------------------------------------------------
@@ -410,8 +418,10 @@ class CompiledContract:
         for node in candidates:
             con_id = (node.attrs.get("con_id") or "").strip()
             role = (node.attrs.get(type_attr) or "").strip()
-            if con_id and role:
-                doc.by_role[role] = node  # the last contact of each role with a con_id
+            if role:
+                doc.any_by_role[role] = node
+                if con_id:
+                    doc.by_role[role] = node  # the last contact of each role with a con_id
             if not con_id or role not in priority:
                 continue
             if all(_empty(node.attrs.get(attr)) for attr in ("birth_date", "first_name", "last_name", "ssn")):
@@ -546,18 +556,29 @@ def _evaluate(columns: list[ColumnPlan], doc: Document, row_node: Node | None, r
 # -- helpers used by the compiled steps ----------------------------------------------------------------
 class _ChoiceAttrs(dict):
     """The attributes of a contact's addresses seen as one element: an attribute reads from the first CURR
-    address that has it, else from the last address."""
+    address that has it, else from the last CURR address; only a contact without any CURR address falls back
+    to its last address of any type (a former address must not stand in for the current one)."""
 
     def __init__(self, nodes: list[Node], type_attr: str) -> None:
         super().__init__()
-        self._nodes = nodes
-        self._type_attr = type_attr
+        self._current = [node for node in nodes if (node.attrs.get(type_attr) or "").strip() == "CURR"]
+        self._fallback = self._current[-1] if self._current else nodes[-1]
 
     def get(self, attribute: str, default: Any = None) -> Any:  # type: ignore[override]
-        for node in self._nodes:
-            if (node.attrs.get(self._type_attr) or "").strip() == "CURR" and not _empty(node.attrs.get(attribute)):
+        for node in self._current:
+            if not _empty(node.attrs.get(attribute)):
                 return node.attrs.get(attribute)
-        return self._nodes[-1].attrs.get(attribute, default)
+        return self._fallback.attrs.get(attribute, default)
+
+
+def _code_only(mapping: Mapping, row_kind: str) -> bool:
+    """A value that alone is no reason for a row: a flag (N, U, an empty attribute as 0) anywhere; in a
+    contact's address or employment also an enum-mapped code (an income source type without an amount is
+    no employment, and the original writes no row for it)."""
+    transforms = set(mapping.transforms)
+    if {"char_to_bit", "boolean_to_bit"} & transforms:
+        return True
+    return row_kind in (ADDRESS, EMPLOYMENT) and "enum" in transforms
 
 
 def _descend(node: Node | None, tags: Iterable[str]) -> list[Node]:

@@ -32,7 +32,7 @@ from pipelines.common.partitions import PartitionProgress, partition_label, peak
 from pipelines.xml_mapping.contract import PROCESSING_LOG
 from pipelines.xml_mapping.documents import INSERTION, VALIDATION, Failure, Router, reason
 from pipelines.xml_mapping.mapper import CONTACT, CompiledContract, MappedApplication
-from pipelines.xml_mapping.schema import STATUS_FAILED, STATUS_SUCCESS, TargetSchema
+from pipelines.xml_mapping.schema import STATUS_FAILED, STATUS_SUCCESS, TargetSchema, check_target
 
 log = logging.getLogger(__name__)
 
@@ -394,8 +394,10 @@ class _Partition:
 
 def map_partition(engine: sa.Engine, contracts: list[CompiledContract], target: TargetSchema,
                   spec: MappingSpec) -> MappingMetrics:
-    """Map one partition and return its metrics. Bad settings raise ``MappingRunError`` before any write."""
+    """Map one partition and return its metrics. Bad settings raise ``MappingRunError``, existing target tables
+    that do not match the contracts ``TargetSchemaMismatch``, both before any write."""
     spec = spec.validated()
+    check_target(engine, target)  # a table that cannot take the contract's values refuses the partition here
     metrics = MappingMetrics(mod=spec.mod, rem=spec.rem, batch=spec.batch)
     started = time.monotonic()
     partition = _Partition(engine, spec, contracts, target, metrics)

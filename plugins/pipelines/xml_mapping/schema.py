@@ -18,6 +18,8 @@ from sqlalchemy.dialects import mssql
 from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 
 from pipelines.appxml.tables import UtcNow
+from pipelines.common.errors import PermanentError
+from pipelines.common.paths import read_sql
 from pipelines.xml_mapping.contract import PROCESSING_LOG, Mapping
 from pipelines.xml_mapping.mapper import ADDRESS, CONTACT, EMPLOYMENT, CompiledContract
 
@@ -30,6 +32,7 @@ _TEXT_MAX = sa.UnicodeText().with_variant(mssql.NVARCHAR(), "mssql")
 _DATETIME = sa.DateTime().with_variant(mssql.DATETIME2(), "mssql")
 _BIT = sa.SmallInteger().with_variant(mssql.BIT(), "mssql")
 _TINYINT = sa.SmallInteger().with_variant(mssql.TINYINT(), "mssql")
+_LOCK_SQL = {"mssql": "mssql/xml_mapping/lock_target_ddl.sql", "postgresql": "postgres/xml_mapping/lock_target_ddl.sql"}
 
 
 def column_type(data_type: str, data_length: int | None) -> sa.types.TypeEngine:
@@ -243,10 +246,127 @@ def ddl_statements(target: TargetSchema, dialect: sa.Dialect) -> list[str]:
     return statements
 
 
+def ddl_lock(dialect_name: str, schema: str) -> sa.TextClause | None:
+    """The statement that serialises the target DDL of one schema (None where there is no server: SQLite)."""
+    file_name = _LOCK_SQL.get(dialect_name)
+    if file_name is None:
+        return None
+    text = "\n".join(line for line in read_sql(file_name).splitlines() if not line.lstrip().startswith("--"))
+    return sa.text(text.strip().rstrip(";")).bindparams(resource=f"xml_mapping_ddl:{schema}")
+
+
 def ensure_schema(engine: sa.Engine, target: TargetSchema) -> None:
-    """Create the schema and every missing table and index; existing tables are left as they are."""
+    """Create the schema and every missing table and index; existing tables are left as they are.
+
+    Workers started at the same moment all find the schema missing: the DDL runs under a lock held until
+    the transaction ends, and the existence checks run after it is granted, so the later workers find what
+    the first one created instead of colliding on it."""
+    lock = ddl_lock(engine.dialect.name, target.schema)
     with engine.begin() as conn:
+        if lock is not None:
+            conn.execute(lock)
         if engine.dialect.name != "sqlite" and not sa.inspect(conn).has_schema(target.schema):
             conn.execute(CreateSchema(target.schema))
         target.metadata.create_all(conn, checkfirst=True)
     log.info("Target schema %s ready: %d tables", target.schema, len(target.tables))
+
+
+# -- the live tables against the contracts ----------------------------------------------------------------
+class TargetSchemaMismatch(PermanentError):
+    """Existing target tables that cannot hold what the contracts write; one line listing every column."""
+
+
+_INTEGER_BYTES = ((mssql.TINYINT, 1), (sa.SmallInteger, 2), (sa.BigInteger, 8), (sa.Integer, 4))
+
+
+def _kind(type_: sa.types.TypeEngine) -> str:
+    if isinstance(type_, (mssql.BIT, sa.Boolean)):
+        return "bit"
+    for name, base in (("integer", sa.Integer), ("decimal", sa.Numeric), ("datetime", sa.DateTime),
+                       ("date", sa.Date), ("string", sa.String)):
+        if isinstance(type_, base) and not isinstance(type_, sa.Float):
+            return name
+    return type(type_).__name__.lower()
+
+
+def _integer_bytes(type_: sa.types.TypeEngine) -> int:
+    return next(size for base, size in _INTEGER_BYTES if isinstance(type_, base))
+
+
+def _type_problem(wanted: sa.types.TypeEngine, live: sa.types.TypeEngine, dialect: sa.Dialect) -> bool:
+    """Whether the live type could refuse, cut, round or re-encode a value of the contract's type. A wider
+    integer, a longer string or more integer digits is fine; anything else that differs is not."""
+    kind = _kind(wanted)
+    if _kind(live) != kind:
+        return True
+    if kind == "integer":
+        return _integer_bytes(live) < _integer_bytes(wanted)
+    if kind == "string":
+        national = dialect.name != "mssql" or isinstance(live, (sa.NVARCHAR, sa.NCHAR, mssql.NTEXT))
+        wanted_length, live_length = wanted.length, live.length  # type: ignore[attr-defined]
+        too_short = live_length is not None and (wanted_length is None or live_length < wanted_length)
+        return too_short or not national
+    if kind == "decimal":
+        scale, live_scale = wanted.scale or 0, live.scale or 0  # type: ignore[attr-defined]
+        digits = (wanted.precision or 0) - scale  # type: ignore[attr-defined]
+        return live_scale != scale or (live.precision is not None and live.precision - live_scale < digits)  # type: ignore[attr-defined]
+    if kind == "datetime":
+        precise = dialect.name != "mssql" or isinstance(live, mssql.DATETIME2)
+        return not precise or bool(getattr(live, "timezone", False))
+    return False
+
+
+def _described(type_: sa.types.TypeEngine, nullable: bool, dialect: sa.Dialect) -> str:
+    return f"{type_.compile(dialect=dialect)} {'NULL' if nullable else 'NOT NULL'}"
+
+
+def schema_mismatches(conn: sa.Connection, target: TargetSchema) -> list[str]:
+    """``table.column: contract vs database`` for every column of an existing target table that differs in
+    type, length, precision or nullability (NOT NULL where the contract allows NULL); missing tables are not
+    listed (they are created)."""
+    dialect = conn.dialect
+    inspector = sa.inspect(conn)
+    schema = None if dialect.name == "sqlite" else target.schema
+    problems = []
+    for name in target.order:
+        table = target.tables[name]
+        if not inspector.has_table(name, schema=schema):
+            continue
+        live = {column["name"].lower(): column for column in inspector.get_columns(name, schema=schema)}
+        for column in table.columns:
+            problem = _column_problem(column, live.get(column.name.lower()), dialect)
+            if problem:
+                problems.append(f"{name}.{column.name}: {problem}")
+    return problems
+
+
+def _column_problem(column: sa.Column, found: dict | None, dialect: sa.Dialect) -> str | None:
+    """``contract vs database`` when the live column cannot take what the contract writes, else None."""
+    wanted = column.type.dialect_impl(dialect)
+    contract = _described(wanted, bool(column.nullable), dialect)
+    if found is None:
+        return f"{contract} vs (missing)"
+    if _type_problem(wanted, found["type"], dialect) or (column.nullable and not found["nullable"]):
+        return f"{contract} vs {_described(found['type'], found['nullable'], dialect)}"
+    return None
+
+
+def target_report(engine: sa.Engine, target: TargetSchema) -> dict[str, object]:
+    """What a run would find, for DBAs preparing a target (nothing is written): the tables it would create and
+    the columns that would refuse the partition."""
+    schema = None if engine.dialect.name == "sqlite" else target.schema
+    with engine.connect() as conn:
+        inspector = sa.inspect(conn)
+        missing = [name for name in target.order if not inspector.has_table(name, schema=schema)]
+        mismatches = schema_mismatches(conn, target)
+    return {"schema": target.schema, "tables": len(target.order), "missing_tables": missing,
+            "mismatched_columns": mismatches}
+
+
+def check_target(engine: sa.Engine, target: TargetSchema) -> None:
+    """Refuse to write into existing tables that do not match the contracts, naming every mismatched column."""
+    with engine.connect() as conn:
+        problems = schema_mismatches(conn, target)
+    if problems:
+        raise TargetSchemaMismatch(f"{len(problems)} column(s) of schema {target.schema} do not match the "
+                                   f"contracts: {'; '.join(problems)}")

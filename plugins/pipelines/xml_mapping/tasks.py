@@ -12,7 +12,7 @@ from pipelines.common.errors import fail_without_retry, require_connection
 from pipelines.common.partitions import partition_label
 from pipelines.xml_mapping.config import load_contracts, load_settings
 from pipelines.xml_mapping.pipeline import MappingRunError, MappingSpec, map_partition
-from pipelines.xml_mapping.schema import build_schema, ensure_schema
+from pipelines.xml_mapping.schema import build_schema, ensure_schema, target_report
 
 log = logging.getLogger(__name__)
 TOP_REASONS = 5
@@ -37,7 +37,23 @@ def plan(params: dict[str, Any]) -> list[dict[str, Any]]:
         _spec(entry, settings.source_table, settings.source_column).validated()
     log.info("Mapping %d partition(s) of %d with %s", len(entries), workers,
              ", ".join(contract.name for contract in contracts))
+    report_target(settings.conn_id, contracts)
     return entries
+
+
+def report_target(conn_id: str, contracts: list) -> dict[str, Any]:
+    """Log what the run will find in the target (tables to create, columns that will refuse the partitions),
+    for the DBA; it refuses nothing itself: the partitions do, before writing."""
+    engine = engine_from_conn_id(conn_id)
+    try:
+        found = target_report(engine, build_schema(contracts, engine.dialect.name))
+    finally:
+        engine.dispose()
+    log.info("Target schema %s: %d of %d tables to create%s", found["schema"], len(found["missing_tables"]),
+             found["tables"], f" ({', '.join(found['missing_tables'])})" if found["missing_tables"] else "")
+    for line in found["mismatched_columns"]:
+        log.warning("Target column does not match the contracts (its partitions will be refused): %s", line)
+    return found
 
 
 def _spec(entry: dict[str, Any], source_table: str, source_column: str, session_id: str | None = None

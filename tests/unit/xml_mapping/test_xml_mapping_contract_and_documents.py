@@ -115,6 +115,11 @@ def test_rl_documents_go_to_the_rl_contract(router):
      b'<Provenir><Request ID="7"><CustData><application first="&b;"/></CustData></Request></Provenir>',
      VALIDATION, "DOCTYPE"),
     (b'<!DOCTYPE Provenir SYSTEM "http://127.0.0.1:9/evil.dtd"><Provenir/>', VALIDATION, "DOCTYPE"),
+    # An external entity inside an attribute: libxml2 refuses the document itself, still for its DTD.
+    (b'<?xml version="1.0"?>\n<!-- x --><!DOCTYPE Provenir [<!ENTITY ext SYSTEM "file:///etc/hostname">]>'
+     b'<Provenir><Request ID="7" note="&ext;"/></Provenir>', VALIDATION, "DOCTYPE"),
+    ('<!DOCTYPE Provenir [<!ENTITY ext SYSTEM "file:///etc/hostname">]><Provenir a="&ext;"/>', VALIDATION,
+     "DOCTYPE"),
     (document('<contact con_id="1" ac_role_tp_c="PR" first_name="A"/>')[:60], PARSING, "not well-formed"),
     (b"", VALIDATION, "empty"),
     (None, VALIDATION, "empty"),

@@ -6,10 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects import mssql
 
 from pipelines.xml_mapping.contract import load_contract
 from pipelines.xml_mapping.mapper import CompiledContract
-from pipelines.xml_mapping.schema import build_schema, ddl_statements
+from pipelines.xml_mapping.schema import _column_problem, build_schema, ddl_lock, ddl_statements
 from tests.support.appxml_checks import dialect_for
 
 CONTRACTS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus" / "xml_mapping"
@@ -74,3 +76,43 @@ def test_the_original_contracts_give_13_and_17_tables():
     both = ddl_statements(build_schema([cc, rl], "mssql"), dialect_for("mssql"))
     assert "iovation_blackbox NVARCHAR(max) NULL" in create_table(both, "app_transactional_cc")
     assert "sub_type_enum SMALLINT NULL" in create_table(both, "app_base")  # rl's column in the shared table
+
+
+@pytest.mark.parametrize(("dialect_name", "expected"), [
+    ("mssql", "EXEC @granted = sp_getapplock @Resource = 'xml_mapping_ddl:migration', @LockMode = N'Exclusive', "
+              "@LockOwner = N'Transaction', @LockTimeout = 600000;"),
+    ("postgresql", "SELECT pg_advisory_xact_lock(hashtext('xml_mapping_ddl:migration'))"),
+])
+def test_the_target_ddl_runs_under_one_transaction_lock_per_schema(dialect_name, expected):
+    """Workers started at once serialise their DDL on one named lock, released with the transaction; on SQL
+    Server a lock not granted is an error, not DDL run without it."""
+    sql = " ".join(str(ddl_lock(dialect_name, "migration").compile(
+        dialect=dialect_for(dialect_name), compile_kwargs={"literal_binds": True})).split())
+
+    assert expected in sql
+    if dialect_name == "mssql":
+        assert sql.endswith("IF @granted < 0 THROW 51000, N'the target DDL lock (sp_getapplock) was not granted "
+                            "within 10 minutes', 1")
+    assert ddl_lock("sqlite", "migration") is None
+
+
+@pytest.mark.parametrize(("contract", "live", "refused"), [
+    (sa.Unicode(50), mssql.NVARCHAR(50), False),
+    (sa.Unicode(50), mssql.NVARCHAR(None), False),  # NVARCHAR(MAX) holds any length
+    (sa.Unicode(50), mssql.NVARCHAR(40), True),
+    (sa.Unicode(50), sa.VARCHAR(50), True),  # not national: characters outside the code page would change
+    (sa.Numeric(18, 2), sa.Numeric(18, 4), True),  # another scale rounds or pads
+    (sa.Numeric(18, 2), sa.Numeric(20, 2), False),
+    (sa.DateTime().with_variant(mssql.DATETIME2(), "mssql"), sa.DATETIME(), True),  # rounds to 1/300 s
+    (sa.DateTime().with_variant(mssql.DATETIME2(), "mssql"), mssql.DATETIME2(), False),
+    (sa.SmallInteger(), mssql.TINYINT(), True),
+    (sa.SmallInteger(), sa.Integer(), False),
+    (sa.SmallInteger().with_variant(mssql.BIT(), "mssql"), mssql.BIT(), False),
+    (sa.Integer(), mssql.BIT(), True),
+])
+def test_sql_server_columns_that_would_change_a_value_are_mismatches(contract, live, refused):
+    """The comparison as SQL Server reflects its columns (no server here: the reflected types are built)."""
+    column = sa.Column("c", contract, nullable=True)
+    problem = _column_problem(column, {"type": live, "nullable": True}, dialect_for("mssql"))
+
+    assert (problem is not None) == refused
