@@ -9,6 +9,7 @@ from typing import Any
 
 from pipelines.appxml.engines import engine_from_conn_id
 from pipelines.common.errors import fail_without_retry, require_connection
+from pipelines.common.mapped import mapped_results
 from pipelines.common.partitions import partition_label
 from pipelines.xml_mapping.config import load_contracts, load_settings
 from pipelines.xml_mapping.pipeline import MappingRunError, MappingSpec, map_partition
@@ -91,7 +92,7 @@ def map_one_partition(entry: dict[str, Any], run_id: str = "") -> dict[str, Any]
 
 def summarize(partitions: list[dict[str, Any]]) -> dict[str, Any]:
     """Applications mapped and failed, failures by stage with the most frequent reasons, rows per table."""
-    partitions = list(partitions)
+    partitions = mapped_results(partitions)
     stages: Counter = Counter()
     reasons: Counter = Counter()
     rows: Counter = Counter()

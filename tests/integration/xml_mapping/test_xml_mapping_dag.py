@@ -10,8 +10,9 @@ RUN = {"workers": 2, "batch": 9, "limit": 0, "remainders": None, "retry_failed":
 
 
 def test_two_partitions_map_both_products_and_a_rerun_adds_nothing(mapping_db, mapping_dag, dag_runner,
-                                                                   slack_webhook):
+                                                                   slack_webhook, capfd):
     result = dag_runner(mapping_dag, RUN)
+    assert "XCom not found" not in capfd.readouterr().out  # the summary reads the results without a miss
 
     assert result.state == "success", result.task_states
     assert sorted(result.rendered_map_indexes[("map_partition", i)] for i in range(2)) == ["rem=0/2", "rem=1/2"]
