@@ -81,6 +81,8 @@ class StageMetrics(Record):
     total_rows: int | None = None  # the target's whole-table count, when the stage took it anyway
     copy_seconds: float | None = None
     deleted: int = 0  # rows deleted at the source, removed from this stage's target
+    # Cells this stage changed by a documented conversion, {column: {kind: cells}} (README "Conversions").
+    conversions: dict[str, dict[str, int]] = Field(default_factory=dict)
 
 
 class Counts(Record):
@@ -100,6 +102,7 @@ class Counts(Record):
     deleted_replica: int = 0
     deleted_raw: int = 0
     deleted_public: int = 0
+    conversions: dict[str, dict[str, int]] = Field(default_factory=dict)  # the load's, {column: {kind: cells}}
 
     def problems(self) -> list[str]:
         """Every disagreement, as ``table T: what: a=N b=M`` lines."""
@@ -142,6 +145,10 @@ class TableRun(Record):
     def deleted(self, name: Stage) -> int:
         stage = self.stages.get(name)
         return stage.deleted if stage else 0
+
+    def conversions(self, name: Stage) -> dict[str, dict[str, int]]:
+        stage = self.stages.get(name)
+        return stage.conversions if stage else {}
 
     def rebuilt(self, name: Stage) -> bool:
         stage = self.stages.get(name)

@@ -291,7 +291,7 @@ def summarize(planned: list[TablePlan] | None, results: list[TableRun]) -> list[
     """Per table: strategy and mode, rows per stage, duration and rows/s per stage; logged as a table.
     Planned tables without a validated result are listed as not completed."""
     done = {r.table for r in results}
-    header = ("table", "strategy", "mode", *STAGES, "deleted", "seconds", "validated")
+    header = ("table", "strategy", "mode", *STAGES, "deleted", "converted", "seconds", "validated")
     rows: list[tuple[str, ...]] = [header]
     lines = []
     for entry in [summary_row(r) for r in results] + [
@@ -301,7 +301,8 @@ def summarize(planned: list[TablePlan] | None, results: list[TableRun]) -> list[
         cells = [f"{s['rows']:,} in {s['seconds']:.1f}s ({s['rows_per_second']:,}/s)" if (s := entry["stages"].get(
             name)) else "-" for name in STAGES]
         deleted = "/".join(str(n) for n in entry["deleted"].values()) if "deleted" in entry else "-"
-        rows.append((entry["table"], entry["strategy"], str(entry["mode"]), *cells, deleted,
+        converted = str(sum(n for kinds in entry.get("conversions", {}).values() for n in kinds.values()))
+        rows.append((entry["table"], entry["strategy"], str(entry["mode"]), *cells, deleted, converted,
                      f"{entry['seconds']:.1f}", "yes" if entry["validated"] else "no"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     log.info("summary:\n%s", "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows))
@@ -318,7 +319,8 @@ def summary_row(run: TableRun) -> dict[str, Any]:
     # Rows deleted at the source and removed from replica / raw / public by this run.
     deleted = {"replica": run.deleted("extract"), "raw": run.deleted("load"), "public": run.deleted("transform")}
     return {"table": run.table, "strategy": run.strategy, "mode": run.mode, "validated": run.validation is not None,
-            "stages": stages, "deleted": deleted, "seconds": round(sum(s["seconds"] for s in stages.values()), 3)}
+            "stages": stages, "deleted": deleted, "conversions": run.conversions("load"),
+            "seconds": round(sum(s["seconds"] for s in stages.values()), 3)}
 
 
 def finish(planned: list[TablePlan] | None, validated: list[TableRun]) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ so source and replica totals may differ there (logged, not failed).
 
 from __future__ import annotations
 
+import json
 import logging
 
 from pipelines.common.paths import read_sql
@@ -38,7 +39,7 @@ def count_table(run: TableRun, ids: ConnIds = DEFAULT_IDS) -> Counts:
                   window_start=window.label if window else None, changed_source=changed_source,
                   changed_replica=changed_replica, changed_raw=changed_raw,
                   deleted_replica=run.deleted("extract"), deleted_raw=run.deleted("load"),
-                  deleted_public=run.deleted("transform"))
+                  deleted_public=run.deleted("transform"), conversions=run.conversions("load"))
 
 
 def record(counts: Counts, run_id: str, problems: list[str], ids: ConnIds = DEFAULT_IDS) -> None:
@@ -46,11 +47,14 @@ def record(counts: Counts, run_id: str, problems: list[str], ids: ConnIds = DEFA
         execute(replica, read_sql("mysql/opendental/validation_table.sql"))
         if not scalar(replica, read_sql("mysql/opendental/validation_columns.sql")):
             execute(replica, read_sql("mysql/opendental/validation_upgrade.sql"))
+        if not scalar(replica, read_sql("mysql/opendental/validation_conversions_column.sql")):
+            execute(replica, read_sql("mysql/opendental/validation_upgrade_conversions.sql"))
         with replica.cursor() as cur:
             cur.execute(read_sql("mysql/opendental/validation_put.sql"), {
                 **counts.model_dump(exclude={"mode", "table"}),
                 "table": counts.table, "run_id": run_id, "ok": not problems,
                 "problem": "; ".join(problems)[:500] or None,
+                "conversions": json.dumps(counts.conversions, sort_keys=True),
             })
 
 

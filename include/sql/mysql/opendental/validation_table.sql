@@ -17,5 +17,7 @@ CREATE TABLE IF NOT EXISTS `etl_run_validation` (
   `ok` tinyint(1) NOT NULL,
   `problem` varchar(500) DEFAULT NULL,
   `checked_at` datetime NOT NULL,
+  -- cells the load changed by a documented conversion, JSON {"Column": {"nul_removed": n, "zero_date": m}}
+  `conversions` text DEFAULT NULL,
   PRIMARY KEY (`run_id`, `table_name`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
