@@ -103,32 +103,28 @@ def is_zero_date(text: str) -> bool:
     return text[:10] < "0001-01-02" or text[5:7] == "00" or text[8:10] == "00"
 
 
-def documented(column: hostile.ProbeColumn, value: Any) -> Any:
-    """The replica's value as raw must hold it, in the comparable form of ``raw_form``."""
+def comparable(column: hostile.ProbeColumn, value: Any) -> Any:
+    """A fetched ``replica_form``/``raw_form`` value as a Python value compared with ``==``."""
     if value is None:
         return None
     if column.kind in ("number", "bit"):
         return Decimal(value)
     if column.kind == "float":
-        return repr(value)
-    if column.kind in ("date", "datetime"):
-        return None if is_zero_date(value) else (value if len(value) != 19 else value + ".000000")
-    if column.kind == "text":
-        return bytes.fromhex(value).replace(b"\x00", b"")
-    if column.kind == "blob":
+        return repr(value)  # repr round-trips a double exactly, and keeps the sign of zero
+    if column.kind in ("text", "blob"):
         return bytes.fromhex(value)
     return value
 
 
-def comparable(column: hostile.ProbeColumn, value: Any) -> Any:
+def documented(column: hostile.ProbeColumn, value: Any) -> Any:
+    """The replica's value as raw must hold it: the README's conversions, and nothing else."""
+    value = comparable(column, value)
     if value is None:
         return None
-    if column.kind in ("number", "bit"):
-        return Decimal(value)
-    if column.kind == "float":
-        return repr(value)
-    if column.kind in ("text", "blob"):
-        return bytes.fromhex(value)
+    if column.kind == "text":
+        return value.replace(b"\x00", b"")
+    if column.kind in ("date", "datetime"):
+        return None if is_zero_date(value) else (value + ".000000" if len(value) == 19 else value)
     return value
 
 
