@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from devtools.opendental import hostile
+from pipelines.common.paths import read_sql
 from pipelines.opendental.config import load_settings
 from pipelines.opendental.extract import extract_table
 from pipelines.opendental.identifiers import mysql_ident, pg_ident, snake_case
@@ -230,3 +231,27 @@ def test_a_raw_table_with_the_old_types_is_rebuilt_and_public_follows(copied):
     assert (run.stage("load").mode, run.stage("transform").mode) == ("full", "full")
     assert raw_differences(stack) == []
     assert public_differences(stack) == []
+
+
+def test_an_older_validation_table_gets_the_conversions_column_at_the_end(stack):
+    # etl_run_validation as it was before conversions were recorded (this file's DDL without that column).
+    older = "\n".join(line for line in read_sql("mysql/opendental/validation_table.sql").splitlines()
+                      if "conversions" not in line)
+    conn = stack.replica.connect()
+    try:
+        conn.cursor().execute(older)
+    finally:
+        conn.close()
+    conn = stack.source.connect()
+    try:
+        hostile.create(conn)
+    finally:
+        conn.close()
+    run_pipeline("exact-types-5")
+    columns = [r[0] for r in stack.mysql_rows(stack.replica, "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
+                                              "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'etl_run_validation' "
+                                              "ORDER BY ORDINAL_POSITION")]
+    assert columns[-2:] == ["checked_at", "conversions"]
+    [(recorded,)] = stack.mysql_rows(stack.replica, "SELECT conversions FROM etl_run_validation WHERE run_id = %s",
+                                     ["exact-types-5"])
+    assert json.loads(recorded) == hostile.PLANTED_CONVERSIONS
