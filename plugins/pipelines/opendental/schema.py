@@ -142,7 +142,8 @@ def pg_type(col: Column) -> str:
     if t == "bigint":
         return "numeric(20,0)" if col.unsigned else "bigint"
     if t == "bit":
-        return "bigint"
+        # BIT(64) holds 0..2^64-1: bigint overflows at 2^63, numeric(20,0) holds every value exactly.
+        return "numeric(20,0)"
     if t in DECIMAL_TYPES:
         return f"numeric({col.precision or 10},{col.scale or 0})"
     if t == "float":
@@ -156,7 +157,8 @@ def pg_type(col: Column) -> str:
     if t in TIMESTAMP_TYPES:
         return "timestamp with time zone"
     if t in TIME_TYPES:
-        return "time without time zone"
+        # MySQL TIME is a signed duration (-838:59:59..838:59:59); PostgreSQL time holds one day only.
+        return "interval"
     if t in CHAR_TYPES and col.char_length:
         return f"character varying({col.char_length})"
     if t in BINARY_TYPES:
@@ -192,12 +194,25 @@ def _zero_date_guard(col: Column) -> str:
     return f"{ident} < '0001-01-02 00:00:00' OR MONTH({ident}) = 0 OR DAYOFMONTH({ident}) = 0"
 
 
+def exact_float_expr(col: Column) -> str:
+    """The FLOAT/DOUBLE value as text that reads back to the same bits.
+
+    MariaDB prints a DOUBLE in its shortest round-trip form but a FLOAT with 6 significant digits
+    (16777216 -> 16777200); widened to DOUBLE first, a FLOAT prints every digit of its exact value, which
+    MariaDB's FLOAT and PostgreSQL's real both round back to the original. (MariaDB stores -0.0 as 0, so
+    there is no sign of zero to carry.)"""
+    ident = mysql_ident(col.name)
+    return f"CAST({ident} AS DOUBLE)" if col.data_type == "float" else ident
+
+
 def insert_value_expr(col: Column) -> str:
     """SQL literal of the column's value, for a multi-row INSERT into the replica (exact copy)."""
     ident = mysql_ident(col.name)
     if col.data_type in BINARY_TYPES:
         return f"IF({ident} IS NULL, 'NULL', CONCAT('X''', HEX({ident}), ''''))"
-    if col.data_type in INTEGER_TYPES | DECIMAL_TYPES | FLOAT_TYPES:
+    if col.data_type in FLOAT_TYPES:
+        return f"IFNULL({exact_float_expr(col)}, 'NULL')"
+    if col.data_type in INTEGER_TYPES | DECIMAL_TYPES:
         return f"IFNULL({ident}, 'NULL')"
     if col.data_type == "bit":
         return f"IFNULL({ident} + 0, 'NULL')"
@@ -217,7 +232,9 @@ def csv_value_expr(col: Column) -> str:
     t = col.data_type
     if t in BINARY_TYPES:
         return f"IF({ident} IS NULL, '', CONCAT('\\\\x', HEX({ident})))"
-    if t in INTEGER_TYPES | DECIMAL_TYPES | FLOAT_TYPES:
+    if t in FLOAT_TYPES:
+        return f"IFNULL({exact_float_expr(col)}, '')"
+    if t in INTEGER_TYPES | DECIMAL_TYPES:
         return f"IFNULL({ident}, '')"
     if t == "bit":
         return f"IFNULL({ident} + 0, '')"
@@ -225,13 +242,53 @@ def csv_value_expr(col: Column) -> str:
         value = f"CONCAT({ident}, '+00')" if t in TIMESTAMP_TYPES else ident
         return f"IF({ident} IS NULL OR {_zero_date_guard(col)}, '', {value})"
     if t in TIME_TYPES:
-        # PostgreSQL's time holds one day; MySQL durations outside it have no faithful time value.
-        return f"IF({ident} IS NULL OR {ident} < '00:00:00' OR {ident} >= '24:00:00', '', {ident})"
-    # NUL cannot be stored in PostgreSQL text; everything else is kept byte for byte.
+        # '[-]hhh:mm:ss[.ffffff]' is also PostgreSQL interval input, sign applying to the whole value.
+        return f"IFNULL({ident}, '')"
+    # NUL cannot be stored in PostgreSQL text: removed, and counted (see conversion_flags_expr).
     return f"IF({ident} IS NULL, '', CONCAT('\"', REPLACE(REPLACE({ident}, CHAR(0), ''), '\"', '\"\"'), '\"'))"
 
 
 def csv_row_expr(schema: TableSchema) -> str:
     parts = ", ".join(csv_value_expr(c) for c in schema.columns)
     return f"CAST(CONCAT_WS(',', {parts}) AS BINARY)"
+
+
+# --- Lossy conversions on the way to raw, counted per column ---------------------------------------------
+
+NUL_REMOVED = "nul_removed"
+ZERO_DATE = "zero_date"
+_FLAG_KINDS = {"n": NUL_REMOVED, "z": ZERO_DATE}
+
+
+def is_text_encoded(col: Column) -> bool:
+    """Columns that travel to raw as quoted text (the CSV encoder's last branch)."""
+    t = col.data_type
+    return not (t in BINARY_TYPES | INTEGER_TYPES | DECIMAL_TYPES | FLOAT_TYPES | TIME_TYPES or t == "bit"
+                or col.is_temporal)
+
+
+def _conversion_flag(index: int, col: Column) -> str | None:
+    """``'<index><kind>'`` when this cell of the row is changed on its way to raw, else NULL."""
+    ident = mysql_ident(col.name)
+    if col.is_temporal:
+        return f"IF({ident} IS NOT NULL AND ({_zero_date_guard(col)}), '{index}z', NULL)"
+    if is_text_encoded(col):
+        return f"IF(LOCATE(CHAR(0), {ident}) > 0, '{index}n', NULL)"
+    return None
+
+
+def conversion_flags_expr(schema: TableSchema) -> str:
+    """Per row, which cells the CSV encoder changes (``'3z,7n'``), or NULL for an exact row: computed in
+    the same streaming SELECT as the CSV line, so counting costs no extra scan."""
+    flags = [f for i, c in enumerate(schema.columns) if (f := _conversion_flag(i, c))]
+    return f"NULLIF(CONCAT_WS(',', {', '.join(flags)}), '')" if flags else "NULL"
+
+
+def conversion_counts(schema: TableSchema, flag_counts: dict[str, int]) -> dict[str, dict[str, int]]:
+    """``{column: {kind: cells}}`` from the tallied per-row flags (``{'3z': 2, '7n': 1}``)."""
+    counts: dict[str, dict[str, int]] = {}
+    for flag, cells in sorted(flag_counts.items()):
+        column = schema.columns[int(flag[:-1])].name
+        counts.setdefault(column, {})[_FLAG_KINDS[flag[-1]]] = cells
+    return counts
 

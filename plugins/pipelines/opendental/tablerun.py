@@ -83,6 +83,8 @@ class StageMetrics(Record):
     deleted: int = 0  # rows deleted at the source, removed from this stage's target
     verified: int = 0  # source rows whose content was compared with the replica (extract)
     repaired: int = 0  # rows changed in place at the source, rewritten in this stage's target
+    # Cells this stage changed by a documented conversion, {column: {kind: cells}} (README "Conversions").
+    conversions: dict[str, dict[str, int]] = Field(default_factory=dict)
 
 
 class Counts(Record):
@@ -106,6 +108,7 @@ class Counts(Record):
     repaired_replica: int = 0
     repaired_raw: int = 0
     repaired_public: int = 0
+    conversions: dict[str, dict[str, int]] = Field(default_factory=dict)  # the load's, {column: {kind: cells}}
 
     def problems(self) -> list[str]:
         """Every disagreement, as ``table T: what: a=N b=M`` lines."""
@@ -153,6 +156,10 @@ class TableRun(Record):
     def repaired(self, name: Stage) -> int:
         stage = self.stages.get(name)
         return stage.repaired if stage else 0
+
+    def conversions(self, name: Stage) -> dict[str, dict[str, int]]:
+        stage = self.stages.get(name)
+        return stage.conversions if stage else {}
 
     def rebuilt(self, name: Stage) -> bool:
         stage = self.stages.get(name)

@@ -305,8 +305,8 @@ def summarize(planned: list[TablePlan] | None, results: list[TableRun],
     validated result are listed as not completed."""
     done = {r.table for r in results}
     checks = checks or {}
-    header = ("table", "strategy", "mode", *STAGES, "deleted", "verified", "repaired", "checks", "seconds",
-              "validated")
+    header = ("table", "strategy", "mode", *STAGES, "deleted", "verified", "repaired", "converted", "checks",
+              "seconds", "validated")
     rows: list[tuple[str, ...]] = [header]
     lines = []
     for entry in [summary_row(r) for r in results] + [
@@ -319,9 +319,10 @@ def summarize(planned: list[TablePlan] | None, results: list[TableRun],
             name)) else "-" for name in STAGES]
         deleted = "/".join(str(n) for n in entry["deleted"].values()) if "deleted" in entry else "-"
         repaired = "/".join(str(n) for n in entry["repaired"].values()) if "repaired" in entry else "-"
+        converted = str(sum(n for kinds in entry.get("conversions", {}).values() for n in kinds.values()))
         tally = f"{c['passed']} ok, {c['failed']} failed" if (c := entry.get("checks")) else "-"
         rows.append((entry["table"], entry["strategy"], str(entry["mode"]), *cells, deleted,
-                     f"{entry.get('verified', 0):,}", repaired, tally, f"{entry['seconds']:.1f}",
+                     f"{entry.get('verified', 0):,}", repaired, converted, tally, f"{entry['seconds']:.1f}",
                      "yes" if entry["validated"] else "no"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     log.info("summary:\n%s", "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows))
@@ -342,7 +343,8 @@ def summary_row(run: TableRun) -> dict[str, Any]:
     extracted = run.stage("extract")
     return {"table": run.table, "strategy": run.strategy, "mode": run.mode, "validated": run.validation is not None,
             "stages": stages, "deleted": deleted, "verified": extracted.verified if extracted else 0,
-            "repaired": repaired, "seconds": round(sum(s["seconds"] for s in stages.values()), 3)}
+            "repaired": repaired, "conversions": run.conversions("load"),
+            "seconds": round(sum(s["seconds"] for s in stages.values()), 3)}
 
 
 def finish(planned: list[TablePlan] | None, validated: list[TableRun],

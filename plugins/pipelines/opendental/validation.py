@@ -8,6 +8,7 @@ so source and replica totals may differ there (logged, not failed).
 
 from __future__ import annotations
 
+import json
 import logging
 
 from pipelines.common.paths import read_sql
@@ -41,7 +42,7 @@ def count_table(run: TableRun, ids: ConnIds = DEFAULT_IDS) -> Counts:
                   deleted_replica=run.deleted("extract"), deleted_raw=run.deleted("load"),
                   deleted_public=run.deleted("transform"), verified_rows=_verified(run),
                   repaired_replica=run.repaired("extract"), repaired_raw=run.repaired("load"),
-                  repaired_public=run.repaired("transform"))
+                  repaired_public=run.repaired("transform"), conversions=run.conversions("load"))
 
 
 def _verified(run: TableRun) -> int:
@@ -56,11 +57,14 @@ def record(counts: Counts, run_id: str, problems: list[str], ids: ConnIds = DEFA
             execute(replica, read_sql("mysql/opendental/validation_upgrade.sql"))
         if not scalar(replica, read_sql("mysql/opendental/validation_verify_columns.sql")):
             execute(replica, read_sql("mysql/opendental/validation_verify_upgrade.sql"))
+        if not scalar(replica, read_sql("mysql/opendental/validation_conversions_column.sql")):
+            execute(replica, read_sql("mysql/opendental/validation_upgrade_conversions.sql"))
         with replica.cursor() as cur:
             cur.execute(read_sql("mysql/opendental/validation_put.sql"), {
                 **counts.model_dump(exclude={"mode", "table"}),
                 "table": counts.table, "run_id": run_id, "ok": not problems,
                 "problem": "; ".join(problems)[:500] or None,
+                "conversions": json.dumps(counts.conversions, sort_keys=True),
             })
 
 

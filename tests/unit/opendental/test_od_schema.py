@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.opendental.schema import Column, TableSchema, csv_value_expr, insert_value_expr, pg_type
+from pipelines.opendental.schema import (
+    Column,
+    TableSchema,
+    conversion_counts,
+    conversion_flags_expr,
+    csv_value_expr,
+    insert_value_expr,
+    pg_type,
+)
 
 
 @pytest.mark.parametrize(("data_type", "column_type", "expected"), [
@@ -22,7 +30,8 @@ from pipelines.opendental.schema import Column, TableSchema, csv_value_expr, ins
     ("date", "date", "date"),
     ("datetime", "datetime", "timestamp without time zone"),
     ("timestamp", "timestamp", "timestamp with time zone"),
-    ("time", "time", "time without time zone"),
+    ("time", "time", "interval"),
+    ("bit", "bit(64)", "numeric(20,0)"),
     ("text", "text", "text"),
     ("mediumtext", "mediumtext", "text"),
     ("longblob", "longblob", "bytea"),
@@ -52,3 +61,17 @@ def test_encoders_quote_identifiers_and_null_zero_dates():
     assert "'0001-01-02'" in date_expr
     assert "HEX(" in insert_value_expr(Column("Blob", "blob", "blob"))
     assert insert_value_expr(Column("Name", "varchar", "varchar(10)")) == "QUOTE(`Name`)"
+
+
+def test_float_travels_widened_to_double_so_no_digit_is_lost():
+    assert "CAST(`F` AS DOUBLE)" in insert_value_expr(Column("F", "float", "float"))
+    assert "CAST(`F` AS DOUBLE)" in csv_value_expr(Column("F", "float", "float"))
+
+
+def test_conversion_flags_only_for_dates_and_text_and_counted_by_column_name():
+    schema = TableSchema("t", (Column("Id", "bigint", "bigint(20)"), Column("Day", "date", "date"),
+                               Column("Note", "text", "text"), Column("Blob", "blob", "blob")), ("Id",))
+    flags = conversion_flags_expr(schema)
+    assert [t for t in ("'0n'", "'0z'", "'1z'", "'2n'", "'3n'", "'3z'") if t in flags] == ["'1z'", "'2n'"]
+    assert conversion_flags_expr(TableSchema("t", (Column("Id", "bigint", "bigint(20)"),))) == "NULL"
+    assert conversion_counts(schema, {"1z": 3, "2n": 1}) == {"Day": {"zero_date": 3}, "Note": {"nul_removed": 1}}

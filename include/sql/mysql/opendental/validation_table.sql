@@ -21,5 +21,7 @@ CREATE TABLE IF NOT EXISTS `etl_run_validation` (
   `repaired_replica` bigint(20) NOT NULL DEFAULT 0,
   `repaired_raw` bigint(20) NOT NULL DEFAULT 0,
   `repaired_public` bigint(20) NOT NULL DEFAULT 0,
+  -- cells the load changed by a documented conversion, JSON {"Column": {"nul_removed": n, "zero_date": m}}
+  `conversions` text DEFAULT NULL,
   PRIMARY KEY (`run_id`, `table_name`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
