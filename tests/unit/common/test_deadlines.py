@@ -41,7 +41,6 @@ def test_staging_is_late_at_its_configured_hour_after_its_slot():
     ({"deadline_minutes": 60}, "appxml_mapping.dagrun_timeout_minutes: Field required"),
     ({"deadline_minutes": -5, "dagrun_timeout_minutes": 60}, "appxml_mapping.deadline_minutes: Input should be"),
     ({"deadline_minutes": 5, "done_by": "05:00", "dagrun_timeout_minutes": 60}, "not both"),
-    ({"dagrun_timeout_minutes": 60}, "appxml_mapping: set done_by or deadline_minutes"),
 ])
 def test_a_wrong_setting_is_one_line_naming_the_field(deadlines_file, mapping, message):
     settings = yaml.safe_load(deadlines_file.read_text())
