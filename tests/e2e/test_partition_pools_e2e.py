@@ -234,9 +234,14 @@ def plant_stale_run_lock(db: Database) -> None:
 
 
 def asking(running, run: tuple[str, str]) -> dict:
-    """Wait until the run's take_run_lock awaits a human decision; its question (the REST API's hitlDetails)."""
+    """Wait until the run's take_run_lock awaits a human decision, and the scheduler has taken the parked try's
+    end from the executor; its question (the REST API's hitlDetails). A person answers minutes later: an answer
+    within the same second races that executor event on Airflow 3.3.2, which then fails the resumed try."""
     running.wait_until(lambda: running.task_states(*run).get("take_run_lock") == "awaiting_input", 180,
                        "take_run_lock awaiting input", runs=[run])
+    finished = f"TaskInstance Finished: dag_id={run[0]}, task_id=take_run_lock, run_id={run[1]}"
+    running.wait_until(lambda: finished in running.log_tail("scheduler", lines=2000), 120,
+                       "the scheduler saw the parked try end", runs=[run])
     return running.api("GET", f"dags/{run[0]}/dagRuns/{run[1]}/taskInstances/take_run_lock/-1/hitlDetails")
 
 
