@@ -26,7 +26,7 @@ def counts(env: DemoEnv) -> Mapping[str, Any]:
     return {
         "mapped": db.scalar("SELECT COUNT(*) FROM migration.processing_log WHERE status = 'success'"),
         "failed": db.scalar("SELECT COUNT(*) FROM migration.processing_log WHERE status = 'failed'"),
-        "contacts": db.scalar("SELECT COUNT(*) FROM migration.app_contact_base"),
+        "contacts": db.scalar("SELECT COUNT(*) FROM migration.applicant"),
     }
 
 

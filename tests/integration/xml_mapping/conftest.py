@@ -86,14 +86,14 @@ BEGIN
   END IF;
   RETURN NEW;
 END $$;
-CREATE TRIGGER die_on_switch BEFORE INSERT ON migration.app_base
+CREATE TRIGGER die_on_switch BEFORE INSERT ON migration.application
   FOR EACH ROW EXECUTE FUNCTION public.die_on_switch();
 """
 
 
 @pytest.fixture
 def kill_switch(mapping_db):
-    """``kill_switch(app_id)``: the database connection that inserts this application's app_base row dies (a
+    """``kill_switch(app_id)``: the database connection that inserts this application's application row dies (a
     real lost connection, not a raised exception); ``kill_switch(None)`` disarms it."""
     with mapping_db.engine.begin() as conn:
         conn.exec_driver_sql(KILL_SWITCH)

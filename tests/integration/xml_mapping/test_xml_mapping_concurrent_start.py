@@ -86,7 +86,7 @@ def test_four_workers_started_at_once_on_an_empty_target_log_every_application_o
         with engine.connect() as conn:
             logged = conn.exec_driver_sql("SELECT app_id, COUNT(*), MIN(status) FROM migration.processing_log "
                                           "GROUP BY app_id ORDER BY app_id").all()
-            based = conn.exec_driver_sql("SELECT COUNT(*) FROM migration.app_base").scalar()
+            based = conn.exec_driver_sql("SELECT COUNT(*) FROM migration.application").scalar()
         assert [tuple(row) for row in logged] == \
             [(app_id, 1, "success") for app_id in range(FIRST_APP_ID, FIRST_APP_ID + DOCUMENTS)], round_number
         assert based == DOCUMENTS

@@ -20,10 +20,10 @@ def test_two_partitions_map_both_products_and_a_rerun_adds_nothing(mapping_db, m
     assert (summary["processed"], summary["mapped"], summary["failed"]) == (mapping_db.documents,
                                                                               mapping_db.documents, 0)
     products = list(mapping_db.products.values())
-    assert summary["rows_per_table"]["app_pricing_rl"] == products.count("rl") > 0
-    assert summary["rows_per_table"]["app_operational"] == products.count("cc") > 0
+    assert summary["rows_per_table"]["loan_terms"] == products.count("rl") > 0
+    assert summary["rows_per_table"]["application_operations"] == products.count("cc") > 0
     counts = mapping_db.counts()
-    assert counts["processing_log"] == counts["app_base"] == mapping_db.documents
+    assert counts["processing_log"] == counts["application"] == mapping_db.documents
     sessions = {row[0] for row in mapping_db.rows("SELECT session_id FROM migration.processing_log")}
     assert {session.rsplit(":", 1)[-1] for session in sessions} == {"rem=0/2", "rem=1/2"}
     assert slack_webhook.messages == []
@@ -48,7 +48,7 @@ def test_failures_are_summarised_by_stage_with_reasons(mapping_db, mapping_dag, 
     assert summary["failed_app_ids"] == [99001, 99003, 99005]
     reasons = {entry["reason"]: entry["count"] for entry in summary["top_reasons"]}
     assert reasons["validation: Request/@ID # does not match app_id #"] == 1
-    assert mapping_db.scalar("SELECT COUNT(*) FROM migration.app_base WHERE app_id %% 2 = 0") == 0
+    assert mapping_db.scalar("SELECT COUNT(*) FROM migration.application WHERE app_id %% 2 = 0") == 0
 
 
 def test_remainders_outside_the_modulus_fail_the_plan_before_any_write(mapping_db, mapping_dag, dag_runner,

@@ -31,4 +31,4 @@ def test_a_partition_killed_midway_and_run_again_maps_everything_exactly_once(ma
     log = mapping_db.log()
     assert sorted(log) == sorted(mapping_db.products)
     assert all(entries == [("success", None)] for entries in log.values())
-    assert mapping_db.scalar("SELECT COUNT(*) FROM migration.app_base") == mapping_db.documents
+    assert mapping_db.scalar("SELECT COUNT(*) FROM migration.application") == mapping_db.documents

@@ -19,16 +19,16 @@ pytestmark = pytest.mark.integration
 
 # A shorter string, a decimal retyped as an integer, NOT NULL where the contract allows NULL, a missing column.
 DBA_CHANGES = """
-ALTER TABLE migration.app_base ALTER COLUMN campaign_num TYPE varchar(3);
-ALTER TABLE migration.app_operational ALTER COLUMN housing_payment_pr TYPE integer;
-ALTER TABLE migration.app_contact_base ALTER COLUMN home_phone SET NOT NULL;
-ALTER TABLE migration.app_operational DROP COLUMN risk_band;
+ALTER TABLE migration.application ALTER COLUMN campaign_num TYPE varchar(3);
+ALTER TABLE migration.application_operations ALTER COLUMN housing_payment_pr TYPE integer;
+ALTER TABLE migration.applicant ALTER COLUMN home_phone SET NOT NULL;
+ALTER TABLE migration.application_operations DROP COLUMN risk_band;
 """
 MISMATCHES = [
-    "app_base.campaign_num: VARCHAR(6) NOT NULL vs VARCHAR(3) NOT NULL",
-    "app_contact_base.home_phone: VARCHAR(10) NULL vs VARCHAR(10) NOT NULL",
-    "app_operational.risk_band: VARCHAR(20) NULL vs (missing)",
-    "app_operational.housing_payment_pr: NUMERIC(18, 2) NULL vs INTEGER NULL",
+    "application.campaign_num: VARCHAR(6) NOT NULL vs VARCHAR(3) NOT NULL",
+    "applicant.home_phone: VARCHAR(10) NULL vs VARCHAR(10) NOT NULL",
+    "application_operations.risk_band: VARCHAR(20) NULL vs (missing)",
+    "application_operations.housing_payment_pr: NUMERIC(18, 2) NULL vs INTEGER NULL",
 ]
 
 
@@ -69,11 +69,11 @@ def test_the_cli_refuses_with_the_one_line_and_writes_nothing(mapping_db, capsys
 
 def test_wider_columns_and_null_where_the_contract_says_not_null_are_accepted(mapping_db):
     alter(mapping_db, """
-        ALTER TABLE migration.app_base ALTER COLUMN campaign_num TYPE varchar(200);
-        ALTER TABLE migration.app_base ALTER COLUMN campaign_num DROP NOT NULL;
-        ALTER TABLE migration.app_base ALTER COLUMN app_source_enum TYPE bigint;
-        ALTER TABLE migration.app_operational ALTER COLUMN housing_payment_pr TYPE numeric(24, 2);
-        ALTER TABLE migration.app_operational ALTER COLUMN risk_band TYPE text;
+        ALTER TABLE migration.application ALTER COLUMN campaign_num TYPE varchar(200);
+        ALTER TABLE migration.application ALTER COLUMN campaign_num DROP NOT NULL;
+        ALTER TABLE migration.application ALTER COLUMN app_source_enum TYPE bigint;
+        ALTER TABLE migration.application_operations ALTER COLUMN housing_payment_pr TYPE numeric(24, 2);
+        ALTER TABLE migration.application_operations ALTER COLUMN risk_band TYPE text;
     """)
 
     metrics = map_partition(mapping_db.engine, mapping_db.contracts, mapping_db.target, MappingSpec(batch=10))

@@ -28,12 +28,12 @@ def test_every_application_lands_once_and_a_rerun_adds_nothing(mapping_db):
     assert all(entries == [("success", None)] for entries in log.values())
     counts = mapping_db.counts()
     products = list(mapping_db.products.values())
-    assert counts["app_base"] == mapping_db.documents
-    assert counts["app_pricing_rl"] == products.count("rl")
-    assert counts["app_operational"] == products.count("cc")
+    assert counts["application"] == mapping_db.documents
+    assert counts["loan_terms"] == products.count("rl")
+    assert counts["application_operations"] == products.count("cc")
     assert counts["scores"] > 0
-    assert counts["app_collateral"] == products.count("cc")
-    assert metrics.rows_per_table["app_base"] == mapping_db.documents
+    assert counts["collateral_item"] == products.count("cc")
+    assert metrics.rows_per_table["application"] == mapping_db.documents
     assert mapping_db.rows("SELECT DISTINCT session_id FROM migration.processing_log") == [(None,)]
 
     again = run(mapping_db)
@@ -45,7 +45,7 @@ def test_every_application_lands_once_and_a_rerun_adds_nothing(mapping_db):
 def test_partitions_split_the_applications_by_remainder(mapping_db):
     first = run(mapping_db, mod=3, rem=1, session_id="s1")
     assert first.processed == sum(1 for app_id in mapping_db.products if app_id % 3 == 1)
-    assert {row[0] % 3 for row in mapping_db.rows("SELECT app_id FROM migration.app_base")} == {1}
+    assert {row[0] % 3 for row in mapping_db.rows("SELECT app_id FROM migration.application")} == {1}
     limited = run(mapping_db, mod=3, rem=2, limit=4)
     assert limited.processed == 4
     assert mapping_db.rows("SELECT DISTINCT session_id FROM migration.processing_log ORDER BY 1") == [
@@ -74,25 +74,25 @@ def test_bad_documents_are_failed_rows_and_the_batch_goes_on(mapping_db):
     assert log[90004] == [("failed", "validation: Request/@ID 90005 does not match app_id 90004")]
     assert log[90006] == [("success", None)]
     assert metrics.failed_by_stage == {"validation": 3, "parsing": 1}
-    assert mapping_db.rows("SELECT app_id FROM migration.app_base WHERE app_id > 90000") == [(90006,)]
+    assert mapping_db.rows("SELECT app_id FROM migration.application WHERE app_id > 90000") == [(90006,)]
 
 
 def test_a_refused_batch_is_narrowed_to_the_application_that_caused_it(mapping_db):
     culprit = mapping_db.first_app_id + 11
-    with mapping_db.engine.begin() as conn:  # a row already there: the culprit's app_base insert collides
-        conn.exec_driver_sql("INSERT INTO migration.app_base (app_id, receive_date, campaign_num) "
+    with mapping_db.engine.begin() as conn:  # a row already there: the culprit's application insert collides
+        conn.exec_driver_sql("INSERT INTO migration.application (app_id, receive_date, campaign_num) "
                              "VALUES (%s, '2020-01-01', 'X')", (culprit,))
 
     metrics = run(mapping_db, batch=20)
 
     log = mapping_db.log()
-    assert log[culprit] == [("failed", "insertion: UniqueViolation on app_base (SQLSTATE 23505) "
-                                       "constraint PK_app_base")]
+    assert log[culprit] == [("failed", "insertion: UniqueViolation on application (SQLSTATE 23505) "
+                                       "constraint PK_application")]
     assert metrics.succeeded == mapping_db.documents - 1
     assert metrics.failed_by_stage == {"insertion": 1}
     assert all(entries == [("success", None)] for app_id, entries in log.items() if app_id != culprit)
-    assert mapping_db.scalar("SELECT COUNT(*) FROM migration.app_contact_base WHERE app_id = %s", culprit) == 0
-    assert mapping_db.scalar("SELECT COUNT(*) FROM migration.app_base") == mapping_db.documents
+    assert mapping_db.scalar("SELECT COUNT(*) FROM migration.applicant WHERE app_id = %s", culprit) == 0
+    assert mapping_db.scalar("SELECT COUNT(*) FROM migration.application") == mapping_db.documents
 
 
 def test_a_con_id_owned_by_another_application_is_a_failed_row_naming_both(mapping_db):
@@ -108,7 +108,7 @@ def test_a_con_id_owned_by_another_application_is_a_failed_row_naming_both(mappi
     assert log[intruder][0][0] == "failed"  # its second contact (778), if any, is named as well
     assert log[intruder][0][1].startswith(f"validation: con_id 777 belongs to app_id {owner}")
     assert log[twin] == [("failed", f"validation: con_id 777 belongs to app_id {owner}")]
-    assert mapping_db.rows("SELECT app_id FROM migration.app_contact_base WHERE con_id = 777") == [(owner,)]
+    assert mapping_db.rows("SELECT app_id FROM migration.applicant WHERE con_id = 777") == [(owner,)]
 
 
 def test_failed_applications_are_retried_only_when_asked(mapping_db):
@@ -137,7 +137,7 @@ def test_a_partition_that_dies_midway_is_rerun_exactly_once(mapping_db, kill_swi
 
     landed = mapping_db.scalar("SELECT COUNT(*) FROM migration.processing_log")
     assert landed == 28  # four committed batches of seven
-    assert mapping_db.scalar("SELECT COUNT(*) FROM migration.app_base") == 28
+    assert mapping_db.scalar("SELECT COUNT(*) FROM migration.application") == 28
     kill_switch(None)
 
     rerun = run(mapping_db, batch=7)
@@ -146,6 +146,6 @@ def test_a_partition_that_dies_midway_is_rerun_exactly_once(mapping_db, kill_swi
     log = mapping_db.log()
     assert len(log) == mapping_db.documents
     assert all(entries == [("success", None)] for entries in log.values())
-    assert mapping_db.scalar("SELECT COUNT(*) FROM migration.app_base") == mapping_db.documents
-    assert mapping_db.scalar("SELECT COUNT(DISTINCT con_id) FROM migration.app_contact_base") == \
-        mapping_db.scalar("SELECT COUNT(*) FROM migration.app_contact_base")
+    assert mapping_db.scalar("SELECT COUNT(*) FROM migration.application") == mapping_db.documents
+    assert mapping_db.scalar("SELECT COUNT(DISTINCT con_id) FROM migration.applicant") == \
+        mapping_db.scalar("SELECT COUNT(*) FROM migration.applicant")

@@ -37,9 +37,9 @@ def router() -> Router:
     ownership type), as the production contracts map them."""
     doc = copy.deepcopy(json.loads(config_path("xml_mapping/example_cc.json").read_text()))
     doc["mappings"] += [
-        _code_mapping("contact_employment", "b_other_income_source_tp_c", "app_contact_employment",
+        _code_mapping("contact_employment", "b_other_income_source_tp_c", "applicant_employment",
                       "other_income_type_enum"),
-        _code_mapping("contact_address", "ownership_tp_c", "app_contact_address", "ownership_type_enum")]
+        _code_mapping("contact_address", "ownership_tp_c", "applicant_address", "ownership_type_enum")]
     doc["enum_mappings"]["other_income_type_enum"] = {"ALIMONY": 1, "RENTAL": 2}
     doc["enum_mappings"]["ownership_type_enum"] = {"OWN": 1, "RENT": 2}
     return Router([CompiledContract(parse_contract(doc, "example_cc.json"))])
@@ -57,9 +57,9 @@ def test_authu_contact_reads_an_authorised_user_without_a_con_id(router, con_id)
                   f'<contact {con_id} ac_role_tp_c="AUTHU" first_name="A"><app_prod_bcard issue_card_ind="Y"/>'
                   "</contact>")
 
-    assert rows["app_operational"][0]["auth_user_issue_card_flag"] == 1
-    # The contact itself is still no app_contact_base row: it has no con_id.
-    assert [row["con_id"] for row in rows["app_contact_base"]] == [71]
+    assert rows["application_operations"][0]["auth_user_issue_card_flag"] == 1
+    # The contact itself is still no applicant row: it has no con_id.
+    assert [row["con_id"] for row in rows["applicant"]] == [71]
 
 
 def test_authu_contact_is_the_last_authorised_user(router):
@@ -68,7 +68,7 @@ def test_authu_contact_is_the_last_authorised_user(router):
                   '</contact><contact ac_role_tp_c="AUTHU" first_name="B"><app_prod_bcard issue_card_ind="N"/>'
                   "</contact>")
 
-    assert rows["app_operational"][0]["auth_user_issue_card_flag"] == 0
+    assert rows["application_operations"][0]["auth_user_issue_card_flag"] == 0
 
 
 @pytest.mark.parametrize("other", ["PREV", "PATR"])
@@ -78,7 +78,7 @@ def test_last_valid_contact_never_reads_a_former_address_while_a_current_one_exi
     rows = mapped(router, PRIMARY.format(addresses) +
                   '<contact con_id="73" ac_role_tp_c="SEC" first_name="S">' + addresses + "</contact>")
 
-    operational = rows["app_operational"][0]
+    operational = rows["application_operations"][0]
     assert operational["housing_payment_pr"] is None
     assert operational["housing_payment_sec"] is None
 
@@ -89,7 +89,7 @@ def test_last_valid_contact_takes_the_first_current_address_holding_the_value(ro
                  '<contact_address address_tp_c="CURR" residence_monthly_pymnt="725.50"/>'
                  '<contact_address address_tp_c="CURR" residence_monthly_pymnt="800"/>')
 
-    assert mapped(router, PRIMARY.format(addresses))["app_operational"][0]["housing_payment_pr"] == \
+    assert mapped(router, PRIMARY.format(addresses))["application_operations"][0]["housing_payment_pr"] == \
         Decimal("725.50")
 
 
@@ -97,7 +97,8 @@ def test_a_contact_without_a_current_address_falls_back_to_its_last_address(rout
     addresses = ('<contact_address address_tp_c="PREV" residence_monthly_pymnt="100"/>'
                  '<contact_address address_tp_c="PATR" residence_monthly_pymnt="300"/>')
 
-    assert mapped(router, PRIMARY.format(addresses))["app_operational"][0]["housing_payment_pr"] == Decimal("300")
+    operations = mapped(router, PRIMARY.format(addresses))["application_operations"]
+    assert operations[0]["housing_payment_pr"] == Decimal("300")
 
 
 @pytest.mark.parametrize("tp", ["CURR", "PREV"])
@@ -105,14 +106,14 @@ def test_an_employment_of_codes_flags_and_zeros_is_no_row(router, tp):
     employment = (f'<contact_employment employment_tp_c="{tp}" b_other_income_source_tp_c="ALIMONY" '
                   'b_salary="0.00" b_salary_basis_tp_c="ANNUM" b_self_employed_ind="N"/>')
 
-    assert "app_contact_employment" not in mapped(router, PRIMARY.format(employment))
+    assert "applicant_employment" not in mapped(router, PRIMARY.format(employment))
 
 
 @pytest.mark.parametrize("tp", ["CURR", "PREV"])
 def test_an_address_of_codes_alone_is_no_row(router, tp):
     address = f'<contact_address address_tp_c="{tp}" ownership_tp_c="RENT" months_at_residence="0"/>'
 
-    assert "app_contact_address" not in mapped(router, PRIMARY.format(address))
+    assert "applicant_address" not in mapped(router, PRIMARY.format(address))
 
 
 def test_a_code_next_to_an_amount_or_a_name_is_written(router):
@@ -122,8 +123,8 @@ def test_a_code_next_to_an_amount_or_a_name_is_written(router):
         '<contact_address address_tp_c="CURR" ownership_tp_c="OWN" city="SPRINGFIELD"/>')
     rows = mapped(router, body)
 
-    employments = sorted(rows["app_contact_employment"], key=lambda row: row["employment_type_enum"])
+    employments = sorted(rows["applicant_employment"], key=lambda row: row["employment_type_enum"])
     assert [(row["other_income_type_enum"], row["monthly_salary"], row["business_name"]) for row in employments] \
         == [(2, Decimal("1200.00"), None), (1, None, "ACME")]
-    assert [(row["ownership_type_enum"], row["city"]) for row in rows["app_contact_address"]] == \
+    assert [(row["ownership_type_enum"], row["city"]) for row in rows["applicant_address"]] == \
         [(1, "SPRINGFIELD")]

@@ -37,7 +37,7 @@ def broken(example: dict, index: int, **changes) -> dict:
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"mapping_type": ["enumm"]}, "mapping 2 (app_base.app_source_enum): unknown mapping type 'enumm'"),
+    ({"mapping_type": ["enumm"]}, "mapping 2 (application.app_source_enum): unknown mapping type 'enumm'"),
     ({"mapping_type": ["enum"], "enum_name": "nope"}, "enum map 'nope' does not exist"),
     ({"target_table": "app_elsewhere"}, "table 'app_elsewhere' is not in table_insertion_order"),
     ({"mapping_type": ["calculated_field"], "expression": "CASE WHEN a = THEN 1 END"}, "expression does not parse"),
@@ -86,28 +86,28 @@ def test_a_generated_document_maps_every_table_kind(router):
     result = router.map(1001, staged_document(1001, random.Random(5), product="cc"))
     assert not isinstance(result, Failure), result.reason
     rows = result.rows
-    assert rows["app_base"][0]["app_id"] == 1001
-    assert rows["app_contact_base"][0]["con_id"] == 10010
-    assert rows["app_collateral"] == [{"make": "MAGIC TRAILER", "wholesale_value": Decimal("1250.50"),
+    assert rows["application"][0]["app_id"] == 1001
+    assert rows["applicant"][0]["con_id"] == 10010
+    assert rows["collateral_item"] == [{"make": "MAGIC TRAILER", "wholesale_value": Decimal("1250.50"),
                                        "collateral_type_enum": 420, "app_id": 1001, "sort_order": 1}]
-    assert rows["app_warranties"] == [{"merrick_lienholder_flag": 1, "company_name": "GAP CO",
+    assert rows["warranty"] == [{"merrick_lienholder_flag": 1, "company_name": "GAP CO",
                                        "amount": Decimal("499.00"), "app_id": 1001, "warranty_type_enum": 623}]
-    assert rows["app_policy_exceptions"] == [{"app_id": 1001, "policy_exception_type_enum": 630,
+    assert rows["policy_exception"] == [{"app_id": 1001, "policy_exception_type_enum": 630,
                                               "reason_code": "cap", "notes": "one note for all"}]
-    pricing = rows["app_pricing"][0]
+    pricing = rows["card_terms"][0]
     assert (pricing["late_payment_fee"], pricing["annual_fee"]) == (25, 1000)  # digits of $25; 1,000
     assert pricing["statement_date"] == date(2025, 3, 15)
-    address = next(row for row in rows["app_contact_address"] if row["address_type_enum"] == 320)
+    address = next(row for row in rows["applicant_address"] if row["address_type_enum"] == 320)
     assert address["zip"].startswith("0")  # digits of a ZIP keep their leading zero
-    assert sorted(row["address_type_enum"] for row in rows["app_contact_address"]
+    assert sorted(row["address_type_enum"] for row in rows["applicant_address"]
                   if row["con_id"] == 10010) == [320, 321]
 
 
 def test_rl_documents_go_to_the_rl_contract(router):
     result = router.map(2002, staged_document(2002, random.Random(1), product="rl"))
     assert not isinstance(result, Failure)
-    assert set(result.rows) >= {"app_base", "app_contact_base", "app_pricing_rl", "scores"}
-    assert result.rows["app_pricing_rl"][0]["loan_amount"] > 1000
+    assert set(result.rows) >= {"application", "applicant", "loan_terms", "scores"}
+    assert result.rows["loan_terms"][0]["loan_amount"] > 1000
 
 
 @pytest.mark.parametrize(("raw", "stage", "words"), [
@@ -146,17 +146,17 @@ def test_values_that_do_not_convert_are_null_or_the_not_null_default(router):
             '<rmts_info late_payment_fee="" apr="-1,234.565" annual_fee="1e400" statement_date="yesterday"/>')
     result = router.map(7, document(body))
     assert not isinstance(result, Failure), result.reason
-    base = result.rows["app_base"][0]
+    base = result.rows["application"][0]
     assert base["decision_enum"] is None  # a code missing from the enum map, no "" default
     assert base["decision_date"] is None  # an impossible date
     assert base["campaign_num"] == "BLANK"  # empty NOT NULL column: the contract default
     assert result.rows["scores"] == [{"app_id": 7, "score_identifier": "V4", "score": 713}]  # half-up
-    contact = result.rows["app_contact_base"][0]
+    contact = result.rows["applicant"][0]
     assert contact["first_name"] == "UNKNOWN"
     assert contact["last_name"] == "L" * 50  # cut to data_length
     assert contact["ssn"] == "000000000"
     assert contact["birth_date"] == date(1900, 1, 1)  # NOT NULL date that does not convert
-    pricing = result.rows["app_pricing"][0]
+    pricing = result.rows["card_terms"][0]
     assert pricing["purchase_apr"] == Decimal("-1234.57")  # sign and separators, rounded half-up
     assert pricing["annual_fee"] is None and pricing["statement_date"] is None  # noqa: PT018
     assert pricing["late_payment_fee"] is None
@@ -165,9 +165,9 @@ def test_values_that_do_not_convert_are_null_or_the_not_null_default(router):
 def test_a_missing_product_or_contact_element_still_maps_the_application(router):
     result = router.map(7, document(""))
     assert not isinstance(result, Failure)
-    assert result.rows["app_base"][0]["receive_date"] == datetime(2020, 1, 2)
-    assert "app_contact_base" not in result.rows
-    assert "app_collateral" not in result.rows
+    assert result.rows["application"][0]["receive_date"] == datetime(2020, 1, 2)
+    assert "applicant" not in result.rows
+    assert "collateral_item" not in result.rows
 
 
 def test_contacts_are_deduplicated_by_con_id_with_role_priority(router):
@@ -178,4 +178,4 @@ def test_contacts_are_deduplicated_by_con_id_with_role_priority(router):
             '<contact con_id="" ac_role_tp_c="PR" first_name="NOID"/>'
             '<contact con_id="9" ac_role_tp_c="SEC"/>')
     result = router.map(7, document(body))
-    assert [(row["con_id"], row["first_name"]) for row in result.rows["app_contact_base"]] == [(5, "SECOND")]
+    assert [(row["con_id"], row["first_name"]) for row in result.rows["applicant"]] == [(5, "SECOND")]

@@ -47,7 +47,7 @@ def test_multi_row_inserts_narrowing_and_rerun_on_sqlite(engine, contracts):
         failed = "SELECT app_id, failure_reason FROM processing_log WHERE status = 'failed'"
         log = dict(conn.exec_driver_sql(failed).all())
         assert log == {118: "insertion: IntegrityError on scores"}
-        assert conn.exec_driver_sql("SELECT COUNT(*) FROM app_base").scalar() == 39
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM application").scalar() == 39
     assert map_partition(engine, contracts, target, MappingSpec(batch=16)).processed == 0
 
 
