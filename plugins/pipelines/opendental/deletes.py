@@ -6,14 +6,18 @@ tables row by row, source and replica each summarise their keys per key range in
 summaries differ are looked at again, split into narrower ranges, until they are narrow enough to fetch
 their keys from both sides. Keys the replica has and the source no longer has were deleted there.
 
-Found keys wait in ``etl_deleted_keys`` on the replica until every later stage has removed them: extract
-records them and deletes them from the replica, load deletes them from ``raw``, transform from ``public``
-and then forgets them. A stage that fails leaves them pending for its rerun or the next night, and a
-rerun finds nothing twice (the replica no longer has them). Tables need a single integer primary key.
+Found keys wait in ``etl_resync_keys`` on the replica until every later stage is in line, the same pending
+keys content verification (``verify``) leaves for the rows it repairs or deletes: extract records them and
+deletes them from the replica; load and transform each upsert what their input still holds for those keys
+and delete the rest, and transform then forgets them. A stage that fails leaves them pending for its rerun
+or the next night, and a rerun finds nothing twice (the replica no longer has them). Keys are kept as JSON
+arrays of their text form, so composite and non-integer keys travel the same way. This key-range search
+needs a single integer primary key; ``verify`` covers the others.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -40,19 +44,19 @@ KeyRange = tuple[int, int]  # inclusive bounds
 Summary = tuple[int, Any, Any]  # count, sum, xor of crc32
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
 
-def _per_range(select: str, ranges: Sequence[KeyRange], params: Sequence[Any] = ()) -> tuple[str, list[Any]]:
+def per_range(select: str, ranges: Sequence[KeyRange], params: Sequence[Any] = ()) -> tuple[str, list[Any]]:
     """``select`` (ending in a ``BETWEEN %s AND %s`` on the key, maybe followed by more) once per range,
     joined by UNION ALL: each part is a plain index range read, where one WHERE with hundreds of ORs
     would be checked again on every row (30 times slower at 1,000 ranges)."""
     return " UNION ALL ".join([select] * len(ranges)), [v for pair in ranges for v in (*params, *pair)]
 
 
-def _rows(conn: Any, sql: str, params: Sequence[Any]) -> list[tuple]:
+def query_rows(conn: Any, sql: str, params: Sequence[Any]) -> list[tuple]:
     with conn.cursor() as cur:
         cur.execute(sql, params or None)
         return list(cur.fetchall())
@@ -60,7 +64,7 @@ def _rows(conn: Any, sql: str, params: Sequence[Any]) -> list[tuple]:
 
 def key_bounds(conn: Any, table: str, key: str) -> tuple[int, int] | None:
     """Lowest and highest key (None for an empty table): two index look-ups."""
-    low, high = _rows(conn, f"SELECT MIN({mysql_ident(key)}), MAX({mysql_ident(key)}) FROM {mysql_ident(table)}",
+    low, high = query_rows(conn, f"SELECT MIN({mysql_ident(key)}), MAX({mysql_ident(key)}) FROM {mysql_ident(table)}",
                       [])[0]
     return None if low is None else (int(low), int(high))
 
@@ -73,8 +77,8 @@ def summarise(conn: Any, table: str, key: str, ranges: Sequence[KeyRange], base:
               # ORDER BY NULL: MariaDB would sort the groups, which nothing here needs (a quarter of the time).
               f"FROM {mysql_ident(table)} WHERE {k} BETWEEN %s AND %s GROUP BY bucket ORDER BY NULL)")
     buckets: dict[int, Summary] = {}
-    for chunk in _chunks(ranges):
-        for bucket, rows, total, checksum in _rows(conn, *_per_range(select, chunk, (base, width))):
+    for chunk in chunks(ranges):
+        for bucket, rows, total, checksum in query_rows(conn, *per_range(select, chunk, (base, width))):
             buckets[int(bucket)] = (int(rows), total, checksum)
     return buckets
 
@@ -83,8 +87,8 @@ def keys_in(conn: Any, table: str, key: str, ranges: Sequence[KeyRange]) -> set[
     k = mysql_ident(key)
     select = f"SELECT {k} FROM {mysql_ident(table)} WHERE {k} BETWEEN %s AND %s"
     found: set[int] = set()
-    for chunk in _chunks(ranges):
-        found.update(int(row[0]) for row in _rows(conn, *_per_range(select, chunk)))
+    for chunk in chunks(ranges):
+        found.update(int(row[0]) for row in query_rows(conn, *per_range(select, chunk)))
     return found
 
 
@@ -99,7 +103,7 @@ def merge(ranges: Sequence[KeyRange]) -> list[KeyRange]:
     return merged
 
 
-def _on_both(pool: ThreadPoolExecutor, work: Callable[..., Any], source: Any, replica: Any, *args: Any) -> tuple:
+def on_both(pool: ThreadPoolExecutor, work: Callable[..., Any], source: Any, replica: Any, *args: Any) -> tuple:
     """``work(conn, *args)`` on both sides at the same time: each server does its own part."""
     first, second = pool.submit(work, source, *args), pool.submit(work, replica, *args)
     return first.result(), second.result()
@@ -116,7 +120,7 @@ def differing_ranges(source: Any, replica: Any, table: str, key: str) -> list[Ke
     width = max(1, math.ceil((high - low + 1) / MAX_BUCKETS))
     with ThreadPoolExecutor(max_workers=2) as pool:
         while True:
-            mine, theirs = _on_both(pool, summarise, source, replica, table, key, ranges, low, width)
+            mine, theirs = on_both(pool, summarise, source, replica, table, key, ranges, low, width)
             differing = [b for b in mine.keys() | theirs.keys() if mine.get(b) != theirs.get(b)]
             ranges = merge([(low + b * width, min(high, low + (b + 1) * width - 1)) for b in differing])
             if not ranges or width <= LEAF_WIDTH:
@@ -130,58 +134,52 @@ def find_deleted(source: Any, replica: Any, table: str, key: str) -> tuple[list[
     if not ranges:
         return [], 0
     with ThreadPoolExecutor(max_workers=2) as pool:
-        at_source, at_replica = _on_both(pool, keys_in, source, replica, table, key, ranges)
+        at_source, at_replica = on_both(pool, keys_in, source, replica, table, key, ranges)
     return sorted(at_replica - at_source), len(at_source - at_replica)
 
 
-# --- pending deletes, stage by stage ---------------------------------------------------------------------
+# --- pending keys, stage by stage ------------------------------------------------------------------------
+
+Key = tuple[str, ...]
+#: Keys per statement when pending keys are written, read back or forgotten.
+KEYS_PER_STATEMENT = 500
 
 
 def ensure_pending_table(replica: Any) -> None:
-    execute(replica, read_sql("mysql/opendental/deleted_keys_table.sql"))
+    """The pending-keys table; keys an older release left in ``etl_deleted_keys`` are moved into it once."""
+    execute(replica, read_sql("mysql/opendental/resync_keys_table.sql"))
+    if query_rows(replica, read_sql("mysql/opendental/deleted_keys_exists.sql"), [])[0][0]:
+        execute(replica, read_sql("mysql/opendental/deleted_keys_move.sql"))
+        execute(replica, "DROP TABLE `etl_deleted_keys`")
 
 
-def remember(replica: Any, table: str, keys: Sequence[int]) -> None:
-    with replica.cursor() as cur:
-        for chunk in _chunks(keys):
-            cur.executemany("INSERT IGNORE INTO `etl_deleted_keys` (table_name, key_value, found_at) "
-                            "VALUES (%s, %s, UTC_TIMESTAMP())", [(table, k) for k in chunk])
-
-
-def pending(replica: Any, table: str, key: str) -> list[int]:
-    """Keys deleted at the source that some stage has not removed yet. A key the replica holds again (the
-    source re-used it after a run that stopped half-way) is live, not pending."""
+def remember(replica: Any, table: str, keys: Sequence[Key]) -> None:
     ensure_pending_table(replica)
-    keys = [int(row[0]) for row in _rows(replica, "SELECT key_value FROM `etl_deleted_keys` WHERE table_name = %s "
-                                                  "ORDER BY key_value", [table])]
-    live: set[int] = set()
-    for chunk in _chunks(keys):
-        live.update(int(row[0]) for row in _rows(
-            replica, f"SELECT {mysql_ident(key)} FROM {mysql_ident(table)} WHERE {mysql_ident(key)} IN ("
-                     + ", ".join(["%s"] * len(chunk)) + ")", list(chunk)))
-    return [k for k in keys if k not in live]
+    with replica.cursor() as cur:
+        for chunk in chunks(keys, KEYS_PER_STATEMENT):
+            cur.executemany("INSERT IGNORE INTO `etl_resync_keys` (table_name, key_text, found_at) "
+                            "VALUES (%s, %s, UTC_TIMESTAMP())", [(table, json.dumps(list(k))) for k in chunk])
 
 
-def forget(replica: Any, table: str, keys: Sequence[int]) -> None:
-    for chunk in _chunks(keys):
-        execute(replica, "DELETE FROM `etl_deleted_keys` WHERE table_name = %s AND key_value IN ("
-                + ", ".join(["%s"] * len(chunk)) + ")", [table, *chunk])
+def pending(replica: Any, table: str) -> list[Key]:
+    """Keys repaired or deleted in the replica that a later stage has not brought in line yet."""
+    ensure_pending_table(replica)
+    rows = query_rows(replica, "SELECT key_text FROM `etl_resync_keys` WHERE table_name = %s ORDER BY key_text",
+                      [table])
+    return [tuple(json.loads(row[0])) for row in rows]
+
+
+def forget(replica: Any, table: str, keys: Sequence[Key]) -> None:
+    for chunk in chunks(keys, KEYS_PER_STATEMENT):
+        execute(replica, "DELETE FROM `etl_resync_keys` WHERE table_name = %s AND key_text IN ("
+                + ", ".join(["%s"] * len(chunk)) + ")", [table, *(json.dumps(list(k)) for k in chunk)])
 
 
 def delete_from_mysql(conn: Any, table: str, key: str, keys: Sequence[int]) -> int:
     deleted = 0
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         deleted += execute(conn, f"DELETE FROM {mysql_ident(table)} WHERE {mysql_ident(key)} IN ("
                                  + ", ".join(["%s"] * len(chunk)) + ")", list(chunk))
-    return deleted
-
-
-def delete_from_postgres(cur: Any, qualified_name: str, quoted_key: str, keys: Sequence[int]) -> int:
-    """Delete the keys in the caller's transaction (one array parameter per statement)."""
-    deleted = 0
-    for chunk in _chunks(keys, 50_000):
-        cur.execute(f"DELETE FROM {qualified_name} WHERE {quoted_key} = ANY(%s)", [list(chunk)])
-        deleted += cur.rowcount
     return deleted
 
 
@@ -198,8 +196,7 @@ def propagate_at_source(source: Any, replica: Any, table: str, key: str) -> int:
     if not deleted:
         log.info("%s: no rows deleted at the source (key ranges compared in %.1fs)", table, compared)
         return 0
-    ensure_pending_table(replica)
-    remember(replica, table, deleted)  # first: a crash before the DELETE finds them again next time
+    remember(replica, table, [(str(k),) for k in deleted])  # first: a crash before the DELETE finds them again
     removed = delete_from_mysql(replica, table, key, deleted)
     log.info("%s: %d rows deleted at the source (key ranges compared in %.1fs), removed from the replica in "
              "%.1fs", table, removed, compared, time.monotonic() - started - compared)

@@ -27,7 +27,7 @@ from pipelines.opendental.db import (
     scalar,
     vacuum_analyze,
 )
-from pipelines.opendental.deletes import _chunks, delete_from_postgres, pending
+from pipelines.opendental.deletes import KEYS_PER_STATEMENT, chunks, pending
 from pipelines.opendental.errors import TableMissingError
 from pipelines.opendental.identifiers import mysql_ident, pg_ident
 from pipelines.opendental.progress import Progress
@@ -42,8 +42,7 @@ from pipelines.opendental.schema import (
 )
 from pipelines.opendental.state import as_text
 from pipelines.opendental.tablerun import StageMetrics, TableRun, Window, decide_mode, window_for
-from pipelines.opendental.verify import KEYS_PER_STATEMENT, KeyFilter, delete_keys_postgres, keys_present
-from pipelines.opendental.verify import pending as resync_pending
+from pipelines.opendental.verify import KeyFilter, delete_keys_postgres, keys_present
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +169,7 @@ def load_table(run: TableRun, settings: Settings, ids: ConnIds = DEFAULT_IDS) ->
             rows = append_load(replica, pg, schema, settings, progress, conversions, window)
         if run.lookback and mode != "full":
             rows += upsert_load(replica, pg, schema, settings, progress, conversions, run.lookback)
-        repaired, resync_deleted = resync_raw(replica, pg, schema, settings, progress, conversions)
-        deleted = remove_deleted(replica, pg, run) + resync_deleted
+        repaired, deleted = resync_raw(replica, pg, schema, settings, progress, conversions)
     progress.done()
     return run.with_stage("load", StageMetrics(
         mode=mode, rows=rows, seconds=round(time.monotonic() - started, 3), window=window if mode != "full" else None,
@@ -181,33 +179,20 @@ def load_table(run: TableRun, settings: Settings, ids: ConnIds = DEFAULT_IDS) ->
 
 def resync_raw(replica: Any, pg: Any, schema: TableSchema, settings: Settings, progress: Progress,
                conversions: Counter[str]) -> tuple[int, int]:
-    """Bring raw in line with the replica for the keys content verification repaired or deleted there:
+    """Bring raw in line with the replica for the pending keys (rows repaired, or deleted at the source):
     upsert the rows the replica holds, delete the others; returns (upserted, deleted). The keys stay
     pending for transform."""
-    keys = resync_pending(replica, schema.name)
+    keys = pending(replica, schema.name)
     if not keys:
         return 0, 0
     held = keys_present(replica, mysql_ident(schema.name), schema.primary_key, keys, mysql_ident)
     upserted = 0
-    for chunk in _chunks(sorted(held), KEYS_PER_STATEMENT):
+    for chunk in chunks(sorted(held), KEYS_PER_STATEMENT):
         upserted += upsert_load(replica, pg, schema, settings, progress, conversions,
                                 KeyFilter(schema.primary_key, tuple(chunk)))
     with pg.cursor() as cur:
         deleted = delete_keys_postgres(cur, qualify(RAW, schema.name), schema.primary_key,
                                        [k for k in keys if k not in held])
     pg.commit()
-    log.info("%s: %d rows repaired and %d deleted in raw after content verification", schema.name, upserted, deleted)
+    log.info("%s: %d rows repaired and %d deleted in raw for pending keys", schema.name, upserted, deleted)
     return upserted, deleted
-
-
-def remove_deleted(replica: Any, pg: Any, run: TableRun) -> int:
-    """Delete from raw the rows deleted at the source (found by extract, this run or an unfinished one)."""
-    key = run.plan.key_column
-    keys = pending(replica, run.table, key) if key else []
-    if not keys:
-        return 0
-    with pg.cursor() as cur:
-        deleted = delete_from_postgres(cur, qualify(RAW, run.table), pg_ident(key), keys)
-    pg.commit()
-    log.info("%s: %d rows deleted at the source, removed from raw", run.table, deleted)
-    return deleted

@@ -19,14 +19,12 @@ from pipelines.opendental import db
 from pipelines.opendental.config import Settings
 from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, mysql, postgres
 from pipelines.opendental.db import PUBLIC, RAW, qualify
-from pipelines.opendental.deletes import _chunks, delete_from_postgres, forget, pending
+from pipelines.opendental.deletes import KEYS_PER_STATEMENT, chunks, forget, pending
 from pipelines.opendental.errors import TransformError
 from pipelines.opendental.identifiers import pg_ident, snake_case
 from pipelines.opendental.state import as_text
 from pipelines.opendental.tablerun import StageMetrics, TableRun, Window, decide_mode, window_for
-from pipelines.opendental.verify import KEYS_PER_STATEMENT, KeyFilter, delete_keys_postgres, keys_present
-from pipelines.opendental.verify import forget as resync_forget
-from pipelines.opendental.verify import pending as resync_pending
+from pipelines.opendental.verify import KeyFilter, delete_keys_postgres, keys_present
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +140,7 @@ def transform_table(run: TableRun, settings: Settings, ids: ConnIds = DEFAULT_ID
             rows = upsert(pg, target, select_sql, columns, keys, window)
             if run.lookback and snake_case(run.lookback.column) in columns:
                 rows += upsert(pg, target, select_sql, columns, keys, run.lookback.on(snake_case(run.lookback.column)))
-        repaired, resync_deleted = resync_public(pg, run, select_sql, columns, keys, ids)
-        deleted = remove_deleted(pg, run, ids) + resync_deleted
+        repaired, deleted = resync_public(pg, run, select_sql, columns, keys, ids)
     return run.with_stage("transform", StageMetrics(
         mode=mode, rows=rows, seconds=round(time.monotonic() - started, 3),
         window=window if mode != "full" else None, total_rows=public_total, deleted=deleted, repaired=repaired))
@@ -151,39 +148,22 @@ def transform_table(run: TableRun, settings: Settings, ids: ConnIds = DEFAULT_ID
 
 def resync_public(pg: Any, run: TableRun, select_sql: str, columns: list[str], keys: list[str],
                   ids: ConnIds) -> tuple[int, int]:
-    """Re-derive public's rows for the keys content verification repaired or deleted (raw holds them or
+    """Re-derive public's rows for the pending keys (rows repaired, or deleted at the source; raw holds them or
     not), then forget the keys: every stage has them. Returns (upserted, deleted)."""
     table, target = run.table, run.table.lower()
     with mysql(ids.replica) as replica:
-        pending_keys = resync_pending(replica, table)
+        pending_keys = pending(replica, table)
         if not pending_keys:
             return 0, 0
         held = keys_present(pg, qualify(RAW, table), run.plan.primary_key, pending_keys, pg_ident, as_text=True)
         pg.commit()
         upserted = 0
-        for chunk in _chunks(sorted(held), KEYS_PER_STATEMENT):
+        for chunk in chunks(sorted(held), KEYS_PER_STATEMENT):
             upserted += upsert(pg, target, select_sql, columns, keys, KeyFilter(tuple(keys), tuple(chunk)))
         with pg.cursor() as cur:
             deleted = delete_keys_postgres(cur, qualify(PUBLIC, target), keys,
                                            [k for k in pending_keys if k not in held])
         pg.commit()
-        resync_forget(replica, table, pending_keys)
-    log.info("%s: %d rows repaired and %d deleted in public after content verification", table, upserted, deleted)
+        forget(replica, table, pending_keys)
+    log.info("%s: %d rows repaired and %d deleted in public for pending keys", table, upserted, deleted)
     return upserted, deleted
-
-
-def remove_deleted(pg: Any, run: TableRun, ids: ConnIds) -> int:
-    """Delete from public the rows deleted at the source, then forget their keys: every stage has them."""
-    key = run.plan.key_column
-    if key is None:
-        return 0
-    with mysql(ids.replica) as replica:
-        keys = pending(replica, run.table, key)
-        if not keys:
-            return 0
-        with pg.cursor() as cur:
-            deleted = delete_from_postgres(cur, qualify(PUBLIC, run.table.lower()), pg_ident(snake_case(key)), keys)
-        pg.commit()
-        forget(replica, run.table, keys)
-    log.info("%s: %d rows deleted at the source, removed from public", run.table, deleted)
-    return deleted

@@ -16,7 +16,6 @@ JSON arrays of their text form, so composite and non-integer keys travel the sam
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -27,9 +26,18 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from pipelines.common.paths import read_sql
 from pipelines.opendental.db import execute, mysql_upsert_suffix
-from pipelines.opendental.deletes import _chunks, _on_both, _per_range, _rows, merge
+from pipelines.opendental.deletes import (
+    KEYS_PER_STATEMENT,
+    Key,
+    chunks,
+    ensure_pending_table,
+    merge,
+    on_both,
+    per_range,
+    query_rows,
+    remember,
+)
 from pipelines.opendental.identifiers import mysql_ident, pg_ident
 from pipelines.opendental.schema import BINARY_TYPES, FLOAT_TYPES, INTEGER_TYPES, TableSchema, insert_row_expr
 
@@ -42,10 +50,8 @@ FANOUT = 64
 HASH_SPAN = (0, 2**32 - 1)
 #: Bytes of SQL per UNION ALL statement: wide tables get fewer ranges per statement.
 STATEMENT_BYTES = 1_000_000
-KEYS_PER_STATEMENT = 500
 
 KeyRange = tuple[int, int]
-Key = tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -132,8 +138,8 @@ def summarise(conn: Any, schema: TableSchema, ranges: Sequence[KeyRange], base: 
     select = (f"(SELECT ({expr} - %s) DIV %s AS bucket, COUNT(*), BIT_XOR({row_checksum_expr(schema)}) "
               f"FROM {mysql_ident(schema.name)} WHERE {expr} BETWEEN %s AND %s GROUP BY bucket ORDER BY NULL)")
     buckets: dict[int, tuple[int, int]] = {}
-    for chunk in _chunks(ranges, _ranges_per_statement(select)):
-        for bucket, rows, checksum in _rows(conn, *_per_range(select, chunk, (base, width))):
+    for chunk in chunks(ranges, _ranges_per_statement(select)):
+        for bucket, rows, checksum in query_rows(conn, *per_range(select, chunk, (base, width))):
             buckets[int(bucket)] = (int(rows), int(checksum))
     return buckets
 
@@ -147,8 +153,8 @@ def row_checksums(conn: Any, schema: TableSchema, ranges: Sequence[KeyRange]) ->
     wanted = merge(ranges)
     lows = [low for low, _ in wanted]
     found: dict[Key, int] = {}
-    for chunk in [[(wanted[0][0], wanted[-1][1])]] if hashed else _chunks(wanted, _ranges_per_statement(select)):
-        for row in _rows(conn, *_per_range(select, chunk)):
+    for chunk in [[(wanted[0][0], wanted[-1][1])]] if hashed else chunks(wanted, _ranges_per_statement(select)):
+        for row in query_rows(conn, *per_range(select, chunk)):
             at = bisect_right(lows, int(row[-1])) - 1
             if at >= 0 and int(row[-1]) <= wanted[at][1]:
                 found[tuple(_text(v) for v in row[:-2])] = int(row[-2])
@@ -163,7 +169,7 @@ def span_of(conn: Any, schema: TableSchema) -> KeyRange | None:
     expr, hashed = range_expr(schema)
     if hashed:
         return HASH_SPAN
-    low, high = _rows(conn, f"SELECT MIN({expr}), MAX({expr}) FROM {mysql_ident(schema.name)}", [])[0]
+    low, high = query_rows(conn, f"SELECT MIN({expr}), MAX({expr}) FROM {mysql_ident(schema.name)}", [])[0]
     return None if low is None else (int(low), int(high))
 
 
@@ -178,7 +184,7 @@ def differing_ranges(pool: ThreadPoolExecutor, source: Any, replica: Any, schema
     ranges = [span] if hashed else split(span, max(width, chunk_width))
     compared = 0
     while True:
-        mine, theirs = _on_both(pool, summarise, source, replica, schema, ranges, low, width)
+        mine, theirs = on_both(pool, summarise, source, replica, schema, ranges, low, width)
         compared = compared or sum(rows for rows, _ in mine.values())
         differing = [b for b in mine.keys() | theirs.keys() if mine.get(b) != theirs.get(b)]
         ranges = merge([(low + b * width, min(high, low + (b + 1) * width - 1)) for b in differing])
@@ -194,7 +200,7 @@ def differing_keys(source: Any, replica: Any, schema: TableSchema, span: KeyRang
         ranges, compared = differing_ranges(pool, source, replica, schema, span, chunk_width)
         if not ranges:
             return [], [], compared
-        at_source, at_replica = _on_both(pool, row_checksums, source, replica, schema, ranges)
+        at_source, at_replica = on_both(pool, row_checksums, source, replica, schema, ranges)
     stale = sorted(k for k, checksum in at_source.items() if at_replica.get(k) != checksum)
     gone = sorted(at_replica.keys() - at_source.keys())
     return stale, gone, compared
@@ -228,9 +234,9 @@ def upsert_from_source(source: Any, replica: Any, schema: TableSchema, keys: Seq
     suffix = mysql_upsert_suffix((c.name for c in schema.columns), schema.primary_key)
     head = f"INSERT INTO {mysql_ident(schema.name)} VALUES ".encode()
     copied = 0
-    for chunk in _chunks(keys, KEYS_PER_STATEMENT):
+    for chunk in chunks(keys, KEYS_PER_STATEMENT):
         condition, params = key_condition(schema.primary_key, chunk, mysql_ident)
-        rows = _rows(source, f"SELECT {insert_row_expr(schema)} FROM {mysql_ident(schema.name)} WHERE {condition}",
+        rows = query_rows(source, f"SELECT {insert_row_expr(schema)} FROM {mysql_ident(schema.name)} WHERE {condition}",
                      params)
         if rows:
             execute(replica, head + b",".join(r[0] for r in rows) + suffix)
@@ -240,7 +246,7 @@ def upsert_from_source(source: Any, replica: Any, schema: TableSchema, keys: Seq
 
 def delete_keys_mysql(conn: Any, table: str, columns: Sequence[str], keys: Sequence[Key]) -> int:
     deleted = 0
-    for chunk in _chunks(keys, KEYS_PER_STATEMENT):
+    for chunk in chunks(keys, KEYS_PER_STATEMENT):
         condition, params = key_condition(columns, chunk, mysql_ident)
         deleted += execute(conn, f"DELETE FROM {mysql_ident(table)} WHERE {condition}", params)
     return deleted
@@ -249,7 +255,7 @@ def delete_keys_mysql(conn: Any, table: str, columns: Sequence[str], keys: Seque
 def delete_keys_postgres(cur: Any, qualified_name: str, columns: Sequence[str], keys: Sequence[Key]) -> int:
     """Delete in the caller's transaction."""
     deleted = 0
-    for chunk in _chunks(keys, KEYS_PER_STATEMENT):
+    for chunk in chunks(keys, KEYS_PER_STATEMENT):
         condition, params = key_condition(columns, chunk, pg_ident)
         cur.execute(f"DELETE FROM {qualified_name} WHERE {condition}", params)
         deleted += cur.rowcount
@@ -262,39 +268,12 @@ def keys_present(conn: Any, name: str, columns: Sequence[str], keys: Sequence[Ke
     MySQL's)."""
     found: set[Key] = set()
     select = ", ".join(f"{quote(c)}::text" if as_text else f"CAST({quote(c)} AS CHAR)" for c in columns)
-    for chunk in _chunks(keys, KEYS_PER_STATEMENT):
+    for chunk in chunks(keys, KEYS_PER_STATEMENT):
         condition, params = key_condition(columns, chunk, quote)
         with conn.cursor() as cur:
             cur.execute(f"SELECT {select} FROM {name} WHERE {condition}", params)
             found.update(tuple(_text(v) for v in row) for row in cur.fetchall())
     return found
-
-
-# --- pending keys, stage by stage ---------------------------------------------------------------------
-
-
-def ensure_pending_table(replica: Any) -> None:
-    execute(replica, read_sql("mysql/opendental/resync_keys_table.sql"))
-
-
-def remember(replica: Any, table: str, keys: Sequence[Key]) -> None:
-    with replica.cursor() as cur:
-        for chunk in _chunks(keys, KEYS_PER_STATEMENT):
-            cur.executemany("INSERT IGNORE INTO `etl_resync_keys` (table_name, key_text, found_at) "
-                            "VALUES (%s, %s, UTC_TIMESTAMP())", [(table, json.dumps(list(k))) for k in chunk])
-
-
-def pending(replica: Any, table: str) -> list[Key]:
-    """Keys repaired or deleted in the replica that a later stage has not brought in line yet."""
-    ensure_pending_table(replica)
-    rows = _rows(replica, "SELECT key_text FROM `etl_resync_keys` WHERE table_name = %s ORDER BY key_text", [table])
-    return [tuple(json.loads(row[0])) for row in rows]
-
-
-def forget(replica: Any, table: str, keys: Sequence[Key]) -> None:
-    for chunk in _chunks(keys, KEYS_PER_STATEMENT):
-        execute(replica, "DELETE FROM `etl_resync_keys` WHERE table_name = %s AND key_text IN ("
-                + ", ".join(["%s"] * len(chunk)) + ")", [table, *(json.dumps(list(k)) for k in chunk)])
 
 
 def verify_and_repair(source: Any, replica: Any, schema: TableSchema, *, every_nights: int, night: int,

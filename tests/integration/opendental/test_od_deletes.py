@@ -68,7 +68,7 @@ def test_deleted_source_rows_leave_replica_raw_and_public_in_one_run(stack, nigh
     summary = {row["table"]: row["deleted"] for row in result.xcom("opendental_nightly", "summary")}
     assert summary["procedurelog"] == {"replica": 5, "raw": 5, "public": 5}
     assert summary["definition"] == {"replica": 3, "raw": 3, "public": 3}
-    assert stack.replica.scalar("SELECT COUNT(*) FROM etl_deleted_keys") == 0  # every stage has them
+    assert stack.replica.scalar("SELECT COUNT(*) FROM etl_resync_keys") == 0  # every stage has them
 
     rerun = dag_runner(nightly_dag, RUN)
 
@@ -101,3 +101,35 @@ def test_key_ranges_are_bisected_down_to_the_deleted_keys(stack):
     assert found == (gone, 1)
     assert len(ranges) <= len(gone) + 1
     assert sum(high - low + 1 for low, high in ranges) <= (len(gone) + 1) * deletes.LEAF_WIDTH
+
+
+def test_deletes_left_pending_by_an_older_release_still_reach_raw_and_public(stack, nightly_dag, dag_runner):
+    """A replica upgraded from a release that kept pending deletes in ``etl_deleted_keys`` (integer keys) whose
+    last run stopped after extract: the next run moves those keys into the one pending-keys table and removes
+    the rows from raw and public; the old table is gone."""
+    seed(stack.source, fixture_ddl(["definition"]), rows=ROWS)
+    run = {**RUN, "tables": ["definition"]}
+    assert dag_runner(nightly_dag, run).state == "success"
+    conn = stack.source.connect()
+    try:
+        conn.cursor().execute("DELETE FROM definition WHERE DefNum IN (5, 6)")
+    finally:
+        conn.close()
+    conn = stack.replica.connect()
+    try:  # what the older extract left: the rows gone from the replica, their keys pending for raw and public
+        cur = conn.cursor()
+        cur.execute("DELETE FROM definition WHERE DefNum IN (5, 6)")
+        cur.execute("CREATE TABLE etl_deleted_keys (table_name varchar(64) NOT NULL, key_value bigint NOT NULL, "
+                    "found_at datetime NOT NULL, PRIMARY KEY (table_name, key_value))")
+        cur.execute("INSERT INTO etl_deleted_keys VALUES ('definition', 5, UTC_TIMESTAMP()), "
+                    "('definition', 6, UTC_TIMESTAMP())")
+    finally:
+        conn.close()
+
+    assert dag_runner(nightly_dag, run).state == "success"
+
+    assert present(stack, "definition", "DefNum", [5, 6]) == {"replica": [], "raw": [], "public": []}
+    assert stack.counts("definition") == dict.fromkeys(("source", "replica", "raw", "public"), ROWS - 2)
+    assert stack.replica.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+                                "AND TABLE_NAME = 'etl_deleted_keys'") == 0
+    assert stack.replica.scalar("SELECT COUNT(*) FROM etl_resync_keys") == 0
