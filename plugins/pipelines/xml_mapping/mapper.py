@@ -9,6 +9,7 @@ once, keeping only the elements on those paths as small ``Node``s, and evaluates
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,7 +17,7 @@ from typing import Any
 
 from pipelines.xml_mapping.contract import Contract, Mapping
 from pipelines.xml_mapping.expressions import compile_expression, referenced_names
-from pipelines.xml_mapping.values import converter, digits_only, parse_datetime
+from pipelines.xml_mapping.values import UNCONVERTIBLE, UNMATCHED, Loss, converter, digits_only, loss, parse_datetime
 
 CONTACT, ADDRESS, EMPLOYMENT = "contact", "address", "employment"
 _MEANINGLESS = {"", "null", "none"}
@@ -105,6 +106,8 @@ class Document:
     # The last contact of each role, with or without a con_id: ``authu_contact`` reads it.
     any_by_role: dict[str, Node] = field(default_factory=dict)
     last: dict[str, Node] = field(default_factory=dict)
+    # What conversions changed in this document: (table, column, kind) -> values (see values.LOSS_KINDS).
+    conversions: Counter = field(default_factory=Counter)
 
 
 # -- compiled column plans --------------------------------------------------------------------------------
@@ -124,6 +127,7 @@ class ColumnPlan:
     is_key: bool
     null_value: Any = None
     flag: bool = False
+    lost: Loss | None = None
 
     def evaluate(self, doc: Document, row_node: Node | None, want_data: bool = True) -> tuple[Any, int]:
         """(column value, evidence): ``NO_DATA`` for a default, ``DERIVED`` for a value a lookup made of an
@@ -141,7 +145,10 @@ class ColumnPlan:
         converted = self.convert(value)
         if converted is None:
             # A value that does not convert is NULL; a NOT NULL column takes the contract's default.
+            doc.conversions[self.mapping.target_table, self.column, UNCONVERTIBLE] += 1
             return self.null_value, NO_DATA
+        if self.lost is not None and (kind := self.lost(value, converted)) is not None:
+            doc.conversions[self.mapping.target_table, self.column, kind] += 1
         if self.flag or not want_data:  # a flag or a code alone is no reason for a row (see _code_only)
             return converted, DERIVED
         return converted, DATA if meaningful(value if self.calculated else raw) else DERIVED
@@ -176,6 +183,7 @@ class MappedApplication:
     app_id: int
     rows: dict[str, list[dict[str, Any]]]
     con_ids: list[int]
+    conversions: Counter = field(default_factory=Counter)
 
     def row_count(self) -> int:
         return sum(len(rows) for rows in self.rows.values())
@@ -307,17 +315,19 @@ class CompiledContract:
     def _steps(self, mapping: Mapping, column_type: str) -> list[Callable[[Any, Node, Document], Any]]:
         steps: list[Callable[[Any, Node, Document], Any]] = []
         bits = self.contract.bit_conversions
+        where = (mapping.target_table, mapping.target_column)
         for position, transform in enumerate(mapping.transforms):
             if transform == "calculated_field":
                 last = position == len(mapping.transforms) - 1
                 steps.append(_calculated(mapping.expression or "", self, keep_when_null=not last))
             elif transform == "enum":
                 steps.append(_enum(self.contract.enum_mappings[mapping.enum_name or mapping.target_column],
-                                   keep_unmatched=column_type == "string" and "calculated_field" in mapping.transforms))
+                                   keep_unmatched=column_type == "string" and "calculated_field" in mapping.transforms,
+                                   where=where))
             elif transform == "char_to_bit":
-                steps.append(_bit_lookup(bits.get("char_to_bit", {}), str.upper))
+                steps.append(_bit_lookup(bits.get("char_to_bit", {}), str.upper, where))
             elif transform == "boolean_to_bit":
-                steps.append(_bit_lookup(bits.get("boolean_to_bit", {}), str.lower))
+                steps.append(_bit_lookup(bits.get("boolean_to_bit", {}), str.lower, where))
             elif transform in ("numbers_only", "extract_numeric"):
                 steps.append(lambda value, node, doc: None if value is None else digits_only(value))
             elif transform == "extract_date":
@@ -334,7 +344,7 @@ class CompiledContract:
             locate=self._locator(mapping, row_kind), steps=self._steps(mapping, mapping.data_type), convert=convert,
             default=default, calculated="calculated_field" in mapping.transforms,
             is_key=mapping.target_column in keys, null_value=None if mapping.nullable else default,
-            flag=_code_only(mapping, row_kind),
+            flag=_code_only(mapping, row_kind), lost=loss(mapping.data_type, mapping.data_length),
         )
 
     # -- compile: tables --------------------------------------------------------------------------------
@@ -453,7 +463,7 @@ class CompiledContract:
             else:
                 self._child_rows(plan, doc, rows)
         self._creator_rows(doc, rows)
-        return MappedApplication(app_id, rows, con_ids)
+        return MappedApplication(app_id, rows, con_ids, doc.conversions)
 
     def _row(self, plan: RowPlan, doc: Document, row_node: Node | None) -> dict[str, Any] | None:
         row, evidence = _evaluate(plan.columns, doc, row_node, {}, NO_DATA if plan.always else plan.needs)
@@ -633,7 +643,8 @@ class _Calculated(str):
     """A calculated value handed to the next step of a chain (as opposed to the attribute's own text)."""
 
 
-def _enum(values: dict[str, Any], keep_unmatched: bool) -> Callable[[Any, Node, Document], Any]:
+def _enum(values: dict[str, Any], keep_unmatched: bool, where: tuple[str, str]
+          ) -> Callable[[Any, Node, Document], Any]:
     folded = {str(key).lower(): value for key, value in values.items()}
     fallback = values.get("")
 
@@ -646,15 +657,20 @@ def _enum(values: dict[str, Any], keep_unmatched: bool) -> Callable[[Any, Node, 
             return found
         if keep_unmatched and isinstance(value, _Calculated):
             return str(value)  # a calculated value that is already the target text, not a code
+        if key:  # a code the map does not know: the column gets the map's default (or NULL), counted
+            doc.conversions[(*where, UNMATCHED)] += 1
         return fallback
     return step
 
 
-def _bit_lookup(table: dict[str, int], fold: Callable[[str], str]) -> Callable[[Any, Node, Document], Any]:
+def _bit_lookup(table: dict[str, int], fold: Callable[[str], str], where: tuple[str, str]
+                ) -> Callable[[Any, Node, Document], Any]:
     folded = {fold(str(key)): value for key, value in table.items()}
 
     def step(value: Any, node: Node, doc: Document) -> Any:
         key = fold(str(value).strip()) if value is not None else ""
+        if key and key not in folded:  # an unknown word is 0 by contract, counted
+            doc.conversions[(*where, UNMATCHED)] += 1
         return folded.get(key, 0) or 0
     return step
 

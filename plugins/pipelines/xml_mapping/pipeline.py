@@ -97,6 +97,8 @@ class MappingMetrics(PartitionProgress):
     reasons: Counter = field(default_factory=Counter)
     failed_app_ids: list[int] = field(default_factory=list)
     rows_per_table: Counter = field(default_factory=Counter)
+    # (table, column, kind) -> values a conversion changed or could not convert, in the mapped applications
+    conversions: Counter = field(default_factory=Counter)
 
     def record(self, landed: list[MappedApplication], failures: list[Failure], last_app_id: int | None) -> None:
         self.batches += 1
@@ -106,6 +108,7 @@ class MappingMetrics(PartitionProgress):
         for app in landed:
             for table, rows in app.rows.items():
                 self.rows_per_table[table] += len(rows)
+            self.conversions.update(app.conversions)
         for failure in failures:
             self.failed_by_stage[failure.stage] += 1
             self.reasons[reason_kind(failure.reason)] += 1
@@ -121,9 +124,18 @@ class MappingMetrics(PartitionProgress):
             "failed_by_stage": dict(self.failed_by_stage), "top_reasons": [{"reason": reason, "count": count}
                                                         for reason, count in self.reasons.most_common(MAX_REASONS)],
             "failed_app_ids": self.failed_app_ids, "rows_per_table": dict(self.rows_per_table),
+            "conversions": conversions_by_column(self.conversions),
             "batches": self.batches, "last_app_id": self.last_app_id, "duration_s": self.duration_s,
             "docs_per_sec": self.per_second, "finished_at": self.finished_at, "peak_rss_mb": peak_rss_mb(),
         }
+
+
+def conversions_by_column(counts: Counter) -> dict[str, dict[str, int]]:
+    """``{"table.column": {kind: values}}``, sorted, for XCom and the summary."""
+    by_column: dict[str, dict[str, int]] = {}
+    for (table, column, kind), count in sorted(counts.items()):
+        by_column.setdefault(f"{table}.{column}", {})[kind] = count
+    return by_column
 
 
 def log_progress(metrics: MappingMetrics, elapsed_s: float) -> None:

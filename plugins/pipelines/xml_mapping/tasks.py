@@ -96,10 +96,14 @@ def summarize(partitions: list[dict[str, Any]]) -> dict[str, Any]:
     stages: Counter = Counter()
     reasons: Counter = Counter()
     rows: Counter = Counter()
+    conversions: Counter = Counter()
     for part in partitions:
         stages.update(part["failed_by_stage"])
         reasons.update({entry["reason"]: entry["count"] for entry in part["top_reasons"]})
         rows.update(part["rows_per_table"])
+        # a partition mapped by a release that did not count conversions yet has none
+        conversions.update({(column, kind): count for column, kinds in part.get("conversions", {}).items()
+                            for kind, count in kinds.items()})
     duration = max((part["duration_s"] for part in partitions), default=0.0)
     processed = sum(part["processed"] for part in partitions)
     totals = {
@@ -111,6 +115,7 @@ def summarize(partitions: list[dict[str, Any]]) -> dict[str, Any]:
         "rows_per_table": dict(sorted(rows.items())), "duration_s": duration,
         "docs_per_sec": round(processed / duration, 1) if duration > 0 else 0.0,
         "failed_app_ids": sorted(i for part in partitions for i in part["failed_app_ids"])[:20],
+        "conversions": {f"{column} {kind}": count for (column, kind), count in sorted(conversions.items())},
     }
     log.info("Mapped %d, failed %d %s; %.1f apps/s", totals["mapped"], totals["failed"],
              totals["failed_by_stage"] or "", totals["docs_per_sec"])
@@ -118,4 +123,6 @@ def summarize(partitions: list[dict[str, Any]]) -> dict[str, Any]:
         log.info("  %5d x %s", entry["count"], entry["reason"])
     for table, count in totals["rows_per_table"].items():
         log.info("  %-32s %8d rows", table, count)
+    for column_kind, count in totals["conversions"].items():  # documented in the mapping docs: "Conversions"
+        log.info("  converted: %-48s %8d values", column_kind, count)
     return totals

@@ -3,6 +3,11 @@
 Every converter takes the stripped, non-empty text (or a value an expression computed) and returns the
 column value, or ``None`` when the text does not convert (an impossible date, a word in a number column):
 a value that does not convert is NULL, never an exception.
+
+What a conversion changes is counted, never silent: ``loss(data_type, data_length)`` tells, from a value and
+what it converted to, whether the column holds less than the document said (``cut``, ``rounded``,
+``time_dropped``); the mapper counts those, the values that did not convert at all (``unconvertible``) and the
+codes a map does not know (``unmatched``).
 """
 
 from __future__ import annotations
@@ -157,16 +162,19 @@ def _string(length: int | None) -> Callable[[Any], str | None]:
     limit = length if length is not None and length > 0 else None
 
     def convert(value: Any) -> str | None:
-        if isinstance(value, datetime):
-            text = value.isoformat(sep=" ")
-        elif isinstance(value, Decimal):
-            text = format(value.normalize(), "f") if value == value.to_integral_value() else str(value)
-        else:
-            text = str(value).strip()
+        text = _as_text(value)
         if limit is not None:
             text = text[:limit].rstrip()
         return text or None
     return convert
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral_value() else str(value)
+    return str(value).strip()
 
 
 def converter(data_type: str, data_length: int | None) -> Callable[[Any], Any]:
@@ -185,3 +193,37 @@ def converter(data_type: str, data_length: int | None) -> Callable[[Any], Any]:
 
 
 DATA_TYPES = (*INT_RANGES, "decimal", "datetime", "date", "bit", "string")
+
+# unmatched: a code an enum or bit map does not know (the column gets the map's default).
+UNCONVERTIBLE, UNMATCHED, CUT, ROUNDED, TIME_DROPPED = "unconvertible", "unmatched", "cut", "rounded", "time_dropped"
+LOSS_KINDS = (UNCONVERTIBLE, UNMATCHED, CUT, ROUNDED, TIME_DROPPED)
+Loss = Callable[[Any, Any], "str | None"]
+
+
+def loss(data_type: str, data_length: int | None) -> Loss | None:
+    """What a converted value lost against the value it came from, as a kind of ``LOSS_KINDS`` (or None);
+    ``None`` for the types whose conversion keeps everything it keeps at all (bit, datetime)."""
+    if data_type in INT_RANGES or data_type == "decimal":
+        return _rounded
+    if data_type == "date":
+        return _time_dropped
+    if data_type == "string" and data_length is not None and data_length > 0:
+        return _cut(data_length)
+    return None
+
+
+def _rounded(value: Any, converted: Any) -> str | None:
+    number = to_decimal(value)
+    return ROUNDED if number is not None and number != converted else None
+
+
+def _time_dropped(value: Any, converted: date) -> str | None:
+    moment = value if isinstance(value, datetime) else parse_datetime(str(value))
+    return TIME_DROPPED if moment is not None and moment.time() != datetime.min.time() else None
+
+
+def _cut(limit: int) -> Loss:
+    def lost(value: Any, converted: Any) -> str | None:
+        # Trailing blanks the cut leaves at the end are not data: a value cut to its blanks only is no loss.
+        return CUT if len(_as_text(value).rstrip()) > len(converted) else None
+    return lost
