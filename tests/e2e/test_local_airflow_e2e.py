@@ -2,11 +2,11 @@
 (``devtools.demo.served_airflow``: api-server, scheduler, dag-processor and triggerer as separate processes,
 metadata in the local PostgreSQL, the demo stand-ins; its env file for the shell) on free ports:
 
-- every command of the README's CLI section, read from the README itself, runs as written in the shell's
+- every command of the runbook's "Running one DAG" section, read from the runbook itself, runs as written in the shell's
   environment and does what its comment says;
 - 30 runs triggered across the DAGs through the REST API get no server error, and every run finishes in the
   state the demo data gives it;
-- the README's UI runbook, clicked in headless chromium: trigger with conf from the form, the run's mapped
+- the runbook's UI steps, clicked in headless chromium: trigger with conf from the form, the run's mapped
   partitions, one failed partition cleared and rerun (``make screenshots`` keeps the pictures in ``docs/``).
 """
 
@@ -33,7 +33,7 @@ from pipelines.appxml.tables import TableName
 from tests.support.airflow_cluster import AirflowCluster
 from tests.support.airflow_ui import AirflowUi, screenshots_dir
 from tests.support.appxml_checks import staging_refuses
-from tests.support.readme import code_block
+from tests.support.readme import RUNBOOK, code_block
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 RUNS = 30
@@ -70,7 +70,7 @@ def test_api_server_listens_on_localhost_only(served):
 
 
 def test_the_shell_has_the_rest_login_and_make_shell_opens(served, tmp_path):
-    """The env file gives the README's REST variables (a token is issued for them), only its owner reads it, and
+    """The env file gives the runbook's REST variables (a token is issued for them), only its owner reads it, and
     ``make shell`` opens on it while the Airflow answers."""
     running, _ = served
     assert running.env_file.stat().st_mode & 0o077 == 0
@@ -89,8 +89,8 @@ def test_the_shell_has_the_rest_login_and_make_shell_opens(served, tmp_path):
 
 
 def readme_cli_commands() -> list[str]:
-    """The command lines of the README's "Running one DAG" code block."""
-    return [line for line in code_block("## Running one DAG", "bash").splitlines() if line.strip()]
+    """The command lines of the runbook's "Running one DAG" code block."""
+    return [line for line in code_block("## Running one DAG", "bash", doc=RUNBOOK).splitlines() if line.strip()]
 
 
 def dag_id_of(command: str) -> str:
@@ -112,7 +112,7 @@ def runs_of(cluster: AirflowCluster, dag_id: str) -> dict[str, dict]:
 
 
 class ReadmeCommands:
-    """What each README command must have done, checked from what Airflow reports."""
+    """What each runbook command must have done, checked from what Airflow reports."""
 
     def __init__(self, cluster: AirflowCluster) -> None:
         self.cluster = cluster
@@ -130,7 +130,7 @@ class ReadmeCommands:
         for pattern, check in self.checks.items():
             if match := re.match(pattern, command):
                 return check(match, run)
-        raise AssertionError(f"README command without an outcome check here: {command}")
+        raise AssertionError(f"runbook command without an outcome check here: {command}")
 
     @staticmethod
     def ran(run: Callable[[], subprocess.CompletedProcess]) -> subprocess.CompletedProcess:
@@ -160,12 +160,12 @@ class ReadmeCommands:
 
     def list_runs(self, match: re.Match, run: Callable) -> None:
         output = self.ran(run).stdout
-        assert self.triggered, "README: trigger a run before listing runs"
+        assert self.triggered, "runbook: trigger a run before listing runs"
         assert self.triggered[1] in output, output[-2000:]
 
     def clear_failed(self, match: re.Match, run: Callable) -> None:
         """A partition of the triggered (manual) run is set failed; the command reruns exactly that one."""
-        assert self.triggered, "README: trigger a run before clearing"
+        assert self.triggered, "runbook: trigger a run before clearing"
         dag_id, run_id = self.triggered
         path = f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/stage_partition"
         self.cluster.api("PATCH", f"{path}/1", {"new_state": "failed"})
@@ -220,7 +220,7 @@ def add_source_documents(engine: sa.Engine, first_app_id: int, count: int) -> li
 
 
 def test_the_ui_triggers_with_conf_lists_mapped_partitions_and_reruns_the_failed_one(served, tmp_path):
-    """The README's UI runbook, clicked in headless chromium (and its screenshots taken): the trigger form
+    """The runbook's UI steps, clicked in headless chromium (and its screenshots taken): the trigger form
     with ``workers`` 4, the run's mapped partitions with one failed, that one cleared with "Downstream" and
     "Clear only failed tasks", and the rerun stages exactly what was missing."""
     running, cluster = served

@@ -5,7 +5,7 @@ databases report.
   ends green, every task after the gate skipped, nothing read or written, no alert. A manual run inside
   business hours without ``allow_business_hours`` is still refused: one red run, one alert.
 - Backfill of one failed table: a trigger on the replica (set from outside, like a refusing constraint)
-  fails ``extract [definition]``; the README's REST commands clear that instance with its downstream; only
+  fails ``extract [definition]``; the runbook's REST commands clear that instance with its downstream; only
   that table's stages and the summary run again, and every stage's counts equal the source.
 
 The cluster's zone is a fixed offset where it is now about noon (the schedule and business hours are the
@@ -128,7 +128,7 @@ def allow_inserts(stack) -> None:
 
 
 def clear_by_runbook_and_rerun(cluster, slack, run_id: str, failed: list[tuple[str, int]]) -> None:
-    """The failed run's ``failed`` instances (every other one succeeded) are cleared by the README's REST
+    """The failed run's ``failed`` instances (every other one succeeded) are cleared by the runbook's REST
     commands; the run ends green, those instances ran once more and every other one kept its try and state."""
     before = instances(cluster, run_id)
     assert before[("extract", FAILING_INDEX)]["rendered_map_index"] == FAILING
@@ -198,7 +198,7 @@ def allow_raw_inserts(stack, table: str) -> None:
 
 def test_a_table_whose_load_failed_is_cleared_alone_by_the_runbook(od, slack):
     """The night's new rows of one table reach the replica, but its raw target refuses them: that table's load
-    fails. The README's commands (clear from its first stage, only failed, with downstream) rerun its load and
+    fails. The runbook's commands (clear from its first stage, only failed, with downstream) rerun its load and
     later stages and the summary; its extract and every other table keep their try numbers and states."""
     cluster, stack, _ = od
     cluster.wait_for_first_run(DAG_ID)
