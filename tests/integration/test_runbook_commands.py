@@ -14,22 +14,23 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from devtools.appxml import generator, seed
+from devtools.appxml import demo as appxml_demo
+from devtools.demo import DemoEnv
 from devtools.local_airflow import AIRFLOW_CLI
-from pipelines.appxml.engines import CONN_ID, engine_from_url
+from devtools.localdb import unique_name
+from pipelines.appxml.engines import engine_from_url
 from tests.support.readme import COMMAND_PAGES, ROOT, ShellBlock, shell_blocks
 from tests.support.services import Database, conn_env_name
 
 pytestmark = pytest.mark.integration
 MOD, REM = 8, 3  # the partition the runbook's command-line jobs run
-DOCUMENTS = 120
 
 
 @dataclass
@@ -127,25 +128,23 @@ def test_every_command_is_in_a_fenced_block():
 
 
 @pytest.fixture
-def shell(tmp_path, database_factory, airflow_db) -> Shell:
-    """``make shell`` with ``mssql_appxml`` on a PostgreSQL database holding Provenir documents."""
-    database = database_factory("postgres")
-    engine = engine_from_url(database.url)
+def shell(tmp_path, airflow_db) -> Iterator[Shell]:
+    """``make shell`` on the demo's appxml data: ``mssql_appxml`` is a PostgreSQL database seeded as ``make
+    airflow`` seeds it (databases of its own, dropped afterwards)."""
+    demo = DemoEnv(aws=None, work_dir=tmp_path, db_prefix=unique_name("pipelines_test_runbook"))
     try:
-        table = seed.create_source_table(engine)
-        docs = generator.synthetic_corpus(DOCUMENTS, seed=5, first_app_id=700_000)
-        seed.load_source(engine, table, ((doc.app_id, seed.as_text(doc.body)) for doc in docs))
+        appxml_demo.seed_source(demo)
+        root = tmp_path / "clone"
+        shutil.copytree(ROOT / "include", root / "include")
+        env = {key: value for key, value in os.environ.items() if key.startswith("AIRFLOW")}
+        env.update({"HOME": str(Path.home()), "LANG": "C.UTF-8",
+                    "PATH": f"{AIRFLOW_CLI.parent}:/usr/local/bin:/usr/bin:/bin",
+                    "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}",  # what the Makefile exports to make shell
+                    "PIPELINES_INCLUDE_DIR": str(root / "include"),
+                    **{conn_env_name(cid): conn for cid, conn in appxml_demo.connections(demo).items()}})
+        yield Shell(root, env, demo.database("postgres", "appxml"))
     finally:
-        engine.dispose()
-    root = tmp_path / "clone"
-    shutil.copytree(ROOT / "include", root / "include")
-    env = {key: value for key, value in os.environ.items() if key.startswith("AIRFLOW")}
-    env.update({"HOME": str(Path.home()), "LANG": "C.UTF-8",
-                "PATH": f"{AIRFLOW_CLI.parent}:/usr/local/bin:/usr/bin:/bin",
-                "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}",  # what the Makefile exports to make shell
-                "PIPELINES_INCLUDE_DIR": str(root / "include"),
-                conn_env_name(CONN_ID): database.airflow_conn()})
-    return Shell(root, env, database)
+        demo.drop_databases()
 
 
 def test_the_runnable_blocks_run_as_written_in_make_shell(shell):
