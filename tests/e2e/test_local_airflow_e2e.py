@@ -6,12 +6,14 @@ metadata in the local PostgreSQL, the demo stand-ins; its env file for the shell
   environment and does what its comment says;
 - 30 runs triggered across the DAGs through the REST API get no server error, and every run finishes in the
   state the demo data gives it;
+- the runbook's Flywheel backfill on the demo data, created and watched with its own commands, finishes;
 - the runbook's UI steps, clicked in headless chromium: trigger with conf from the form, the run's mapped
   partitions, one failed partition cleared and rerun (``make screenshots`` keeps the pictures in ``docs/``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -185,6 +187,37 @@ def test_every_readme_cli_command_runs_as_written_in_the_shell(served):
     checks = ReadmeCommands(cluster)
     for command in commands:
         checks.check(command, lambda command=command: in_shell(running.env_file, command))
+
+
+def test_the_runbook_backfill_finishes_on_the_demo_data_and_is_watched(served):
+    """The runbook's Flywheel backfill (the demo's one snapshot date, one run at a time), as written in the
+    shell: it creates one backfill run that succeeds; the watch commands list that backfill and its run."""
+    running, cluster = served
+    dag_id = "flywheel_partitioned"
+    cluster.api("PATCH", f"dags/{dag_id}", {"is_paused": True})  # as after `make airflow`
+    create = code_block("## Backfill", "bash", "airflow backfill create", doc=RUNBOOK)
+    created = in_shell(running.env_file, f"set -e\n{create}")
+    assert created.returncode == 0, created.stdout[-2000:] + created.stderr[-3000:]
+    assert "2026-01-15" in created.stdout  # the dry run names the date
+
+    def backfill_runs() -> list[tuple[str, str]] | None:
+        runs = [(dag_id, rid) for rid, run in runs_of(cluster, dag_id).items() if run["run_type"] == "backfill"]
+        return runs or None
+
+    runs = cluster.wait_until(backfill_runs, 120, "the backfill's run", poll=2)
+    assert len(runs) == 1, runs
+    assert cluster.wait_for_runs(runs) == {runs[0]: "success"}, cluster.diagnostics(runs)
+    assert runs_of(cluster, dag_id)[runs[0][1]]["logical_date"].startswith("2026-01-15")
+
+    token = code_block("## Rerun failed partitions", "bash", "/auth/token", doc=RUNBOOK)
+    watch = code_block("## Backfill", "bash", "api/v2/backfills?dag_id", doc=RUNBOOK)
+    watched = in_shell(running.env_file, f"set -eo pipefail\n{token}{watch}")
+    assert watched.returncode == 0, watched.stdout[-2000:] + watched.stderr[-3000:]
+    printed = [json.loads(line) for line in watched.stdout.splitlines() if line.startswith("[")]
+    backfills = [line for line in printed if isinstance(line[0], int)]  # [id, paused, max active runs, completed]
+    dag_runs = [line for line in printed if isinstance(line[0], str)]  # [run id, state]
+    assert [line[2] for line in backfills] == [1], watched.stdout  # one backfill, --max-active-runs 1
+    assert dag_runs == [[runs[0][1], "success"]], watched.stdout
 
 
 def test_thirty_runs_through_the_rest_api_finish_without_a_server_error(served):
