@@ -1,4 +1,4 @@
-# The README's commands. Each target sets up what it needs from nothing (see scripts/bootstrap.sh).
+# The commands of the README and docs/runbook.md. Each target sets up what it needs from nothing (bootstrap.sh).
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -12,7 +12,7 @@ help:
 	@echo "make demo      embedded Airflow under .airflow/, demo data, every DAG run once, summary table"
 	@echo "make airflow   local Airflow on real components (UI http://127.0.0.1:8080) with the demo connections"
 	@echo "make shell     a shell whose airflow CLI is the one of the running make airflow"
-	@echo "make screenshots  the README's UI pictures in docs/, taken by a test in headless chromium"
+	@echo "make screenshots  the runbook's UI pictures in docs/, taken by a test in headless chromium"
 	@echo "make soak      the e2e tests 5 times in a row with one core kept busy"
 	@echo "make bench-X   benchmark X (see BENCHMARKS.md)"
 
@@ -43,7 +43,7 @@ shell:
 	@echo "airflow CLI of the local Airflow (.airflow/airflow.env); exit to leave"
 	@bash --rcfile <(printf '%s\n' '[ -f ~/.bashrc ] && . ~/.bashrc' '. .airflow/airflow.env' 'PS1="(airflow) $$PS1"') -i
 
-# The README's pictures of the UI (docs/ui-*.png), taken by the UI runbook test in headless chromium.
+# The runbook's pictures of the UI (docs/ui-*.png), taken by the UI runbook test in headless chromium.
 screenshots: bootstrap
 	PIPELINES_SCREENSHOTS_DIR=$(CURDIR)/docs $(PY) -m pytest -q tests/e2e/test_local_airflow_e2e.py -k ui
 

@@ -20,7 +20,7 @@ like any nightly run.
 
 **Rerun a failed partition**: clear its failed mapped instance (`rem=5/8`, "Downstream"), or every failed
 one with "Clear All Mapped Tasks" and "Clear only failed tasks", or trigger with `{"remainders": [5]}`: it
-resumes after its last committed batch; nothing is staged twice. The README gives the REST call (by run
+resumes after its last committed batch; nothing is staged twice. The runbook gives the REST call (by run
 id: it works for manual runs, which have no logical date, and scheduled ones alike).
 
 **Settings** (`include/config/appxml.yaml`): source and staging table names, and how many partitions of

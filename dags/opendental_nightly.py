@@ -27,8 +27,8 @@ during the day, and the scheduler started the latest 01:00 slot at once) is skip
 nothing read, one log line saying why.
 
 **Rerun one table**: clear the table's first failed instance (e.g. `extract [definition]`) with
-"Downstream": its later stages and the summary run again, the other tables are not touched. The README
-gives the REST call (by run id: manual and scheduled runs alike).
+"Downstream": its later stages and the summary run again, the other tables are not touched. The runbook
+(docs/runbook.md) gives the REST call (by run id: manual and scheduled runs alike).
 """
 
 from __future__ import annotations

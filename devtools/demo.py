@@ -171,7 +171,7 @@ class ServedAirflow:
 
 
 def write_env_file(path: Path, settings: Mapping[str, str]) -> None:
-    """``export`` lines a shell sources to get this Airflow's ``airflow`` and the README's REST variables
+    """``export`` lines a shell sources to get this Airflow's ``airflow`` and the runbook's REST variables
     (``make shell``). Only the owner may read it: it holds the local login."""
     venv_bin = AIRFLOW_CLI.parent
     lines = ["# Written by make airflow, removed when it stops: `source` it (make shell does) for the airflow CLI",
@@ -184,7 +184,7 @@ def write_env_file(path: Path, settings: Mapping[str, str]) -> None:
 
 
 def rest_settings(api_port: int, login: tuple[str, str]) -> dict[str, str]:
-    """The variables the README's REST recipes read."""
+    """The variables the runbook's REST recipes read."""
     user, password = login
     return {"AIRFLOW_URL": f"http://127.0.0.1:{api_port}", "AIRFLOW_USER": user, "AIRFLOW_PASSWORD": password}
 

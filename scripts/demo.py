@@ -44,7 +44,7 @@ def say(message: str) -> None:
 
 
 def airflow_env(extra: dict[str, str]) -> dict[str, str]:
-    # `airflow dags test` of a DAG with a Deadline Alert crashes as the run succeeds on Airflow 3.3.2 (README).
+    # `airflow dags test` of a DAG with a Deadline Alert crashes as the run succeeds on Airflow 3.3.2 (docs/runbook.md).
     return {**os.environ, **airflow_environment(HOME), DEADLINE_ALERTS_ENV: "off", **extra}
 
 

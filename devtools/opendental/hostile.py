@@ -3,7 +3,7 @@ MySQL schema may hold), each at its limits and special values, for the cell-by-c
 
 Each column has a ``kind`` that says how its source and PostgreSQL values are compared (exact number,
 IEEE float, text bytes, ...). The rows are SQL expressions, so the values are made by the server itself
-(no driver conversion on the way in). ``PLANTED_CONVERSIONS`` is what the README's documented lossy
+(no driver conversion on the way in). ``PLANTED_CONVERSIONS`` is what the documented lossy
 conversions must count for these rows.
 """
 
@@ -102,7 +102,7 @@ ROWS: tuple[dict[str, str], ...] = (
     {},  # every nullable column NULL (zero-date defaults in the NOT NULL ones)
 )
 
-# The documented conversions (README, OpenDental, "Conversions") these rows must be counted for:
+# The documented conversions (docs/pipelines/opendental.md, "Conversions") these rows must be counted for:
 # zero dates (0000-00-00, 0001-01-01, zero month or day) become NULL, NUL characters are removed.
 PLANTED_CONVERSIONS = {
     # every row but row 3: rows 1, 2 and 5 plant them, the others get the NOT NULL default 0001-01-01

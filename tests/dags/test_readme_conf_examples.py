@@ -1,4 +1,4 @@
-"""Every conf the README's runbook shows ("Trigger a run with conf") is one its DAG accepts: only declared
+"""Every conf the runbook (docs/runbook.md) shows ("Trigger a run with conf") is one its DAG accepts: only declared
 keys, and values its params validate (the same schema the trigger form and the REST API apply). Every DAG
 family has a line there."""
 
@@ -12,13 +12,13 @@ import pytest
 
 from pipelines.common.params import unknown_conf_keys
 from tests.support.airflow_env import load_dags
-from tests.support.readme import section
+from tests.support.readme import RUNBOOK, section
 
 ROW = re.compile(r"^\| `(?P<dag_id>\w+)` \| `(?P<conf>\{.*?\})` \|", re.M)
 
 
 def readme_examples() -> list[tuple[str, dict]]:
-    rows = ROW.finditer(section("### Trigger a run with conf"))
+    rows = ROW.finditer(section("## Trigger a run with conf", RUNBOOK))
     return [(row["dag_id"], json.loads(row["conf"])) for row in rows]
 
 

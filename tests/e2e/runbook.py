@@ -1,28 +1,33 @@
-"""The README's rerun commands, run as written against a test cluster, so the runbook cannot drift from what
-the e2e tests prove: each command block is taken from the README itself and run by bash with the variables
-the README tells the reader to set (``AIRFLOW_URL``, ``AIRFLOW_USER``, ``AIRFLOW_PASSWORD``, ``RUN_ID``)."""
+"""The rerun commands of the runbook (docs/runbook.md), run as written against a test cluster, so the runbook
+cannot drift from what the e2e tests prove: each command block is taken from the runbook itself and run by bash
+with the variables the runbook tells the reader to set (``AIRFLOW_URL``, ``AIRFLOW_USER``, ``AIRFLOW_PASSWORD``,
+``RUN_ID``)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 
-from tests.support.readme import code_block
+from tests.support.readme import RUNBOOK, code_block
 
-RERUN_SECTION = "### Rerun failed partitions"
-APPXML_SECTION = "#### Rerun: appxml staging"
-OPENDENTAL_SECTION = "#### Rerun: OpenDental"
-PARTITIONS_SECTION = "#### Rerun: Fileload and Insight"
+RERUN_SECTION = "## Rerun failed partitions"
+APPXML_SECTION = "### Rerun: appxml staging"
+OPENDENTAL_SECTION = "### Rerun: OpenDental"
+PARTITIONS_SECTION = "### Rerun: Fileload and Insight"
+BEFORE_FAN_OUT_SECTION = "### Rerun: a failure before the fan-out"
 TOKEN_MARK = "/auth/token"
 
 
-def run_rerun_commands(section: str, base_url: str, run_id: str) -> list[str]:
+def run_rerun_commands(section: str, base_url: str, run_id: str, **variables: str) -> list[str]:
     """The token command and then the section's clear commands, in one bash; returns the lines they printed.
-    The simple auth manager of the test cluster admits any user (all admins)."""
-    script = code_block(RERUN_SECTION, "bash", TOKEN_MARK) + code_block(section, "bash", "clearTaskInstances")
+    ``variables``: others the section tells the reader to set (e.g. ``DAG_ID``, ``TASK_ID``). The simple auth
+    manager of the test cluster admits any user (all admins)."""
+    script = code_block(RERUN_SECTION, "bash", TOKEN_MARK, RUNBOOK) + code_block(section, "bash", "clearTaskInstances",
+                                                                      RUNBOOK)
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "AIRFLOW_URL": base_url,
-           "AIRFLOW_USER": "operator", "AIRFLOW_PASSWORD": "not-checked-by-the-test-cluster", "RUN_ID": run_id}
+           "AIRFLOW_USER": "operator", "AIRFLOW_PASSWORD": "not-checked-by-the-test-cluster", "RUN_ID": run_id,
+           **variables}
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=env, capture_output=True, text=True,
                             timeout=120, check=False)
-    assert result.returncode == 0, f"README commands failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+    assert result.returncode == 0, f"runbook commands failed ({result.returncode}):\n{result.stdout}{result.stderr}"
     return result.stdout.splitlines()

@@ -2,16 +2,18 @@
 (``devtools.demo.served_airflow``: api-server, scheduler, dag-processor and triggerer as separate processes,
 metadata in the local PostgreSQL, the demo stand-ins; its env file for the shell) on free ports:
 
-- every command of the README's CLI section, read from the README itself, runs as written in the shell's
+- every command of the runbook's "Running one DAG" section, read from the runbook itself, runs as written in the shell's
   environment and does what its comment says;
 - 30 runs triggered across the DAGs through the REST API get no server error, and every run finishes in the
   state the demo data gives it;
-- the README's UI runbook, clicked in headless chromium: trigger with conf from the form, the run's mapped
+- the runbook's Flywheel backfill on the demo data, created and watched with its own commands, finishes;
+- the runbook's UI steps, clicked in headless chromium: trigger with conf from the form, the run's mapped
   partitions, one failed partition cleared and rerun (``make screenshots`` keeps the pictures in ``docs/``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -33,7 +35,7 @@ from pipelines.appxml.tables import TableName
 from tests.support.airflow_cluster import AirflowCluster
 from tests.support.airflow_ui import AirflowUi, screenshots_dir
 from tests.support.appxml_checks import staging_refuses
-from tests.support.readme import code_block
+from tests.support.readme import RUNBOOK, code_block
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 RUNS = 30
@@ -70,7 +72,7 @@ def test_api_server_listens_on_localhost_only(served):
 
 
 def test_the_shell_has_the_rest_login_and_make_shell_opens(served, tmp_path):
-    """The env file gives the README's REST variables (a token is issued for them), only its owner reads it, and
+    """The env file gives the runbook's REST variables (a token is issued for them), only its owner reads it, and
     ``make shell`` opens on it while the Airflow answers."""
     running, _ = served
     assert running.env_file.stat().st_mode & 0o077 == 0
@@ -89,8 +91,9 @@ def test_the_shell_has_the_rest_login_and_make_shell_opens(served, tmp_path):
 
 
 def readme_cli_commands() -> list[str]:
-    """The command lines of the README's "Running one DAG" code block."""
-    return [line for line in code_block("## Running one DAG", "bash").splitlines() if line.strip()]
+    """The command lines of the runbook's "Running one DAG" code block (the one that unpauses and triggers)."""
+    block = code_block("## Running one DAG", "bash", "airflow dags unpause", doc=RUNBOOK)
+    return [line for line in block.splitlines() if line.strip()]
 
 
 def dag_id_of(command: str) -> str:
@@ -112,7 +115,7 @@ def runs_of(cluster: AirflowCluster, dag_id: str) -> dict[str, dict]:
 
 
 class ReadmeCommands:
-    """What each README command must have done, checked from what Airflow reports."""
+    """What each runbook command must have done, checked from what Airflow reports."""
 
     def __init__(self, cluster: AirflowCluster) -> None:
         self.cluster = cluster
@@ -130,7 +133,7 @@ class ReadmeCommands:
         for pattern, check in self.checks.items():
             if match := re.match(pattern, command):
                 return check(match, run)
-        raise AssertionError(f"README command without an outcome check here: {command}")
+        raise AssertionError(f"runbook command without an outcome check here: {command}")
 
     @staticmethod
     def ran(run: Callable[[], subprocess.CompletedProcess]) -> subprocess.CompletedProcess:
@@ -160,12 +163,12 @@ class ReadmeCommands:
 
     def list_runs(self, match: re.Match, run: Callable) -> None:
         output = self.ran(run).stdout
-        assert self.triggered, "README: trigger a run before listing runs"
+        assert self.triggered, "runbook: trigger a run before listing runs"
         assert self.triggered[1] in output, output[-2000:]
 
     def clear_failed(self, match: re.Match, run: Callable) -> None:
         """A partition of the triggered (manual) run is set failed; the command reruns exactly that one."""
-        assert self.triggered, "README: trigger a run before clearing"
+        assert self.triggered, "runbook: trigger a run before clearing"
         dag_id, run_id = self.triggered
         path = f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/stage_partition"
         self.cluster.api("PATCH", f"{path}/1", {"new_state": "failed"})
@@ -184,6 +187,37 @@ def test_every_readme_cli_command_runs_as_written_in_the_shell(served):
     checks = ReadmeCommands(cluster)
     for command in commands:
         checks.check(command, lambda command=command: in_shell(running.env_file, command))
+
+
+def test_the_runbook_backfill_finishes_on_the_demo_data_and_is_watched(served):
+    """The runbook's Flywheel backfill (the demo's one snapshot date, one run at a time), as written in the
+    shell: it creates one backfill run that succeeds; the watch commands list that backfill and its run."""
+    running, cluster = served
+    dag_id = "flywheel_partitioned"
+    cluster.api("PATCH", f"dags/{dag_id}", {"is_paused": True})  # as after `make airflow`
+    create = code_block("## Backfill", "bash", "airflow backfill create", doc=RUNBOOK)
+    created = in_shell(running.env_file, f"set -e\n{create}")
+    assert created.returncode == 0, created.stdout[-2000:] + created.stderr[-3000:]
+    assert "2026-01-15" in created.stdout  # the dry run names the date
+
+    def backfill_runs() -> list[tuple[str, str]] | None:
+        runs = [(dag_id, rid) for rid, run in runs_of(cluster, dag_id).items() if run["run_type"] == "backfill"]
+        return runs or None
+
+    runs = cluster.wait_until(backfill_runs, 120, "the backfill's run", poll=2)
+    assert len(runs) == 1, runs
+    assert cluster.wait_for_runs(runs) == {runs[0]: "success"}, cluster.diagnostics(runs)
+    assert runs_of(cluster, dag_id)[runs[0][1]]["logical_date"].startswith("2026-01-15")
+
+    token = code_block("## Rerun failed partitions", "bash", "/auth/token", doc=RUNBOOK)
+    watch = code_block("## Backfill", "bash", "api/v2/backfills?dag_id", doc=RUNBOOK)
+    watched = in_shell(running.env_file, f"set -eo pipefail\n{token}{watch}")
+    assert watched.returncode == 0, watched.stdout[-2000:] + watched.stderr[-3000:]
+    printed = [json.loads(line) for line in watched.stdout.splitlines() if line.startswith("[")]
+    backfills = [line for line in printed if isinstance(line[0], int)]  # [id, paused, max active runs, completed]
+    dag_runs = [line for line in printed if isinstance(line[0], str)]  # [run id, state]
+    assert [line[2] for line in backfills] == [1], watched.stdout  # one backfill, --max-active-runs 1
+    assert dag_runs == [[runs[0][1], "success"]], watched.stdout
 
 
 def test_thirty_runs_through_the_rest_api_finish_without_a_server_error(served):
@@ -220,7 +254,7 @@ def add_source_documents(engine: sa.Engine, first_app_id: int, count: int) -> li
 
 
 def test_the_ui_triggers_with_conf_lists_mapped_partitions_and_reruns_the_failed_one(served, tmp_path):
-    """The README's UI runbook, clicked in headless chromium (and its screenshots taken): the trigger form
+    """The runbook's UI steps, clicked in headless chromium (and its screenshots taken): the trigger form
     with ``workers`` 4, the run's mapped partitions with one failed, that one cleared with "Downstream" and
     "Clear only failed tasks", and the rerun stages exactly what was missing."""
     running, cluster = served

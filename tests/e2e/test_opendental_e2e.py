@@ -5,8 +5,11 @@ databases report.
   ends green, every task after the gate skipped, nothing read or written, no alert. A manual run inside
   business hours without ``allow_business_hours`` is still refused: one red run, one alert.
 - Backfill of one failed table: a trigger on the replica (set from outside, like a refusing constraint)
-  fails ``extract [definition]``; the README's REST commands clear that instance with its downstream; only
+  fails ``extract [definition]``; the runbook's REST commands clear that instance with its downstream; only
   that table's stages and the summary run again, and every stage's counts equal the source.
+- A run that failed before its fan-out (``plan`` refused a table the source did not have yet): naming the
+  never-expanded mapped task answers HTTP 500; the runbook's before-the-fan-out commands clear ``plan`` by its
+  id with its downstream, and once the table exists the same run copies it.
 
 The cluster's zone is a fixed offset where it is now about noon (the schedule and business hours are the
 production ones), so "during the day" holds whenever the test runs. Scheduled runs cannot be made by
@@ -24,9 +27,9 @@ import pytest
 
 from devtools.opendental import generator
 from pipelines.common.paths import INCLUDE_DIR_ENV
-from tests.e2e.runbook import OPENDENTAL_SECTION, run_rerun_commands
+from tests.e2e.runbook import BEFORE_FAN_OUT_SECTION, OPENDENTAL_SECTION, run_rerun_commands
 from tests.integration.opendental.odsupport import differences, fixture_ddl, include_with, make_stack, seed
-from tests.support.airflow_cluster import airflow_cluster
+from tests.support.airflow_cluster import ClusterError, airflow_cluster
 from tests.support.services import conn_env_name, slack_sink
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -38,6 +41,8 @@ FAILING, FAILING_INDEX = "definition", 2
 ROWS, NEW_DEFINITIONS = 60, 4
 RUN = {"tables": TABLES, "allow_business_hours": True, "parallel": 2, "force": False, "dry_run": False}
 REFUSE = "test_refuse_insert"
+LATE_TABLE = "appointment"  # not at the source when the run starts
+STAGES = ("extract", "load", "transform", "validate")
 
 
 def noon_zone() -> str:
@@ -128,7 +133,7 @@ def allow_inserts(stack) -> None:
 
 
 def clear_by_runbook_and_rerun(cluster, slack, run_id: str, failed: list[tuple[str, int]]) -> None:
-    """The failed run's ``failed`` instances (every other one succeeded) are cleared by the README's REST
+    """The failed run's ``failed`` instances (every other one succeeded) are cleared by the runbook's REST
     commands; the run ends green, those instances ran once more and every other one kept its try and state."""
     before = instances(cluster, run_id)
     assert before[("extract", FAILING_INDEX)]["rendered_map_index"] == FAILING
@@ -198,7 +203,7 @@ def allow_raw_inserts(stack, table: str) -> None:
 
 def test_a_table_whose_load_failed_is_cleared_alone_by_the_runbook(od, slack):
     """The night's new rows of one table reach the replica, but its raw target refuses them: that table's load
-    fails. The README's commands (clear from its first stage, only failed, with downstream) rerun its load and
+    fails. The runbook's commands (clear from its first stage, only failed, with downstream) rerun its load and
     later stages and the summary; its extract and every other table keep their try numbers and states."""
     cluster, stack, _ = od
     cluster.wait_for_first_run(DAG_ID)
@@ -221,3 +226,32 @@ def test_a_table_whose_load_failed_is_cleared_alone_by_the_runbook(od, slack):
 
     assert_every_stage_matches_the_source(stack, run_id, {
         "patient": ROWS, "procedurelog": ROWS, "definition": rows_before + NEW_DEFINITIONS})
+
+
+def test_a_run_that_failed_before_its_fan_out_is_rerun_by_clearing_the_failed_task(od, slack):
+    """``plan`` refuses a table the source does not have yet: the mapped stages never expand. Clearing the
+    unexpanded ``[extract, -1]`` answers HTTP 500 (Airflow 3.3.2 cannot count its instances); the runbook's
+    commands clear ``plan`` by its id alone with its downstream, and once the table exists the run copies it."""
+    cluster, stack, _ = od
+    cluster.wait_for_first_run(DAG_ID)
+    run_id = cluster.trigger(DAG_ID, conf={**RUN, "tables": [LATE_TABLE]})
+    assert cluster.wait_for_runs([(DAG_ID, run_id)]) == {(DAG_ID, run_id): "failed"}
+    before = {key: ti["state"] for key, ti in instances(cluster, run_id).items()}
+    assert before[("plan", -1)] == "failed"
+    assert {before[(stage, -1)] for stage in STAGES} == {"upstream_failed"}, before  # never expanded
+
+    with pytest.raises(ClusterError, match="HTTP 500"):
+        cluster.api("POST", f"dags/{DAG_ID}/clearTaskInstances", {
+            "dag_run_id": run_id, "task_ids": [["extract", -1]], "include_downstream": True, "dry_run": True})
+
+    seed(stack.source, fixture_ddl([LATE_TABLE]), rows=ROWS)  # the table arrives at the source
+    printed = run_rerun_commands(BEFORE_FAN_OUT_SECTION, cluster.base_url, run_id, DAG_ID=DAG_ID, TASK_ID="plan")
+    assert '["plan",-1]' in printed[:-1], printed  # the listing names the failed task
+    cleared = {tuple(key) for key in json.loads(printed[-1])}
+    assert {("plan", -1), *((stage, -1) for stage in STAGES)} <= cleared, cleared
+    assert cluster.wait_for_runs([(DAG_ID, run_id)]) == {(DAG_ID, run_id): "success"}
+
+    after = instances(cluster, run_id)
+    assert after[("plan", -1)]["try_number"] == 2
+    assert after[("extract", 0)]["rendered_map_index"] == LATE_TABLE  # expanded by the rerun
+    assert stack.counts(LATE_TABLE) == dict.fromkeys(("source", "replica", "raw", "public"), ROWS)

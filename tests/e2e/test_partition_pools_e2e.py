@@ -2,7 +2,7 @@
 overlap, from the first step's start to the last step's end (the later run waits for the run lock in the
 triggerer), while another partition runs alongside;
 an Insight run that fails still clears its lock flag and releases the partition; and its failed step,
-cleared through the REST API with the README's own command while the other partition's run is running,
+cleared through the REST API with the runbook's own command while the other partition's run is running,
 reruns exactly once under the partition's run lock, taken again for the rerun. A run that meets a stale lock
 asks a human (Airflow's Human-in-the-loop, answered through the REST API): approved, it takes the partition
 over and succeeds; rejected or unanswered, it fails with one alert and the lock stays."""
@@ -197,7 +197,7 @@ def test_failed_partition_run_is_rerun_once_while_the_other_partition_runs(clust
             and any(record_dir.glob("insight_b_run_insight.*.json")), 120, "partition b's first step running",
             runs=[("gr_insight__b", other_run)])
         cleared_at = time.time()
-        # The README's command, as written: the failed step with "Downstream", its run lock setup and teardown.
+        # The runbook's command, as written: the failed step with "Downstream", its run lock setup and teardown.
         printed = run_rerun_commands(PARTITIONS_SECTION, running.base_url, failed_run)
         assert json.loads(printed[-1]) == ["insight_push_policies", "release_run_lock", "take_run_lock"]
 

@@ -3,7 +3,7 @@
 returns what the page showed and leaves a screenshot.
 
 Screenshots go to ``$PIPELINES_SCREENSHOTS_DIR`` when it is set (``make screenshots`` points it at
-``docs/``, where the README's pictures live), else to the test's temporary folder."""
+``docs/``, where the runbook's pictures live), else to the test's temporary folder."""
 
 from __future__ import annotations
 

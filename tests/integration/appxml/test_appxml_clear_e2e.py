@@ -1,5 +1,5 @@
 """Under a real scheduler (dag.test() cannot clear one mapped instance of a run): two partitions that
-failed mid-way are rerun by clearing just their mapped task instances with the README's own REST commands
+failed mid-way are rerun by clearing just their mapped task instances with the runbook's own REST commands
 (``[task_id, map_index]`` pairs, the run's id); only those two remainders and the summary run again, and the
 staged result is exactly once. The failures come from outside the package:
 a trigger on the staging table refuses one app_id of rem=1's and of rem=3's third batch, and is dropped

@@ -14,15 +14,15 @@ import pytest
 from pipelines.appxml import ddl
 from pipelines.appxml.tables import TableName
 from tests.support.appxml_checks import custdata_c14n, first_staged_id_of_batch, index_exists, staging_refuses
-from tests.support.readme import code_block
+from tests.support.readme import RUNBOOK, code_block
 
 pytestmark = pytest.mark.integration
 DAG_ID = "appxml_staging"
 # Every param on every run: dag.test() keeps a previous run's conf values in the DAG's params.
 RUN = {"workers": 4, "batch": 5, "limit": 0, "remainders": None, "drop_index": True, "recreate_index": True}
 STAGING = TableName("dbo", "app_xml_staging")
-#: The alert the README's runbook shows ("What an alert looks like"): this test's failure, as posted.
-README_ALERT = json.loads(code_block("### What an alert looks like", "json"))
+#: The alert the runbook shows ("What an alert looks like"): this test's failure, as posted.
+RUNBOOK_ALERT = json.loads(code_block("## What an alert looks like", "json", doc=RUNBOOK))
 VOLATILE = [(re.compile(r"manual__[0-9T:.%A-F+-]+"), "<run id>"), (re.compile(r"app_id \d+\.\.\d+"), "app_id <ids>")]
 
 
@@ -89,7 +89,7 @@ def test_partition_failing_after_two_batches_is_rerun_exactly_once(appxml_db, st
     assert "Task failed: appxml_staging.stage_partition [rem=1/4]" in alerts
     assert "dbo.app_xml_staging refused the batch of app_id" in alerts  # no retry: it would be refused again
     assert "<" not in alerts  # ids and labels only, never XML content
-    assert [volatile_masked(message) for message in slack_webhook.messages] == [volatile_masked(README_ALERT)]
+    assert [volatile_masked(message) for message in slack_webhook.messages] == [volatile_masked(RUNBOOK_ALERT)]
 
     # Another workers value now would resume rem=1/2 after ids that rem=3/4 staged, past rem=1/4's gap.
     refused = dag_runner(staging_dag, {**RUN, "workers": 2})

@@ -1,7 +1,7 @@
 """Every MySQL type at its limits, copied source -> replica -> raw -> public and compared cell by cell:
 the replica byte-equal to the source (compared on the server), raw equal to the replica under the
-README's documented conversions only (zero dates -> NULL, NUL removed from text), public equal to raw
-under the generic transform (strings trimmed), and every conversion counted as planted."""
+documented conversions only (zero dates -> NULL, NUL removed from text; docs/pipelines/opendental.md), public
+equal to raw under the generic transform (strings trimmed), and every conversion counted as planted."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def raw_form(column: hostile.ProbeColumn) -> str:
 
 
 def is_zero_date(text: str) -> bool:
-    """The README's rule: 0000-00-00, anything on 0001-01-01 and zero months or days mean "no date"."""
+    """The documented rule: 0000-00-00, anything on 0001-01-01 and zero months or days mean "no date"."""
     return text[:10] < "0001-01-02" or text[5:7] == "00" or text[8:10] == "00"
 
 
@@ -118,7 +118,7 @@ def comparable(column: hostile.ProbeColumn, value: Any) -> Any:
 
 
 def documented(column: hostile.ProbeColumn, value: Any) -> Any:
-    """The replica's value as raw must hold it: the README's conversions, and nothing else."""
+    """The replica's value as raw must hold it: the documented conversions, and nothing else."""
     value = comparable(column, value)
     if value is None:
         return None

@@ -199,7 +199,7 @@ def test_the_cli_refuses_another_modulus_in_one_line_unless_told_where_to_start(
 
 
 def test_another_workers_value_goes_ahead_where_it_would_skip_nothing(sqlite_db):
-    """Only partition rem=2/4 ran (to its end), as in the README's ``dags test`` example: workers=8 resumes
+    """Only partition rem=2/4 ran (to its end), as in the runbook's ``dags test`` example: workers=8 resumes
     rem=2/8 and rem=6/8 after ids rem=2/4 staged in order, and starts the others from scratch."""
     engine, docs = sqlite_db
     stage_partition(engine, PartitionSpec(mod=4, rem=2, batch=3))

@@ -1,7 +1,7 @@
 """Conformance on the shared corpus: every Provenir document maps to the rows the original mapper produced
 (``../shared/corpus/xml_mapping/expected/``), compared per table under the doc's rules (rows as multisets,
-values by type, ``''`` = NULL = absent), apart from the deviations the family's README lists; each of those
-is one named rule below, checked as narrowly as the README states it.
+values by type, ``''`` = NULL = absent), apart from the deviations docs/xml-mapping-deviations.md lists; each of those
+is one named rule below, checked as narrowly as that page states it.
 
 Like the original's runs (``_manifest.json``), ``cc_*`` files are mapped with the credit-card contract only
 and ``rl_*`` files with the recreational-lending one, so ``cc_bloat`` and the rl document named ``cc_`` are
@@ -92,7 +92,7 @@ class Source:
         return cls(parsed(path).find("Request/CustData/IL_application/IL_app_decision_info"))
 
 
-# -- the README's deviations, one rule each ---------------------------------------------------------------
+# -- the documented deviations, one rule each ------------------------------------------------------------
 def blackbox_cut(table: str, column: str, expected: Any, got: Any, source: Source) -> bool:
     """data_length -1: the original cut the last character off."""
     return column == "iovation_blackbox" and isinstance(got, str) and expected == got[:-1]
