@@ -22,7 +22,7 @@ import pytest
 from tests.support.services import SlackSink, start_slack_sink
 
 
-def _clear_provider_config() -> None:
+def clear_provider_config() -> None:
     from airflow.providers.openlineage import conf
 
     for value in vars(conf).values():
@@ -92,7 +92,7 @@ def capture_openlineage(monkeypatch: pytest.MonkeyPatch) -> Iterator[LineageEven
                        json.dumps({"type": "http", "url": f"http://{host}:{port}", "endpoint": "api/v1/lineage"}))
     monkeypatch.setenv("AIRFLOW__OPENLINEAGE__NAMESPACE", "pipelines-test")
     monkeypatch.setenv("AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD", "True")
-    _clear_provider_config()
+    clear_provider_config()
     listener = OpenLineageListener()
     assert not any(isinstance(p, OpenLineageListener) for p in manager.pm.get_plugins()), "one listener only"
     manager.add_listener(listener)
@@ -101,6 +101,6 @@ def capture_openlineage(monkeypatch: pytest.MonkeyPatch) -> Iterator[LineageEven
     finally:
         manager.pm.unregister(listener)
         monkeypatch.delenv("AIRFLOW__OPENLINEAGE__TRANSPORT")
-        _clear_provider_config()
+        clear_provider_config()
         sink.server.shutdown()
         sink.server.server_close()

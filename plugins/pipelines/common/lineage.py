@@ -36,7 +36,6 @@ looking anything up.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -127,7 +126,6 @@ def enabled() -> bool:
     return not conf.is_disabled()
 
 
-@functools.lru_cache(maxsize=64)
 def connection_namespace(conn_id: str) -> tuple[str, str | None]:
     """(``scheme://host:port``, the connection's database) from the connection's public fields only."""
     from airflow.sdk import BaseHook
