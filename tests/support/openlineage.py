@@ -30,6 +30,11 @@ def clear_provider_config() -> None:
             value.cache_clear()
 
 
+def xml_snippets(documents: Iterable[str]) -> list[str]:
+    """40 characters from the middle of each document of 100 or more: text only the XML itself has."""
+    return [doc[len(doc) // 2:len(doc) // 2 + 40] for doc in documents if len(doc) >= 100]
+
+
 @dataclass
 class LineageEvents:
     sink: SlackSink
