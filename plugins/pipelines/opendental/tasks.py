@@ -211,7 +211,8 @@ def _dry_run_details(source: Any, plans: list[TablePlan], settings: Settings, id
 
 
 @contextmanager
-def concurrency_slot(parallel: int, ids: ConnIds = DEFAULT_IDS, poll_seconds: float = 5.0) -> Iterator[int]:
+def concurrency_slot(parallel: int, ids: ConnIds = DEFAULT_IDS, poll_seconds: float = 5.0,
+                     table: str | None = None) -> Iterator[int]:
     """Hold one of ``parallel`` named locks on the replica while a table's stage runs.
 
     ``parallel`` is a run-time param, which a static ``max_active_tis_per_dagrun`` cannot express. A
@@ -227,7 +228,7 @@ def concurrency_slot(parallel: int, ids: ConnIds = DEFAULT_IDS, poll_seconds: fl
                 log.info("waiting for one of %d table slots (param parallel)", len(names))
                 waited = time.monotonic()
             time.sleep(poll_seconds)
-        emit("opendental", {"lock_wait_seconds": round(time.monotonic() - started, 3)}, lock="table_slot")
+        emit("opendental", {"lock_wait_seconds": round(time.monotonic() - started, 3)}, lock="table_slot", table=table)
         try:
             yield slot
         finally:
@@ -295,7 +296,7 @@ def table_stage(stage: str, table: str, work: Callable[[], TableRun]) -> dict[st
     context = label_this_task(table)
     parallel = int(context["params"].get("parallel") or 1)
     declare_stage(stage, table)
-    with concurrency_slot(parallel):
+    with concurrency_slot(parallel, table=table):
         result = run_stage(stage, table, work).to_xcom()
     declare_stage(stage, table, result)
     return result

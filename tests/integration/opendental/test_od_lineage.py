@@ -8,6 +8,7 @@ import pytest
 
 from devtools.localdb import MARIADB_HOST, MARIADB_PORT, PG_HOST, PG_PORT
 from tests.integration.opendental.odsupport import fixture_ddl, seed
+from tests.support.statsd_sink import statsd_metrics
 
 pytestmark = pytest.mark.integration
 TABLES = ["patient", "definition"]
@@ -16,10 +17,12 @@ ROWS = 40
 
 
 def test_every_stage_names_its_input_and_output_with_rows_and_columns(stack, nightly_dag, dag_runner,
-                                                                      openlineage_events):
+                                                                      openlineage_events, monkeypatch):
     seed(stack.source, fixture_ddl(TABLES), rows=ROWS)
 
-    result = dag_runner(nightly_dag, {**RUN, "tables": TABLES})
+    with statsd_metrics(monkeypatch) as statsd:
+        result = dag_runner(nightly_dag, {**RUN, "tables": TABLES})
+        received = statsd.metrics()
     assert result.state == "success", result.task_states
 
     mysql, pg = f"mysql://{MARIADB_HOST}:{MARIADB_PORT}", f"postgres://{PG_HOST}:{PG_PORT}"
@@ -40,3 +43,9 @@ def test_every_stage_names_its_input_and_output_with_rows_and_columns(stack, nig
 
     openlineage_events.assert_carries_none_of(
         row for t in TABLES for row in stack.mysql_rows(stack.source, f"SELECT * FROM `{t}`"))
+
+    # The same run's figures, per table and stage (StatsD on a local UDP port).
+    written = {(m.tags["table"], m.tags["stage"]): m.value for m in received
+               if m.name == "airflow.pipelines.rows_written" and m.tags["family"] == "opendental"}
+    assert written == {(t, stage): ROWS for t in TABLES for stage in expected}
+    assert {m.tags.get("table") for m in received if m.name == "airflow.pipelines.lock_wait_seconds"} == set(TABLES)
