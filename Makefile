@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: help bootstrap test lint unit demo airflow shell screenshots soak constraints clean bench-% bench-xml-mapping
+.PHONY: help bootstrap test lint unit demo airflow shell screenshots soak constraints clean bench-% bench-xml-mapping lineage-graph
 
 help:
 	@echo "make test      lint + the whole test suite on real MariaDB, PostgreSQL, moto and a Slack sink"
@@ -15,6 +15,7 @@ help:
 	@echo "make screenshots  the runbook's UI pictures in docs/, taken by a test in headless chromium"
 	@echo "make soak      the e2e tests 5 times in a row with one core kept busy"
 	@echo "make bench-X   benchmark X (see BENCHMARKS.md)"
+	@echo "make lineage-graph  the lineage graph of the events of 'make demo LINEAGE=1' (docs/observability.md)"
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -33,6 +34,10 @@ demo: bootstrap
 
 airflow: bootstrap
 	$(PY) scripts/demo.py serve
+
+# One demo night's lineage graph from the events `make demo LINEAGE=1` captured (DOT; SVG with graphviz).
+lineage-graph:
+	python3 scripts/lineage_graph.py $(EVENTS)
 
 # The env file is written by `make airflow` (its connections point at that process's moto server) and removed
 # when it stops; a file left by a killed one is refused when its api-server does not answer.

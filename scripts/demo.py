@@ -122,9 +122,23 @@ def setup(stack: ExitStack) -> tuple[list[DemoSpec], DemoEnv, dict[str, str]]:
     return specs, demo_env, env
 
 
+def lineage_settings() -> dict[str, str]:
+    """With LINEAGE=1 (``make demo LINEAGE=1``) every DAG's OpenLineage events go to a file, one per line,
+    for ``make lineage-graph``; otherwise OpenLineage stays off (no transport) and costs nothing."""
+    if os.environ.get("LINEAGE", "") in ("", "0"):
+        return {}
+    events = HOME / "demo" / "lineage.jsonl"
+    events.unlink(missing_ok=True)
+    say(f"OpenLineage events: {events.relative_to(ROOT)} (then: make lineage-graph)")
+    return {"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(events),
+                                                           "append": True}),
+            "AIRFLOW__OPENLINEAGE__NAMESPACE": "pipelines-demo", "AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD": "True"}
+
+
 def run() -> int:
     with ExitStack() as stack:
         specs, demo_env, env = setup(stack)
+        env.update(lineage_settings())
         outcomes = [run_spec(spec, demo_env, env) for spec in specs]
     print_summary(outcomes)
     failed = [o.dag_id for o in outcomes if not o.ok]

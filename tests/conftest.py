@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.support.airflow_env import DagRunResult, configure_airflow_home, migrate_metadata_db, run_dag
+from tests.support.openlineage import LineageEvents, capture_openlineage
 from tests.support.services import (
     Database,
     MotoEndpoint,
@@ -98,3 +99,10 @@ def slack_webhook(set_connection: Callable[[str, str], None]) -> Iterator[SlackS
     yield sink
     sink.server.shutdown()
     sink.server.server_close()
+
+
+@pytest.fixture
+def openlineage_events(monkeypatch: pytest.MonkeyPatch) -> Iterator[LineageEvents]:
+    """The OpenLineage HTTP transport pointed at a local sink for the test; ``.events`` are what it received."""
+    with capture_openlineage(monkeypatch) as events:
+        yield events

@@ -119,7 +119,8 @@ def test_celery_profile_adds_redis_and_workers_sharing_the_airflow_settings(comp
         assert worker["environment"][name] == scheduler_env[name], name
     assert scheduler_env["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0"
     # Without the profile nothing Celery-only starts: the default stack stays LocalExecutor.
-    assert {name for name, service in services.items() if service.get("profiles")} == {"redis", "airflow-worker"}
+    assert {name for name, service in services.items() if "celery" in service.get("profiles", [])} == {
+        "redis", "airflow-worker"}
     worker_volumes = {volume.split(":")[1] for volume in worker["volumes"]}
     assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/include"} <= worker_volumes
 
@@ -128,3 +129,35 @@ def test_celery_provider_is_pinned_for_the_image():
     pins = requirement_pins(ROOT / "requirements.txt")
     assert "apache-airflow-providers-celery" in pins
     assert "celery" in pins
+
+
+OBSERVABILITY = {"marquez-db", "marquez", "marquez-web", "statsd-exporter", "prometheus", "grafana"}
+
+
+def test_observability_profile_receives_lineage_and_metrics(compose):
+    services = compose["services"]
+    assert {name for name, service in services.items() if service.get("profiles") == ["observability"]} == OBSERVABILITY
+    env = services["airflow-scheduler"]["environment"]
+    # Off unless .env turns them on: the default stack neither sends events nor figures.
+    assert env["AIRFLOW__OPENLINEAGE__TRANSPORT"] == "${OPENLINEAGE_TRANSPORT:-}"
+    assert env["AIRFLOW__METRICS__STATSD_ON"] == "${STATSD_ON:-false}"
+    assert env["AIRFLOW__METRICS__STATSD_HOST"] == "statsd-exporter"
+    assert env["AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED"] == "true"
+    assert "9125" in " ".join(services["statsd-exporter"]["command"])
+    example = (ROOT / ".env.example").read_text()
+    transport = next(line for line in example.splitlines() if "OPENLINEAGE_TRANSPORT=" in line)
+    assert json.loads(transport.split("=", 1)[1])["url"] == "http://marquez:5000"
+    mounted = [volume.split(":")[0] for name in ("prometheus", "grafana") for volume in services[name]["volumes"]]
+    for path in mounted:
+        assert (ROOT / path).exists(), path
+    prometheus = yaml.safe_load((ROOT / "devtools/observability/prometheus.yml").read_text())
+    assert prometheus["scrape_configs"][0]["static_configs"][0]["targets"] == ["statsd-exporter:9102"]
+
+
+def test_grafana_dashboard_plots_every_documented_figure():
+    from pipelines.common.metrics import FIGURES
+
+    dashboard = json.loads((ROOT / "devtools/observability/grafana/dashboards/pipelines.json").read_text())
+    exprs = " ".join(target["expr"] for panel in dashboard["panels"] for target in panel["targets"])
+    for figure in FIGURES:
+        assert f"airflow_pipelines_{figure}" in exprs, figure

@@ -16,6 +16,7 @@ from pipelines.appxml.engines import CONN_ID, engine_from_conn_id
 from pipelines.appxml.metrics import aggregate, format_table
 from pipelines.appxml.pipeline import PartitionSpec, StagingError, check_modulus, iter_partitions, stage_partition
 from pipelines.appxml.tables import TableName
+from pipelines.common import lineage, metrics
 from pipelines.common.errors import fail_without_retry, require_connection
 from pipelines.common.mapped import mapped_results
 from pipelines.common.partitions import partition_label
@@ -109,11 +110,16 @@ def recreate_index(params: dict[str, Any], conn_id: str = CONN_ID) -> None:
 def stage(entry: dict[str, int], conn_id: str = CONN_ID) -> dict[str, Any]:
     """Stage one partition (a mapped task) on its own engine and connections; returns its metrics."""
     label_this_partition(entry)
+    settings = load_settings()
+    lineage.declare([lineage.table(conn_id, settings.source_table)], [lineage.table(conn_id, settings.staging_table)])
     engine = engine_from_conn_id(conn_id)
     try:
-        return stage_partition(engine, spec_for(entry)).to_dict()
+        result = stage_partition(engine, spec_for(entry)).to_dict()
     finally:
         engine.dispose()
+    lineage.declare(outputs=[lineage.table(conn_id, settings.staging_table, rows=result["staged"], describe=True)])
+    metrics.appxml_partition(result)
+    return result
 
 
 @fail_without_retry

@@ -21,6 +21,7 @@ from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator, timezone
 from airflow.sdk.exceptions import AirflowSensorTimeout, TaskAwaitingInput
 from airflow.sdk.execution_time.hitl import upsert_hitl_detail
 
+from pipelines.common import lineage, metrics
 from pipelines.common.alerts import FailureAlert, post_alert
 from pipelines.common.errors import PermanentError, fail_without_retry, require_connection
 from pipelines.fileload_insight.config import Command, Partition
@@ -192,6 +193,7 @@ class PartitionRunLockSensor(PartitionLockTask, BaseSensorOperator):
                                        "Insight lock flag cleared with force_unlock"))
             what = "run lock and Insight lock flag" if self.with_flag else "run lock"
             self.log.info("Partition %s %s taken by this run", self.partition, what)
+            metrics.emit("fileload_insight", {"lock_wait_seconds": waited_seconds(context)}, partition=self.partition)
             return True
         if (stale := stale_blocker(request, attempt)) is not None:
             self.ask_takeover(context, stale)
@@ -210,6 +212,12 @@ class PartitionRunLockSensor(PartitionLockTask, BaseSensorOperator):
                  f"{stale.age_seconds // 60} min. Approve only when you know it is no longer working: this run then "
                  "takes the partition over and goes on. Reject: this run fails and the lock stays.")
         raise TaskAwaitingInput(method_name="execute_takeover_decision", timeout=self.decision_timeout)
+
+
+def waited_seconds(context: Any) -> float | None:
+    """How long this task instance has been at it (its waits for the run lock included)."""
+    started = getattr(context["ti"], "start_date", None)
+    return None if started is None else round((timezone.utcnow() - started).total_seconds(), 3)
 
 
 def stale_blocker(request: LockRequest, attempt: LockAttempt) -> Holder | None:
@@ -305,8 +313,17 @@ class PartitionCommandOperator(BaseOperator):
         require_connection(self.partition.conn_id)
         connection = BaseHook.get_connection(self.partition.conn_id)
         env = self.environment(connection, ti.dag_id, ti.run_id)
-        self._running = start_command(f"{self.step}[{self.partition.name}]", self.argv(), env)
-        check_exit(self._running, self._running.wait())
+        lineage.declare(*self.datasets(), task=self)
+        with metrics.Stopwatch() as took:
+            self._running = start_command(f"{self.step}[{self.partition.name}]", self.argv(), env)
+            check_exit(self._running, self._running.wait())
+        metrics.emit("fileload_insight", {"duration": took.seconds}, partition=self.partition.name, stage=self.step)
+
+    def datasets(self) -> tuple[list[lineage.DatasetRef], list[lineage.DatasetRef]]:
+        """Fileload writes the member repository; each Insight step reads it and writes outcomes."""
+        member = lineage.database(self.partition.conn_id, self.partition.member_repository_db)
+        outcomes = lineage.database(self.partition.conn_id, self.partition.outcomes_identification_db)
+        return ([], [member]) if self.step == "fileload" else ([member], [outcomes])
 
     def on_kill(self) -> None:
         if self._running is not None:

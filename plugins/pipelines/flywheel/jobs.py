@@ -224,3 +224,42 @@ def snapshot_key_pattern(cfg: FlywheelConfig, source: str, snapshot_dt: str) -> 
         raise InvalidRunSettings("no snapshot date to wait for")
     return f"{cfg.source(source).rstrip('/')}/snapshot_dt={snapshot_dt}/*"
 
+
+
+# --- what each job reads and writes (OpenLineage), from its arguments -------------------------------------
+
+#: Arguments naming S3 locations a job reads / writes.
+S3_INPUT_ARGS = ("--SOURCE_PATH", "--CSV_FILE")
+S3_OUTPUT_ARGS = ("--TARGET_PATH", "--BUCKETED_BASE")
+
+
+def job_datasets(cfg: FlywheelConfig, args: Mapping[str, str]) -> tuple[list[Any], list[Any]]:
+    """(inputs, outputs) of a Glue job run with ``args``: its S3 prefixes (the snapshot's folder when the run
+    has a date) and its Glue tables, named ``<prefix>*`` (the jobs register every table under a prefix).
+    Staged tables are registered over ``--S3_ROOT``; the bucketed job reads the staged tables."""
+    from pipelines.common import lineage
+
+    snapshot = args.get("--SNAPSHOT_DT", NONE_SNAPSHOT)
+    dated = snapshot != NONE_SNAPSHOT
+
+    def location(arg: str) -> Any:
+        uri = args[arg]
+        if dated and arg == "--SOURCE_PATH":
+            uri = f"{uri.rstrip('/')}/snapshot_dt={snapshot}/"
+        return lineage.s3(uri)
+
+    def tables(database: str, prefix: str) -> Any:
+        return lineage.glue_table(cfg.region, database, f"{prefix}*")
+
+    inputs = [location(arg) for arg in S3_INPUT_ARGS if args.get(arg)]
+    outputs = [location(arg) for arg in S3_OUTPUT_ARGS if args.get(arg)]
+    if args.get("--S3_ROOT"):
+        inputs.append(lineage.s3(args["--S3_ROOT"]))
+    prefix = args.get("--TABLE_PREFIX")
+    database = args.get("--DATABASE") or args.get("--STAGED_DB")
+    if prefix and database:
+        outputs.append(tables(database, prefix))
+    if args.get("--FINAL_DB"):  # create_athena_bucketed_tables: staged tables in, bucketed tables out
+        inputs.append(tables(args["--STAGED_DB"], cfg.table_prefixes["staged"]))
+        outputs.append(tables(args["--FINAL_DB"], cfg.table_prefixes["bucketed"]))
+    return inputs, outputs

@@ -25,12 +25,14 @@ from airflow.providers.amazon.aws.triggers.glue import GlueJobCompleteTrigger
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 from airflow.sdk.execution_time.context import NEVER_EXPIRE
 
+from pipelines.common import lineage
 from pipelines.common.alerts import task_failure_alert
 from pipelines.common.errors import fail_without_retry
 from pipelines.flywheel.config import current_config, settings
 from pipelines.flywheel.jobs import (
     SPLIT_SOURCES,
     glue_step,
+    job_datasets,
     job_run_request,
     run_settings_from_context,
     snapshot_key_pattern,
@@ -89,6 +91,10 @@ class FlywheelGlueJobOperator(GlueJobOperator):
                 store.set(RUN_ID_KEY, run_id, retention=NEVER_EXPIRE)
             self.log.info("Started Glue job %s run %s", self.job_name, run_id)
         self.defer(trigger=self._completion_trigger(run_id), method_name="execute_complete")
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The S3 prefixes and Glue tables this run's job read and wrote, from its arguments (OpenLineage)."""
+        return lineage.operator_lineage(*job_datasets(current_config(), self.script_args))
 
     def _completion_trigger(self, run_id: str) -> GlueJobCompleteTrigger:
         return GlueJobCompleteTrigger(

@@ -19,6 +19,7 @@ import pendulum
 from pipelines.common.errors import fail_without_retry
 from pipelines.common.failures import AlreadyReported
 from pipelines.common.mapped import mapped_results
+from pipelines.common.metrics import emit
 from pipelines.opendental.checks import check_tally
 from pipelines.opendental.config import Settings, load_settings
 from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, check_connections, mysql
@@ -33,6 +34,7 @@ from pipelines.opendental.errors import (
 from pipelines.opendental.extract import extract_table
 from pipelines.opendental.identifiers import mysql_ident
 from pipelines.opendental.load import load_table
+from pipelines.opendental.observability import declare_stage
 from pipelines.opendental.plan import TablePlan, build_plan, format_plan
 from pipelines.opendental.schema import discover
 from pipelines.opendental.state import get_state
@@ -209,7 +211,8 @@ def _dry_run_details(source: Any, plans: list[TablePlan], settings: Settings, id
 
 
 @contextmanager
-def concurrency_slot(parallel: int, ids: ConnIds = DEFAULT_IDS, poll_seconds: float = 5.0) -> Iterator[int]:
+def concurrency_slot(parallel: int, ids: ConnIds = DEFAULT_IDS, poll_seconds: float = 5.0,
+                     table: str | None = None) -> Iterator[int]:
     """Hold one of ``parallel`` named locks on the replica while a table's stage runs.
 
     ``parallel`` is a run-time param, which a static ``max_active_tis_per_dagrun`` cannot express. A
@@ -219,12 +222,13 @@ def concurrency_slot(parallel: int, ids: ConnIds = DEFAULT_IDS, poll_seconds: fl
         cur.execute("SELECT DATABASE()")
         database = cur.fetchone()[0]
         names = [f"odetl:{database}:{slot}"[-64:] for slot in range(max(1, parallel))]
-        waited = time.monotonic()
+        waited = started = time.monotonic()
         while (slot := _take_free_lock(cur, names)) is None:
             if time.monotonic() - waited > 60:
                 log.info("waiting for one of %d table slots (param parallel)", len(names))
                 waited = time.monotonic()
             time.sleep(poll_seconds)
+        emit("opendental", {"lock_wait_seconds": round(time.monotonic() - started, 3)}, lock="table_slot", table=table)
         try:
             yield slot
         finally:
@@ -291,8 +295,11 @@ def table_stage(stage: str, table: str, work: Callable[[], TableRun]) -> dict[st
     """A mapped stage for one table: label it, take a concurrency slot, run it, name the table on failure."""
     context = label_this_task(table)
     parallel = int(context["params"].get("parallel") or 1)
-    with concurrency_slot(parallel):
-        return run_stage(stage, table, work).to_xcom()
+    declare_stage(stage, table)
+    with concurrency_slot(parallel, table=table):
+        result = run_stage(stage, table, work).to_xcom()
+    declare_stage(stage, table, result)
+    return result
 
 
 # --- summary -------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 from pipelines.appxml.engines import engine_from_conn_id
+from pipelines.common import lineage, metrics
 from pipelines.common.errors import fail_without_retry, require_connection
 from pipelines.common.mapped import mapped_results
 from pipelines.common.partitions import partition_label
@@ -84,10 +85,25 @@ def map_one_partition(entry: dict[str, Any], run_id: str = "") -> dict[str, Any]
     engine = engine_from_conn_id(settings.conn_id)
     try:
         target = build_schema(contracts, engine.dialect.name)
+        lineage.declare(staging_datasets(settings), target_datasets(settings.conn_id, target))
         spec = _spec(entry, settings.source_table, settings.source_column, f"{run_id}:{label}"[-100:])
-        return map_partition(engine, contracts, target, spec).to_dict()
+        result = map_partition(engine, contracts, target, spec).to_dict()
     finally:
         engine.dispose()
+    lineage.declare(outputs=target_datasets(settings.conn_id, target, result["rows_per_table"]))
+    metrics.mapping_partition(result)
+    return result
+
+
+def staging_datasets(settings: Any) -> list:
+    return [lineage.table(settings.conn_id, settings.source_table)]
+
+
+def target_datasets(conn_id: str, target: Any, rows_per_table: dict[str, int] | None = None) -> list:
+    """The contract's target tables (and the processing log) as lineage outputs, with this partition's rows."""
+    data = [lineage.sa_table(conn_id, table, None if rows_per_table is None else rows_per_table.get(table.name, 0))
+            for table in target.data_tables()]
+    return [*data, lineage.sa_table(conn_id, target.processing_log)]
 
 
 def summarize(partitions: list[dict[str, Any]]) -> dict[str, Any]:
