@@ -50,7 +50,7 @@ def refused_values(schema: dict[str, Any]) -> Iterator[tuple[str, Any]]:
             yield "not in the enum", "drop_everything"
         if "pattern" in schema:
             yield "quoted identifier", 'a"b'
-        if any(branch.get("format") == "date" for branch in schema.get("anyOf", [schema])):
+        if "date" in (schema.get("format"), schema.get("then", {}).get("format")):
             yield "impossible date", "2026-02-30"
             yield "wrong type", 20260101
 
