@@ -239,8 +239,9 @@ def report_failure(failure: Failure, outcomes: list[Outcome]) -> None:
         return
     verdict = "failed as arranged" if arranged.ok else "did NOT fail as arranged"
     say(f"FAIL={failure.request}: {failure.dag_id} {verdict}: {arranged.note}")
-    say(f"rerun it: make demo-rerun FAIL={failure.request}  (removes the fault, then runs {failure.item} "
-        f"alone with {json.dumps(dict(failure.fault.rerun_conf(failure.target)))}; see docs/try-a-failure.md)")
+    say(f"rerun it: make demo-rerun FAIL={failure.request}  (removes the fault, then runs {failure.dag_id} for "
+        f"that partition alone: {json.dumps(dict(failure.fault.rerun_conf(failure.target)))}; "
+        "see docs/try-a-failure.md)")
 
 
 def run(request: str | None = None, only: list[str] | None = None) -> int:
