@@ -117,6 +117,14 @@ class Outcome:
     counts: str
     ok: bool
     note: str = ""
+    arranged: bool = False
+
+    @property
+    def shown_state(self) -> str:
+        """The state as the summary shows it: an arranged failure marked as such, anything unexpected with (!)."""
+        if not self.ok:
+            return f"{self.state} (!)"
+        return f"{self.state} (arranged)" if self.arranged else self.state
 
 
 def last_run(dag_id: str) -> tuple[str, str] | None:
@@ -183,12 +191,13 @@ def run_spec(spec: DemoSpec, demo_env: DemoEnv, env: dict[str, str], failure: Fa
     if arranged:
         as_arranged, note = failed_as_arranged(failure, log)
         ok = state == "failed" and as_arranged
-    return Outcome(spec.dag_id, state, seconds, ", ".join(f"{k}={v}" for k, v in counts.items()), ok, note)
+    return Outcome(spec.dag_id, state, seconds, ", ".join(f"{k}={v}" for k, v in counts.items()), ok, note,
+                   arranged)
 
 
 def print_summary(outcomes: list[Outcome]) -> None:
     headers = ("DAG id", "state", "duration", "key counts")
-    rows = [(o.dag_id, o.state if o.ok else f"{o.state} (!)", f"{o.seconds:.1f}s", o.counts) for o in outcomes]
+    rows = [(o.dag_id, o.shown_state, f"{o.seconds:.1f}s", o.counts) for o in outcomes]
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
     line = "  ".join(f"{{:<{width}}}" for width in widths)
     print()
