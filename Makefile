@@ -5,11 +5,13 @@ PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: help bootstrap test lint unit demo airflow shell screenshots soak constraints clean bench-% bench-xml-mapping lineage-graph
+.PHONY: help bootstrap test lint unit demo demo-rerun airflow shell screenshots soak constraints clean bench-% bench-xml-mapping lineage-graph
 
 help:
 	@echo "make test      lint + the whole test suite on real MariaDB, PostgreSQL, moto and a Slack sink"
 	@echo "make demo      embedded Airflow under .airflow/, demo data, every DAG run once, summary table"
+	@echo "make demo FAIL=appxml:1   the same with one partition failing for a real reason (docs/try-a-failure.md)"
+	@echo "make demo-rerun FAIL=appxml:1   repair that fault and rerun the failed partition alone"
 	@echo "make airflow   local Airflow on real components (UI http://127.0.0.1:8080) with the demo connections"
 	@echo "make shell     a shell whose airflow CLI is the one of the running make airflow"
 	@echo "make screenshots  the runbook's UI pictures in docs/, taken by a test in headless chromium"
@@ -29,8 +31,13 @@ test: lint
 unit: bootstrap
 	$(PY) -m pytest tests/unit tests/dags
 
+# FAIL=<family>:<target> breaks one partition or table for a real reason (docs/try-a-failure.md).
 demo: bootstrap
-	$(PY) scripts/demo.py run
+	$(PY) scripts/demo.py run $(if $(FAIL),--fail $(FAIL))
+
+demo-rerun: bootstrap
+	@test -n "$(FAIL)" || { echo "make demo-rerun: say which failure, e.g. make demo-rerun FAIL=appxml:1" >&2; exit 1; }
+	$(PY) scripts/demo.py rerun $(FAIL)
 
 airflow: bootstrap
 	$(PY) scripts/demo.py serve

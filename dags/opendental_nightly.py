@@ -5,8 +5,9 @@ Copies the clinic's OpenDental database every night: production MySQL (`opendent
 → local replica (`opendental_replication`) → PostgreSQL `raw` → cleaned PostgreSQL `public`
 (`opendental_analytics`).
 
-**Shape**: business-hours gate → connection test → plan → per table (a mapped group, each task labelled
-with the table): extract → load → transform → validate → summary. A table's stage waits for that table's
+**Shape**: business-hours gate → plan (the conf's tables checked against the source's catalogue) →
+connection test → per table (a mapped group, each task labelled with the table): extract → load →
+transform → validate → summary. A table's stage waits for that table's
 previous stage only: one table failing never holds the others back.
 
 **Strategy per table** (see `include/config/opendental_tables.yaml`): `incremental` on a change timestamp
@@ -119,6 +120,9 @@ with DAG(
     def per_table(table_plan: dict) -> dict:
         return validate(transform(load(extract(table_plan))))
 
+    # The conf is checked before any connection: the gate (no connection) refuses business hours, plan
+    # refuses unknown tables after reading the source's catalogue only, then the three servers are tested.
     planned = plan()
-    business_hours_gate() >> test_connections() >> planned
-    summary(planned, per_table.expand(table_plan=planned))
+    tables = per_table.expand(table_plan=planned)
+    business_hours_gate() >> planned >> test_connections() >> tables
+    summary(planned, tables)

@@ -57,6 +57,8 @@ class DemoEnv:
     aws: MotoEndpoint
     work_dir: Path
     db_prefix: str = DEMO_DB_PREFIX
+    #: Use the databases as the last demo left them (a rerun) instead of re-creating them empty.
+    keep_data: bool = False
     _databases: dict[tuple[str, str], Database] = field(default_factory=dict)
 
     def database(self, engine: str, name: str) -> Database:
@@ -66,7 +68,9 @@ class DemoEnv:
         Created empty on its first use in a demo run, so every run starts from the same seed."""
         key = (engine, name)
         if key not in self._databases:
-            self._databases[key] = create_database(engine, name=f"{self.db_prefix}_{name}")
+            full_name = f"{self.db_prefix}_{name}"
+            self._databases[key] = Database(engine, full_name) if self.keep_data else \
+                create_database(engine, name=full_name)
         return self._databases[key]
 
     def drop_databases(self) -> None:
@@ -101,21 +105,79 @@ class DemoSpec:
     order: int = 100
 
 
-def discover_demos() -> list[DemoSpec]:
-    """Every ``DEMOS`` list found in ``devtools.<family>.demo`` modules, in run order."""
+@dataclass(frozen=True)
+class DemoFault:
+    """A failure ``make demo FAIL=<family>:<target>`` arranges for one partition or table of a family, for a
+    real reason set up in the demo's data, programs or configuration (never in ``plugins/pipelines``).
+
+    ``dag_id(target)`` is the DAG that fails; ``arrange(env, target)`` breaks it after the seed and returns
+    one line saying what is broken; ``repair(env, target)`` removes exactly that; ``failed_item(target)``
+    is the task instance that must fail, as its alert names it (``stage_partition [rem=1/4]``);
+    ``rerun_conf(target)`` is the conf of a run of that partition only, the README's "trigger a new run
+    with ..." form of the family's rerun recipe. ``config`` changes the demo's copy of include/config so a
+    failing try is retried at once, not minutes later (``{file: {key: value or {key: value}}}``)."""
+
+    family: str
+    dag_id: Callable[[str], str]
+    targets: str
+    is_target: Callable[[str], bool]
+    arrange: Callable[[DemoEnv, str], str]
+    repair: Callable[[DemoEnv, str], None]
+    failed_item: Callable[[str], str]
+    rerun_conf: Callable[[str], Mapping[str, Any]]
+    config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+def _family_modules() -> Iterator[Any]:
+    """Every ``devtools.<family>.demo`` module."""
     import devtools
 
-    specs: list[DemoSpec] = []
     for family in pkgutil.iter_modules(devtools.__path__):
         if not family.ispkg:
             continue
         try:
-            module = importlib.import_module(f"devtools.{family.name}.demo")
+            yield importlib.import_module(f"devtools.{family.name}.demo")
         except ModuleNotFoundError as exc:
-            if exc.name == f"devtools.{family.name}.demo":
-                continue
-            raise
-        specs.extend(getattr(module, "DEMOS", []))
+            if exc.name != f"devtools.{family.name}.demo":
+                raise
+
+
+def discover_faults() -> dict[str, DemoFault]:
+    """The families' ``FAULT`` (a ``DemoFault``) by family name."""
+    faults = [getattr(module, "FAULT", None) for module in _family_modules()]
+    return {fault.family: fault for fault in faults if fault is not None}
+
+
+def chosen_fault(request: str) -> tuple[DemoFault, str]:
+    """``<family>:<target>`` (``appxml:1``) as the family's fault and its target; a ValueError names what
+    the families accept."""
+    faults = discover_faults()
+    family, _, target = request.partition(":")
+    accepted = "; ".join(f"{name}:<{fault.targets}>" for name, fault in sorted(faults.items()))
+    if family not in faults:
+        raise ValueError(f"FAIL={request}: unknown family {family!r}; one of: {accepted}")
+    fault = faults[family]
+    if not fault.is_target(target):
+        raise ValueError(f"FAIL={request}: {family} takes {family}:<{fault.targets}>")
+    return fault, target
+
+
+def merge_config(include: Path, changes: Mapping[str, Mapping[str, Any]]) -> None:
+    """Merge ``{file: {section: {key: value}}}`` into the YAML files of ``include/config`` (a demo copy)."""
+    for name, sections in changes.items():
+        path = include / "config" / name
+        data = yaml.safe_load(path.read_text())
+        for section, values in sections.items():
+            if isinstance(values, Mapping):
+                data.setdefault(section, {}).update(values)
+            else:
+                data[section] = values
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def discover_demos() -> list[DemoSpec]:
+    """Every ``DEMOS`` list found in ``devtools.<family>.demo`` modules, in run order."""
+    specs = [spec for module in _family_modules() for spec in getattr(module, "DEMOS", [])]
     return sorted(specs, key=lambda spec: (spec.order, spec.dag_id))
 
 

@@ -5,7 +5,11 @@ databases standing in for SQL Server, and whose programs are this module run as 
 include/ that ``$PIPELINES_INCLUDE_DIR`` points the Airflow processes at. Partition b starts with a stale
 Insight lock flag left by a crashed run; its Insight run is triggered with ``force_unlock`` and clears it.
 
-    python -m devtools.fileload_insight.demo STEP --record FILE [--sleep S] [--lockfile PATH]
+Each partition's fileload reads its input file from the demo's inbox. ``make demo FAIL=fileload:<p>``
+takes partition p's file away: its program exits 3 (as PUP_fileload does without input), the other
+partition runs as usual; the repair puts the file back.
+
+    python -m devtools.fileload_insight.demo STEP --record FILE [--sleep S] [--lockfile PATH] [--input PATH]
 """
 
 from __future__ import annotations
@@ -22,13 +26,15 @@ from typing import Any
 
 import yaml
 
-from devtools.demo import DemoEnv, DemoSpec
+from devtools.demo import DemoEnv, DemoFault, DemoSpec
 from pipelines.common.paths import DEFAULT_INCLUDE_DIR, INCLUDE_DIR_ENV, read_sql
 from pipelines.fileload_insight.config import PARTITIONS_FILE
 from pipelines.fileload_insight.factory import FILELOAD, INSIGHT, dag_id
 
 PARTITIONS = {"a": [1, 2, 3], "b": [4, 5, 6]}
 STEP_SECONDS = 1
+#: The exit code of a fileload without its input file.
+NO_INPUT = 3
 
 
 def _outcomes_db(env: DemoEnv, partition: str):
@@ -37,6 +43,17 @@ def _outcomes_db(env: DemoEnv, partition: str):
 
 def _record_file(env: DemoEnv) -> Path:
     return env.work_dir / "fileload_insight_runs.jsonl"
+
+
+def _input_file(env: DemoEnv, partition: str) -> Path:
+    return env.work_dir / "inbox" / f"members_{partition}.csv"
+
+
+def _deliver_input(env: DemoEnv, partition: str) -> None:
+    """Partition ``partition``'s input file, as the upstream delivery leaves it (policy ids only)."""
+    path = _input_file(env, partition)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("policy_id\n" + "".join(f"{policy}\n" for policy in PARTITIONS[partition]))
 
 
 def _program(env: DemoEnv, step: str, *extra: str) -> dict[str, Any]:
@@ -56,7 +73,8 @@ def demo_partitions(env: DemoEnv) -> dict[str, Any]:
                 "outcomes_identification_db": _outcomes_db(env, name).name,
                 "policies": policies,
                 "schedules": {"fileload": None, "insight": None},
-                "fileload": _program(env, "fileload", "--lockfile", "{lockfile}"),
+                "fileload": _program(env, "fileload", "--lockfile", "{lockfile}",
+                                     "--input", str(_input_file(env, name))),
                 "insight": {"steps": [{"name": step, **_program(env, step)}
                                       for step in ("run_insight", "push_policies")]},
             }
@@ -83,6 +101,7 @@ def seed(env: DemoEnv) -> None:
     """Empty lock tables; partition b has a stale Insight flag left by a crashed run (3 hours old)."""
     _record_file(env).unlink(missing_ok=True)
     for name in PARTITIONS:
+        _deliver_input(env, name)
         with _outcomes_db(env, name).connect() as conn:
             conn.execute(read_sql("postgres/fileload_insight/lock_tables.sql"))
             conn.execute("DELETE FROM partition_run_lock")
@@ -124,6 +143,25 @@ def _spec(program: str, partition: str, order: int, seed_with: Any = keep_state,
                     counts=counts_of(of_dag, partition), order=order, **kwargs)
 
 
+def take_input_away(env: DemoEnv, partition: str) -> str:
+    _input_file(env, partition).unlink(missing_ok=True)
+    return (f"partition {partition}'s input file {_input_file(env, partition).name} is not in the demo inbox: "
+            f"its fileload program exits {NO_INPUT}")
+
+
+FAULT = DemoFault(
+    family="fileload",
+    dag_id=lambda partition: dag_id(FILELOAD, partition),
+    targets="partition: " + "|".join(PARTITIONS),
+    is_target=lambda partition: partition in PARTITIONS,
+    arrange=take_input_away,
+    repair=_deliver_input,
+    failed_item=lambda partition: "fileload",
+    rerun_conf=lambda partition: {},  # the DAG is the partition: a new run of it reruns the failed step
+    # One retry, at once, instead of two 5 minutes apart.
+    config={PARTITIONS_FILE: {"task_retries": 1, "retry_delay_seconds": 0}},
+)
+
 DEMOS = [
     _spec(FILELOAD, "a", 60, seed_with=seed),
     _spec(INSIGHT, "a", 61),
@@ -139,7 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", type=Path, required=True)
     parser.add_argument("--sleep", type=float, default=0)
     parser.add_argument("--lockfile", type=Path)
+    parser.add_argument("--input", type=Path, help="the input file a fileload needs")
     args = parser.parse_args(argv)
+    if args.input and not args.input.exists():
+        print(f"{args.step}: partition {os.environ.get('PARTITION')}: input file {args.input.name} missing",
+              file=sys.stderr)
+        return NO_INPUT
     if args.lockfile:
         args.lockfile.write_text(f"{os.getpid()}\n")
     try:

@@ -4,8 +4,11 @@ unknown key, the likely intended one and the valid keys."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from devtools.localdb import free_port
 from tests.support.airflow_env import load_dags
 
 pytestmark = pytest.mark.integration
@@ -43,3 +46,18 @@ def test_unknown_conf_key_fails_the_first_task_without_retry_and_runs_nothing(da
         assert f"valid keys: {', '.join(declared)}" in text
     else:
         assert "this DAG takes no conf" in text
+
+
+@pytest.mark.parametrize("dag_id", ["appxml_staging", "appxml_mapping"])
+def test_a_bad_remainder_is_refused_before_the_source_is_opened(dag_id, dags, dag_runner, slack_webhook,
+                                                                set_connection):
+    # Opening this connection would fail with a refused connection instead of the refusal below.
+    set_connection("mssql_appxml", json.dumps({"conn_type": "postgres", "host": "127.0.0.1", "port": free_port(),
+                                               "login": "sa", "schema": "x"}))
+
+    result = dag_runner(dags[dag_id], {"workers": 4, "remainders": [5]})
+
+    assert result.state_of("plan") == "failed"
+    assert result.try_number("plan") == 1
+    [text] = slack_webhook.texts()
+    assert "remainders [5] lie outside 0..3 for workers=4" in text

@@ -83,8 +83,8 @@ def label_this_partition(entry: dict[str, int]) -> None:
 def plan(params: dict[str, Any], conn_id: str = CONN_ID) -> list[dict[str, int]]:
     """A missing connection, a bad param or a ``workers`` that would skip documents (``check_modulus``) is
     one clear error in the first task, before anything is written."""
+    entries = plan_partitions(params)  # the conf first: a bad one is refused whatever the connection
     require_connection(conn_id)
-    entries = plan_partitions(params)
     remainders = [entry["rem"] for entry in entries]
     _with_engine(lambda engine, staging: check_modulus(engine, staging, int(params["workers"]), remainders),
                  conn_id)

@@ -10,8 +10,6 @@ from airflow.sdk import Param
 
 from pipelines.common.config import IDENTIFIER_PATTERN
 
-DATE_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
-
 
 def int_param(
     default: int, *, title: str, description: str, minimum: int | None = None, maximum: int | None = None
@@ -64,13 +62,16 @@ def identifier_list_param(*, title: str, description: str, default: Any = None) 
 
 
 def date_param(default: str, *, title: str, description: str, sentinel: str | None = None) -> Param:
-    """A ``YYYY-MM-DD`` calendar date (``format: date`` rejects 2026-02-30 when the run is triggered, and
-    gives the trigger form a date picker), or the given sentinel value (e.g. ``_NONE_``)."""
+    """A ``YYYY-MM-DD`` calendar date, or the given sentinel value (e.g. ``_NONE_``).
+
+    ``format: date`` alone does the check (jsonschema's date format is ``YYYY-MM-DD`` that exists, so
+    2026-02-30 is refused when the run is triggered), and gives the trigger form a date picker. A refusal
+    then reads ``'2026-3-1' is not a 'date'``: no regex, and the sentinel goes through ``if``/``then``
+    rather than ``anyOf``, whose refusal would only say "not valid under any of the given schemas"."""
     if sentinel is None:
-        return Param(default, type="string", format="date", pattern=DATE_PATTERN, title=title,
-                     description=description)
-    return Param(default, type="string", anyOf=[{"format": "date", "pattern": DATE_PATTERN}, {"const": sentinel}],
-                 title=title, description=description)
+        return Param(default, type="string", format="date", title=title, description=description)
+    return Param(default, type="string", title=title, description=description,
+                 **{"if": {"not": {"const": sentinel}}, "then": {"format": "date"}})
 
 
 def unknown_conf_keys(conf: Mapping[str, Any] | None, declared: Iterable[str]) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +68,26 @@ def streaming_cursor(conn: Any) -> Any:
     return conn.cursor(MySQLdb.cursors.SSCursor)
 
 
+def connection_failed(conn_id: str, engine: str, exc: BaseException) -> ConnectionCheckError:
+    """One line naming the connection that could not be reached and why."""
+    # The first line of a driver error names host/port at most, never the password.
+    reason = (str(exc).strip().splitlines() or [""])[0][:200]
+    return ConnectionCheckError(f"connection {conn_id!r} ({engine}) failed: {type(exc).__name__}: {reason}")
+
+
+@contextmanager
+def checked_mysql(conn_id: str, *, read_only: bool = False) -> Iterator[Any]:
+    """``mysql()`` whose failure to connect is the connection test's one line; errors of the work done with
+    the connection pass unchanged."""
+    require_connection(conn_id)
+    with ExitStack() as stack:
+        try:
+            conn = stack.enter_context(mysql(conn_id, read_only=read_only))
+        except Exception as exc:
+            raise connection_failed(conn_id, "mysql", exc) from None
+        yield conn
+
+
 def check_connections(ids: ConnIds | None = None) -> dict[str, str]:
     """Connect to each database and run a trivial query; raise naming the first one that fails."""
     ids = ids or DEFAULT_IDS
@@ -86,9 +106,5 @@ def check_connections(ids: ConnIds | None = None) -> dict[str, str]:
                     cur.execute("SELECT current_setting('server_version')")
                     versions[conn_id] = str(cur.fetchone()[0])
         except Exception as exc:
-            # The first line of a driver error names host/port at most, never the password.
-            reason = (str(exc).strip().splitlines() or [""])[0][:200]
-            raise ConnectionCheckError(
-                f"connection {conn_id!r} ({engine}) failed: {type(exc).__name__}: {reason}"
-            ) from None
+            raise connection_failed(conn_id, engine, exc) from None
     return versions

@@ -22,7 +22,7 @@ from pipelines.common.mapped import mapped_results
 from pipelines.common.metrics import emit
 from pipelines.opendental.checks import check_tally
 from pipelines.opendental.config import Settings, load_settings
-from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, check_connections, mysql
+from pipelines.opendental.connections import DEFAULT_IDS, ConnIds, check_connections, checked_mysql, mysql
 from pipelines.opendental.db import count
 from pipelines.opendental.errors import (
     BusinessCheckFailed,
@@ -178,8 +178,12 @@ def check_business_hours(now: datetime, settings: Settings, allow: bool) -> str:
 
 def plan_tables(params: Mapping[str, Any], settings: Settings, ids: ConnIds = DEFAULT_IDS) -> list[TablePlan]:
     """The ordered per-table plan; for a dry run it is logged with watermarks and row estimates and an
-    empty list is returned, so no extract, load or transform runs."""
-    with mysql(ids.source, read_only=True) as source:
+    empty list is returned, so no extract, load or transform runs.
+
+    The run's first connection: requested table names can only be checked against the source's catalogue,
+    so an unknown one is refused here, after one read-only discovery and before the replica or analytics
+    is opened (``test_connections`` follows)."""
+    with checked_mysql(ids.source, read_only=True) as source:
         schemas = discover(source.cursor())
         plans = build_plan(schemas, settings, params.get("tables") or None, force=bool(params.get("force")))
         details = _dry_run_details(source, plans, settings, ids) if params.get("dry_run") else {}

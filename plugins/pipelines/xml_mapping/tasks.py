@@ -23,9 +23,7 @@ TOP_REASONS = 5
 @fail_without_retry
 def plan(params: dict[str, Any]) -> list[dict[str, Any]]:
     """One entry per partition to map; bad params, settings or contracts fail here, before any write."""
-    settings = load_settings()
-    contracts = load_contracts(settings.contract_paths())
-    require_connection(settings.conn_id)
+    # The conf first, then the configuration and the connection: a bad conf is refused whatever they are.
     workers, batch, limit = int(params["workers"]), int(params["batch"]), int(params["limit"])
     if workers < 1:
         raise MappingRunError(f"workers must be at least 1, got {workers}")
@@ -33,6 +31,9 @@ def plan(params: dict[str, Any]) -> list[dict[str, Any]]:
     bad = sorted(r for r in remainders if not 0 <= r < workers)
     if bad:
         raise MappingRunError(f"remainders {bad} lie outside 0..{workers - 1} for workers={workers}")
+    settings = load_settings()
+    contracts = load_contracts(settings.contract_paths())
+    require_connection(settings.conn_id)
     entries = [{"mod": workers, "rem": rem, "batch": batch, "limit": limit,
                 "retry_failed": bool(params.get("retry_failed"))} for rem in sorted(set(remainders))]
     for entry in entries:

@@ -275,9 +275,8 @@ def with_pattern_only_snapshot_param(dag):
     2026-02-30 through at trigger time (a run triggered then and cleared now carries such a conf)."""
     from airflow.sdk import Param
 
-    from pipelines.common.params import DATE_PATTERN
-
-    old = Param("_NONE_", type="string", anyOf=[{"pattern": DATE_PATTERN}, {"const": "_NONE_"}])
+    date_pattern = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
+    old = Param("_NONE_", type="string", anyOf=[{"pattern": date_pattern}, {"const": "_NONE_"}])
     for holder in (dag, *dag.tasks):
         holder.params["snapshot_dt"] = old
     return dag

@@ -69,16 +69,20 @@ def test_count_mismatch_fails_only_that_table_and_alerts_with_both_counts(
     assert recorded == [("definition", 0, 40, 39), ("preference", 1, 40, 40)]
 
 
-def test_unreachable_source_fails_the_connection_test_and_changes_nothing(
+def closed_port(engine: str) -> str:
+    """A connection to a port nothing listens on: opening it fails with a refused connection."""
+    return json.dumps({"conn_type": engine, "host": "127.0.0.1", "port": free_port(), "login": "root", "schema": "x"})
+
+
+def test_unreachable_source_fails_the_plan_with_the_connection_line_and_changes_nothing(
         stack, nightly_dag, dag_runner, slack_webhook, set_connection):
-    set_connection("opendental_source", json.dumps(
-        {"conn_type": "mysql", "host": "127.0.0.1", "port": free_port(), "login": "root", "schema": "x"}))
+    set_connection("opendental_source", closed_port("mysql"))
 
     result = run(dag_runner, nightly_dag)
 
     assert result.state == "failed"
-    assert result.state_of("test_connections") == "failed"
-    assert result.state_of("plan") == "upstream_failed"
+    assert result.state_of("plan") == "failed"  # the source is the first server a run reads
+    assert result.state_of("test_connections") == "upstream_failed"
     assert any("connection 'opendental_source' (mysql) failed" in t for t in alerts(slack_webhook))
     assert stack.replica.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()") == 0
     assert stack.pg_rows("SELECT nspname FROM pg_namespace WHERE nspname = 'raw'") == []
@@ -93,6 +97,23 @@ def test_unknown_tables_are_rejected_with_the_valid_ones(stack, nightly_dag, dag
     text = next(t for t in alerts(slack_webhook) if "plan" in t)
     assert "unknown tables: 'nosuchtable'; valid tables: definition, payment" in text
     assert stack.replica.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()") == 0
+
+
+def test_an_unknown_table_is_refused_before_the_replica_or_analytics_is_opened(
+        stack, nightly_dag, dag_runner, slack_webhook, set_connection):
+    seed(stack.source, fixture_ddl(["definition", "payment"]), rows=5)
+    # Opening either would fail the run with "connection ... failed" instead of the refusal below.
+    set_connection("opendental_replication", closed_port("mysql"))
+    set_connection("opendental_analytics", closed_port("postgres"))
+
+    result = run(dag_runner, nightly_dag, tables=["definitoin"])
+
+    assert result.state_of("plan") == "failed"
+    assert result.try_number("plan") == 1
+    assert result.state_of("test_connections") == "upstream_failed"
+    texts = alerts(slack_webhook)
+    assert len(texts) == 1, texts
+    assert "unknown tables: 'definitoin' (did you mean 'definition'?); valid tables: definition, payment" in texts[0]
 
 
 def test_malicious_table_names_never_reach_sql(stack, nightly_dag, dag_runner):
