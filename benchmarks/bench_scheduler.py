@@ -32,6 +32,7 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
@@ -79,7 +80,7 @@ def timed_get(cluster: AirflowCluster, path: str) -> tuple[float, int, bytes]:
 def grid_paths(run_id: str) -> dict[str, str]:
     return {"grid_structure": f"/ui/grid/structure/{DAG_ID}",
             "grid_runs": f"/ui/grid/runs/{DAG_ID}?limit=10",
-            "grid_ti_summaries": f"/ui/grid/ti_summaries/{DAG_ID}?run_ids={run_id}"}
+            "grid_ti_summaries": f"/ui/grid/ti_summaries/{DAG_ID}?run_ids={quote(run_id)}"}
 
 
 def list_task_instances(cluster: AirflowCluster, run_id: str, page: int = 100) -> tuple[list[float], int]:
