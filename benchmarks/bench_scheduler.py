@@ -134,17 +134,21 @@ class DisplayPoller:
             self.sample()
 
     def sample(self) -> None:
+        calling = ""
         try:
             for name, path in grid_paths(self.run_id).items():
+                calling = name
                 seconds, _, body = timed_get(self.cluster, path)
                 self.samples[name].append(seconds)
                 self.sizes[name] = max(self.sizes.get(name, 0), len(body))
+            calling = "taskInstances pages"
             pages, _ = list_task_instances(self.cluster, self.run_id)
             self.samples["ti_page"] += pages
             self.samples["ti_all_pages"].append(sum(pages))
+            calling = "api-server RSS"
             self.rss.append(api_server_rss(self.cluster))
         except (OSError, ValueError) as exc:  # counted and reported: a slow or failing endpoint is a finding
-            self.errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+            self.errors.append(f"{calling}: {type(exc).__name__}: {str(exc)[:200]}")
 
     def figures(self) -> dict[str, Any]:
         return {"endpoints_seconds": {name: percentiles(values) for name, values in self.samples.items()},
