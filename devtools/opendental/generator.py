@@ -58,15 +58,20 @@ def file_statements(paths: Iterable[Path]) -> list[str]:
     return [statement for path in paths for statement in read_ddl_statements(path.read_text(encoding="utf-8"))]
 
 
+def table_name(statement: str) -> str | None:
+    """The table a CREATE TABLE statement creates (None for any other statement)."""
+    match = re.match(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?`?([A-Za-z0-9_]+)`?", statement, re.I)
+    return match.group(1) if match else None
+
+
 def load_ddl(conn: Any, statements: Iterable[str]) -> list[str]:
     """Run each DDL statement as-is in the connection's database; returns the created table names."""
     created = []
     cur = conn.cursor()
     for statement in statements:
         cur.execute(statement)
-        match = re.match(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?`?([A-Za-z0-9_]+)`?", statement, re.I)
-        if match:
-            created.append(match.group(1))
+        if name := table_name(statement):
+            created.append(name)
     cur.close()
     return created
 

@@ -41,7 +41,11 @@ def _index(column: str) -> str:
 
 def create_table(name: str) -> str:
     """The CREATE TABLE statement of project table ``name``."""
-    table = TABLES[name]
+    return render_table(name, TABLES[name])
+
+
+def render_table(name: str, table: Table) -> str:
+    """The CREATE TABLE statement of ``table`` under ``name`` (the project's tables, or generated ones)."""
     lines = [f"`{column}` {kind}" for column, kind in table.columns]
     lines += [f"PRIMARY KEY (`{table.key}`)"] if table.key else []
     lines += [f"UNIQUE KEY `{column}` (`{column}`)" for column in table.unique]

@@ -44,6 +44,7 @@ from devtools.localdb import Database, create_database, drop_database, free_port
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor")
 TERMINAL_RUN_STATES = {"success", "failed"}
+PAGE_LIMIT = 100  # Airflow's default [api] maximum_page_limit: a larger limit is cut to it
 REDIS_URL = "redis://127.0.0.1:6379/0"
 CELERY_WORKER_PREFIX = "celery-worker-"
 #: Two workers on one machine share its hostname; this callable names each by its component instead,
@@ -213,7 +214,11 @@ class AirflowCluster(LocalAirflow):
 
         def all_finished() -> bool:
             for key in runs:
-                if key not in states and (state := self.run_state(*key)) in TERMINAL_RUN_STATES:
+                try:
+                    state = None if key in states else self.run_state(*key)
+                except TimeoutError:
+                    return False  # a busy api-server answers late: ask again, the budget still bounds the wait
+                if state in TERMINAL_RUN_STATES:
                     states[key] = state
             return len(states) == len(runs)
 
@@ -238,8 +243,20 @@ class AirflowCluster(LocalAirflow):
         return "\n".join(path.read_text(errors="replace") for path in sorted(folder.rglob("*.log")))
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        """Every task instance of a run, mapped ones included, as the REST API reports them."""
-        return self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000")["task_instances"]
+        """Every task instance of a run, mapped ones included, as the REST API reports them: page by page,
+        since one call returns at most ``[api] maximum_page_limit`` (100) of them, in id order."""
+        path = f"dags/{dag_id}/dagRuns/{run_id}/taskInstances"
+        instances: list[dict[str, Any]] = []
+        while True:
+            page = self.api("GET", f"{path}?limit={PAGE_LIMIT}&offset={len(instances)}")
+            instances += page["task_instances"]
+            if not page["task_instances"] or len(instances) >= page["total_entries"]:
+                return instances
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """A task's XCom value as it returned it (the API hands the stored JSON back, as text or decoded)."""
+        value = self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}")["value"]
+        return json.loads(value) if isinstance(value, str) else value
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         instances = self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]

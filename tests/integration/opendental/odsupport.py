@@ -4,19 +4,16 @@ connection ids, fixture tables filled with generated rows, and row-by-row compar
 from __future__ import annotations
 
 import math
-import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from devtools.localdb import Database, conn_env_name
 from devtools.opendental import generator
 from devtools.opendental import tables as project_tables
-from pipelines.common.paths import DEFAULT_INCLUDE_DIR
+from devtools.opendental.wide import write_include
 from pipelines.opendental.identifiers import mysql_ident, pg_ident
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -77,14 +74,7 @@ def make_stack(database_factory: Callable[[str], Database], set_connection: Call
 def include_with(directory: Path, **sections: dict[str, Any]) -> Path:
     """A copy of the project's include/ under ``directory`` whose opendental_tables.yaml has the given
     sections updated (e.g. ``stages={"retries": 1}``); point PIPELINES_INCLUDE_DIR at it."""
-    include = directory / "include"
-    shutil.copytree(DEFAULT_INCLUDE_DIR, include)
-    config_file = include / "config" / "opendental_tables.yaml"
-    data = yaml.safe_load(config_file.read_text())
-    for section, values in sections.items():
-        data[section] = {**data.get(section, {}), **values}
-    config_file.write_text(yaml.safe_dump(data))
-    return include
+    return write_include(directory, **sections)
 
 
 def seed(db: Database, ddl: Iterable[str], rows: int, seed_value: int = 7) -> list[str]:
