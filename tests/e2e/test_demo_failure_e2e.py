@@ -15,6 +15,7 @@ import pytest
 
 from devtools.local_airflow import PROJECT_ROOT
 from devtools.localdb import Database, drop_database, unique_name
+from tests.support.readme import ROOT, shell_blocks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 DEMO = PROJECT_ROOT / "scripts" / "demo.py"
@@ -69,11 +70,21 @@ def alert_block(log: str) -> list[str]:
     return lines[start:end + 1]
 
 
+def documented_requests() -> tuple[str, str]:
+    """The FAIL= requests of the runbook page's first block (docs/try-a-failure.md): what this test runs."""
+    block = shell_blocks(ROOT / "docs" / "try-a-failure.md")[0].text
+    run, rerun = (line.split("#")[0].split() for line in block.splitlines() if line.startswith("make "))
+    assert (run[:2], rerun[:2]) == (["make", "demo"], ["make", "demo-rerun"]), block
+    return run[2].removeprefix("FAIL="), rerun[2].removeprefix("FAIL=")
+
+
 @pytest.mark.timeout(1800)
 def test_a_demo_partition_fails_with_its_alert_and_reruns_alone_after_the_repair(demo_env):
     home = Path(demo_env["PIPELINES_DEMO_HOME"])
+    request, rerun_request = documented_requests()
+    assert request == rerun_request == "appxml:1"  # the page and this test's expectations name the same fault
 
-    failed = demo(demo_env, "run", "--fail", "appxml:1", "--only", "appxml_staging")
+    failed = demo(demo_env, "run", "--fail", request, "--only", "appxml_staging")
 
     assert failed.returncode == 1, failed.stdout[-3000:] + failed.stderr[-3000:]
     stages = {item: state for item, state in latest_run_items(home, "appxml_staging").items()
@@ -88,7 +99,7 @@ def test_a_demo_partition_fails_with_its_alert_and_reruns_alone_after_the_repair
     assert "appxml_staging failed as arranged" in failed.stdout
     assert failed.stdout.rstrip().splitlines()[-1].startswith("demo: rerun it: make demo-rerun FAIL=appxml:1")
 
-    rerun = demo(demo_env, "rerun", "appxml:1")
+    rerun = demo(demo_env, "rerun", rerun_request)
 
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     rerun_stages = {item: state for item, state in latest_run_items(home, "appxml_staging").items()

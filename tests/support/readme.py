@@ -46,7 +46,8 @@ def code_block(heading: str, language: str, containing: str = "", doc: Path = RE
 
 
 #: The pages whose shell blocks an operator runs: every one is run by a test, or marked as not runnable here.
-COMMAND_PAGES = (README, RUNBOOK, *sorted((ROOT / "docs" / "pipelines").glob("*.md")))
+COMMAND_PAGES = (README, RUNBOOK, ROOT / "docs" / "try-a-failure.md", ROOT / "docs" / "observability.md",
+                 *sorted((ROOT / "docs" / "pipelines").glob("*.md")))
 #: ``<!-- runbook: skip (why it cannot run here) -->`` or ``<!-- runbook: e2e (tests/...py that runs it) -->``,
 #: on the line before a block's opening fence.
 _MARK = re.compile(r"^<!-- runbook: (?P<kind>skip|e2e) \((?P<reason>.+)\) -->$")
