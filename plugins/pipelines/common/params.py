@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow.sdk import Param
 
-from pipelines.common.config import IDENTIFIER_PATTERN
+from pipelines.common.identifiers import IDENTIFIER_PATTERN
 
 DATE_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 

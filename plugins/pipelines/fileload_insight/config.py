@@ -18,7 +18,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from pipelines.common import config as common
-from pipelines.common.config import ConfigError, StrictModel, require_identifier
+from pipelines.common.config import ConfigError, StrictModel
+from pipelines.common.identifiers import require_identifier
 
 PARTITIONS_FILE = "partitions.yaml"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,30}$")

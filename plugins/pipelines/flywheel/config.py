@@ -17,7 +17,8 @@ from pydantic import AfterValidator, ConfigDict, Field, PositiveInt
 from typing_extensions import TypedDict
 
 from pipelines.common import config as common
-from pipelines.common.config import ConfigError, StrictModel, require_identifier
+from pipelines.common.config import ConfigError, StrictModel
+from pipelines.common.identifiers import require_identifier
 from pipelines.common.paths import config_path
 
 CONFIG_FILE = "flywheel.yaml"

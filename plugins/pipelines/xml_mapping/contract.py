@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.common.config import ConfigError, is_identifier, read_document
+from pipelines.common.config import ConfigError, read_document
+from pipelines.common.identifiers import is_identifier
 from pipelines.common.paths import config_path
 from pipelines.xml_mapping.creators import CREATOR_TYPES, CreatorType
 from pipelines.xml_mapping.expressions import Compiled, ExpressionError, compile_expression
