@@ -155,11 +155,6 @@ def settings(path: Path | None = None) -> FlywheelSettings:
     return _settings_of(path or config_path(CONFIG_FILE))
 
 
-def environments(path: Path | None = None) -> list[str]:
-    """The environment names defined in the configuration file."""
-    return sorted(settings(path).environments)
-
-
 def load_config(env: str, path: Path | None = None) -> FlywheelConfig:
     """The settings of ``env``; an unknown environment or a missing or invalid key is one clear error."""
     return settings(path).environment(env)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
-from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
+from sqlalchemy.schema import CreateSchema
 
 from pipelines.appxml.tables import UtcNow
 from pipelines.common.errors import PermanentError
@@ -218,15 +218,6 @@ def _sql_literal(value: object, data_type: str) -> str:
     if data_type in ("string", "date", "datetime"):
         return "'" + str(value).replace("'", "''") + "'"
     return str(int(float(str(value)))) if data_type != "decimal" else str(value)
-
-
-def ddl_statements(target: TargetSchema, dialect: sa.Dialect) -> list[str]:
-    """The CREATE statements for one engine's dialect, as text (for tests and the DBA)."""
-    statements = [str(CreateSchema(target.schema).compile(dialect=dialect))] if dialect.name != "sqlite" else []
-    for table in target.metadata.sorted_tables:
-        statements.append(str(CreateTable(table).compile(dialect=dialect)).strip())
-        statements.extend(str(CreateIndex(index).compile(dialect=dialect)) for index in table.indexes)
-    return statements
 
 
 def ddl_lock(dialect_name: str, schema: str) -> sa.TextClause | None:

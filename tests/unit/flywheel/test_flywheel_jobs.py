@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from pipelines.flywheel.catalog import msck_repair_kwargs, msck_repair_statement, select_part_tables
-from pipelines.flywheel.config import FlywheelConfigError, environments, load_config
+from pipelines.flywheel.config import FlywheelConfigError, load_config, settings
 from pipelines.flywheel.jobs import (
     STEPS,
     InvalidRunSettings,
@@ -39,7 +39,7 @@ def dev():
 
 
 def test_environments_are_prod_and_dev():
-    assert environments() == ["dev", "prod"]
+    assert sorted(settings().environments) == ["dev", "prod"]
 
 
 @pytest.mark.parametrize("step", sorted(STEPS))
