@@ -180,7 +180,7 @@ def parse_partitions(data: Any, source: str = PARTITIONS_FILE) -> PartitionsConf
         raise PartitionConfigError(str(exc)) from None
 
 
-def load_partitions(path: Path | None = None) -> PartitionsConfig:
+def load_settings(path: Path | None = None) -> PartitionsConfig:
     """Read and validate the partitions file (``include/config/partitions.yaml`` unless ``path``)."""
     path = path or config_path(PARTITIONS_FILE)
     try:
