@@ -27,18 +27,18 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Asset, get_current_context, task
 
+from pipelines.appxml.assets import STAGED_DOCUMENTS
 from pipelines.common.deadlines import run_limits
 from pipelines.common.defaults import dag_defaults
 from pipelines.common.params import bool_param, modulo_partition_params
 from pipelines.common.partitions import partition_label
 from pipelines.xml_mapping import tasks
 
-STAGING_ASSET = Asset("appxml_staging")
 MAPPING_ASSET = Asset("appxml_mapping")
 
 with DAG(
     "appxml_mapping",
-    schedule=[STAGING_ASSET],
+    schedule=[STAGED_DOCUMENTS],
     max_active_runs=1,
     doc_md=__doc__,
     params={

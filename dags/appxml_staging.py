@@ -29,15 +29,14 @@ one run stage at once (`max_parallel_partitions`).
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, Asset, CronTriggerTimetable, setup, task, teardown
+from airflow.sdk import DAG, CronTriggerTimetable, setup, task, teardown
 
 from pipelines.appxml import tasks
+from pipelines.appxml.assets import STAGED_DOCUMENTS
 from pipelines.common.deadlines import run_limits
 from pipelines.common.defaults import dag_defaults
 from pipelines.common.params import bool_param, modulo_partition_params
 
-# Downstream pipelines schedule on this: schedule=[Asset("appxml_staging")].
-STAGING_ASSET = Asset("appxml_staging")
 NIGHTLY = "30 1 * * *"
 
 with DAG(
@@ -76,7 +75,7 @@ with DAG(
     def recreate_index(params: dict) -> None:
         tasks.recreate_index(params)
 
-    @task(outlets=[STAGING_ASSET])
+    @task(outlets=[STAGED_DOCUMENTS])
     def summary(partitions: list[dict]) -> dict:
         return tasks.summarize(partitions)
 

@@ -4,4 +4,6 @@ pipelines.fileload_insight.factory."""
 
 from pipelines.fileload_insight.factory import build_dags
 
-globals().update(build_dags())
+# Every DAG by id. Airflow finds them without a module-level name each: it registers every DAG that a
+# `with DAG(...)` block (as in the factory) creates while this file is imported.
+DAGS = build_dags()

@@ -36,7 +36,7 @@ from airflow.sdk import DAG, TriggerRule, get_current_context, task
 from pipelines.flywheel import tasks as flywheel
 from pipelines.flywheel.assets import PART_TABLES
 from pipelines.flywheel.catalog import MSCK_LABEL_TEMPLATE
-from pipelines.flywheel.config import settings
+from pipelines.flywheel.config import load_settings
 from pipelines.flywheel.operators import FlywheelGlueJobOperator, SnapshotPrefixSensor, flywheel_dag_defaults
 from pipelines.flywheel.params import partitioned_params
 
@@ -66,10 +66,10 @@ with DAG(
     msck_plan = list_part_tables()
     msck_repair = AthenaOperator.partial(
         task_id=flywheel.MSCK_TASK_ID,
-        aws_conn_id=settings().aws_conn_id,
-        max_active_tis_per_dagrun=settings().msck_max_active,
+        aws_conn_id=load_settings().aws_conn_id,
+        max_active_tis_per_dagrun=load_settings().msck_max_active,
         map_index_template=MSCK_LABEL_TEMPLATE,
-        sleep_time=settings().athena_poll_seconds,
+        sleep_time=load_settings().athena_poll_seconds,
     ).expand_kwargs(msck_plan)
 
     @task(outlets=[PART_TABLES], trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from devtools.demo import DemoEnv, DemoSpec
-from pipelines.flywheel.config import FlywheelConfig, load_config
+from pipelines.flywheel.config import FlywheelConfig, load_environment
 from pipelines.flywheel.jobs import STEPS
 
 DEMO_ENV = "dev"
@@ -90,16 +90,16 @@ def _seed(env: DemoEnv) -> None:
     glue = env.aws_client("glue")
     if glue.get_jobs()["Jobs"]:
         return  # the three specs share one account; seed once per demo run
-    seed_account({"glue": glue, "s3": env.aws_client("s3")}, load_config(DEMO_ENV), DEMO_SNAPSHOT)
+    seed_account({"glue": glue, "s3": env.aws_client("s3")}, load_environment(DEMO_ENV), DEMO_SNAPSHOT)
 
 
 def _connections(env: DemoEnv) -> dict[str, str]:
-    return {load_config(DEMO_ENV).aws_conn_id: env.aws_conn()}
+    return {load_environment(DEMO_ENV).aws_conn_id: env.aws_conn()}
 
 
 def _counts(steps: tuple[str, ...], athena: bool = False) -> Any:
     def counts(env: DemoEnv) -> dict[str, Any]:
-        cfg = load_config(DEMO_ENV)
+        cfg = load_environment(DEMO_ENV)
         jobs = sorted({cfg.job_name(STEPS[step].job) for step in steps})
         figures: dict[str, Any] = {"glue_job_runs": job_run_count(env.aws_client("glue"), jobs)}
         if athena:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from pipelines.common.config import StrictModel, load_config, require_identifier
+from pipelines.common.config import StrictModel, load_config
+from pipelines.common.identifiers import require_identifier
 
 CONFIG_FILE = "appxml.yaml"
 DEFAULT_SOURCE_TABLE = "dbo.app_xml"

@@ -15,8 +15,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from pipelines.appxml.config import require_table_name
-from pipelines.common.config import is_identifier
 from pipelines.common.errors import PermanentError
+from pipelines.common.identifiers import is_identifier
 
 STAGING_XML_COLUMN = "app_XML"
 

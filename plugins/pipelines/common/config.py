@@ -10,7 +10,6 @@ loaders only touch the local file, so they are safe at DAG parse time.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,10 +18,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipelines.common.errors import PermanentError
 from pipelines.common.paths import config_path
-
-#: A SQL-safe identifier: letters, digits and underscore, not starting with a digit (no quoting needed).
-IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
-IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -36,17 +31,6 @@ class StrictModel(BaseModel):
     default) and loaded settings are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def is_identifier(name: str) -> bool:
-    return bool(IDENTIFIER.match(name))
-
-
-def require_identifier(name: str, what: str = "name") -> str:
-    """``name`` when it is a SQL-safe identifier, else a ``ValueError`` naming ``what`` (for validators)."""
-    if not is_identifier(name):
-        raise ValueError(f"{what} {name!r} is not an identifier (letters, digits, underscore)")
-    return name
 
 
 def read_document(path: Path) -> Any:

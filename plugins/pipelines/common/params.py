@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow.sdk import Param
 
-from pipelines.common.config import IDENTIFIER_PATTERN
+from pipelines.common.identifiers import IDENTIFIER_PATTERN
 
 
 def int_param(

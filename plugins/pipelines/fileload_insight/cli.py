@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from pipelines.common.paths import pools_file
-from pipelines.fileload_insight.config import PartitionConfigError, load_partitions
+from pipelines.fileload_insight.config import PartitionConfigError, load_settings
 from pipelines.fileload_insight.pools import merged_pools, partition_pools, render
 
 PROG = "python -m pipelines.fileload_insight"
@@ -29,7 +29,7 @@ def parser() -> argparse.ArgumentParser:
 
 def pools_command(path: Path, check: bool) -> int:
     try:
-        config = load_partitions()
+        config = load_settings()
     except PartitionConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -18,7 +18,9 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from pipelines.common import config as common
-from pipelines.common.config import ConfigError, StrictModel, require_identifier
+from pipelines.common.config import ConfigError, StrictModel
+from pipelines.common.identifiers import require_identifier
+from pipelines.common.paths import config_path
 
 PARTITIONS_FILE = "partitions.yaml"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
@@ -178,9 +180,11 @@ def parse_partitions(data: Any, source: str = PARTITIONS_FILE) -> PartitionsConf
         raise PartitionConfigError(str(exc)) from None
 
 
-def load_partitions(path: Path | None = None) -> PartitionsConfig:
+def load_settings(path: Path | None = None) -> PartitionsConfig:
     """Read and validate the partitions file (``include/config/partitions.yaml`` unless ``path``)."""
+    path = path or config_path(PARTITIONS_FILE)
     try:
-        return common.load_config(PartitionsConfig, path or PARTITIONS_FILE)
+        data = common.read_document(path)
     except ConfigError as exc:  # the family's class, so the import error says which file family
         raise PartitionConfigError(str(exc)) from None
+    return parse_partitions(data, path.name)

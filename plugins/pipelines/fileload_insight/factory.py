@@ -15,7 +15,7 @@ from airflow.sdk import DAG, chain
 from pipelines.common.deadlines import run_limits
 from pipelines.common.defaults import dag_defaults, default_args
 from pipelines.common.params import bool_param
-from pipelines.fileload_insight.config import Command, Partition, PartitionsConfig, load_partitions
+from pipelines.fileload_insight.config import Command, Partition, PartitionsConfig, load_settings
 from pipelines.fileload_insight.operators import (
     PartitionCommandOperator,
     PartitionRunLockSensor,
@@ -104,7 +104,7 @@ def build_program_dag(config: PartitionsConfig, partition: Partition, program: s
 
 def build_dags(config: PartitionsConfig | None = None) -> dict[str, DAG]:
     """Every program x partition DAG by id (the partitions file is read unless ``config`` is given)."""
-    config = config or load_partitions()
+    config = config or load_settings()
     dags = {}
     for partition in config:
         for program in (FILELOAD, INSIGHT):

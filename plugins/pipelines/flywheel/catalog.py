@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pipelines.common.config import is_identifier
 from pipelines.common.errors import PermanentError
+from pipelines.common.identifiers import is_identifier
 from pipelines.common.paths import read_sql
 
 MSCK_SQL = "athena/msck_repair_table.sql"

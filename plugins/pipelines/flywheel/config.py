@@ -1,7 +1,7 @@
 """Settings of the Flywheel Glue pipelines: include/config/flywheel.yaml as one typed, strict model.
 
 The file holds settings shared by every environment (connection, bucketing, waits, Glue job names) and,
-under ``environments``, what differs per environment (buckets, database, Athena). ``load_config(env)``
+under ``environments``, what differs per environment (buckets, database, Athena). ``load_environment(env)``
 gives one environment's view of both. The environment is an Airflow Variable (``flywheel_env``, default
 ``dev``) read when a task runs, never when a DAG file is parsed, so switching environments needs no
 redeploy and parsing touches no database.
@@ -17,7 +17,8 @@ from pydantic import AfterValidator, ConfigDict, Field, PositiveInt
 from typing_extensions import TypedDict
 
 from pipelines.common import config as common
-from pipelines.common.config import ConfigError, StrictModel, require_identifier
+from pipelines.common.config import ConfigError, StrictModel
+from pipelines.common.identifiers import require_identifier
 from pipelines.common.paths import config_path
 
 CONFIG_FILE = "flywheel.yaml"
@@ -148,20 +149,15 @@ def _settings_of(path: Path) -> FlywheelSettings:
         raise FlywheelConfigError(str(exc)) from None
 
 
-def settings(path: Path | None = None) -> FlywheelSettings:
+def load_settings(path: Path | None = None) -> FlywheelSettings:
     """The whole file (``include/config/flywheel.yaml`` unless ``path``); read once per path. Safe at DAG
     parse time: a local file, no database or network."""
     return _settings_of(path or config_path(CONFIG_FILE))
 
 
-def environments(path: Path | None = None) -> list[str]:
-    """The environment names defined in the configuration file."""
-    return sorted(settings(path).environments)
-
-
-def load_config(env: str, path: Path | None = None) -> FlywheelConfig:
+def load_environment(env: str, path: Path | None = None) -> FlywheelConfig:
     """The settings of ``env``; an unknown environment or a missing or invalid key is one clear error."""
-    return settings(path).environment(env)
+    return load_settings(path).environment(env)
 
 
 def current_env() -> str:
@@ -172,4 +168,4 @@ def current_env() -> str:
 
 
 def current_config() -> FlywheelConfig:
-    return load_config(current_env())
+    return load_environment(current_env())

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.common.config import is_identifier
 from pipelines.common.errors import PermanentError
+from pipelines.common.identifiers import is_identifier
 from pipelines.flywheel.config import FlywheelConfig
 
 NONE_SNAPSHOT = "_NONE_"  # the Glue jobs then discover the latest snapshot_dt themselves

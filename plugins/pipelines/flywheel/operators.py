@@ -28,7 +28,7 @@ from airflow.sdk.execution_time.context import NEVER_EXPIRE
 from pipelines.common import lineage
 from pipelines.common.alerts import task_failure_alert
 from pipelines.common.errors import fail_without_retry
-from pipelines.flywheel.config import current_config, settings
+from pipelines.flywheel.config import current_config, load_settings
 from pipelines.flywheel.jobs import (
     SPLIT_SOURCES,
     glue_step,
@@ -54,7 +54,7 @@ class FlywheelGlueJobOperator(GlueJobOperator):
 
     def __init__(self, *, step: str, **kwargs: Any) -> None:
         glue_step(step)  # an unknown step fails the DAG import, not the run
-        shared = settings()
+        shared = load_settings()
         kwargs.setdefault("task_id", step)
         kwargs.setdefault("aws_conn_id", shared.aws_conn_id)
         super().__init__(
@@ -182,7 +182,7 @@ class SnapshotPrefixSensor(S3KeySensor):
 
     def __init__(self, *, split_step: str, **kwargs: Any) -> None:
         self.source = SPLIT_SOURCES[split_step]
-        shared = settings()
+        shared = load_settings()
         kwargs.setdefault("task_id", f"wait_for_{split_step}_snapshot")
         kwargs.setdefault("aws_conn_id", shared.aws_conn_id)
         kwargs.setdefault("poke_interval", shared.snapshot_wait.poke_seconds)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
-from pipelines.common.config import IDENTIFIER_PATTERN
+from pipelines.common.identifiers import IDENTIFIER_PATTERN
 from pipelines.common.params import date_param, enum_param, identifier_list_param
 from pipelines.flywheel.jobs import NONE_SNAPSHOT, REPAIR_WITH_ATHENA, REPAIR_WITH_GLUE
 

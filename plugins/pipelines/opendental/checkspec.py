@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from pipelines.common.config import StrictModel, require_identifier
+from pipelines.common.config import StrictModel
+from pipelines.common.identifiers import require_identifier
 from pipelines.opendental.identifiers import mysql_ident, pg_ident, snake_case
 
 FilterValue = int | str

@@ -11,7 +11,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import Field, PositiveInt, field_validator
 
-from pipelines.common.config import StrictModel, load_config, require_identifier
+from pipelines.common.config import StrictModel, load_config
+from pipelines.common.identifiers import require_identifier
 from pipelines.opendental.checkspec import BusinessCheck
 
 CONFIG_FILE = "opendental_tables.yaml"

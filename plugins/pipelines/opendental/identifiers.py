@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from difflib import get_close_matches
 
-from pipelines.common.config import is_identifier
+from pipelines.common.identifiers import is_identifier
 from pipelines.opendental.errors import UnknownTablesError
 
 MYSQL_NAME_LENGTH = 64

@@ -25,7 +25,6 @@ BINARY_TYPES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longbl
                 "linestring", "polygon"}
 TEXT_TYPES = {"tinytext", "text", "mediumtext", "longtext", "json"}
 CHAR_TYPES = {"char", "varchar"}
-ENUM_TYPES = {"enum", "set"}
 TEMPORAL_TYPES = DATE_TYPES | DATETIME_TYPES | TIMESTAMP_TYPES
 
 

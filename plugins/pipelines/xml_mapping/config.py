@@ -11,7 +11,8 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from pipelines.common.config import StrictModel, load_config, require_identifier
+from pipelines.common.config import StrictModel, load_config
+from pipelines.common.identifiers import require_identifier
 from pipelines.common.paths import config_path
 from pipelines.xml_mapping.contract import CONTRACT_DIR, Contract, ContractError, load_contract
 from pipelines.xml_mapping.mapper import CompiledContract

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.common.config import ConfigError, is_identifier, read_document
+from pipelines.common.config import ConfigError, read_document
+from pipelines.common.identifiers import is_identifier
 from pipelines.common.paths import config_path
-from pipelines.xml_mapping.expressions import ExpressionError, compile_expression
+from pipelines.xml_mapping.creators import CREATOR_TYPES, CreatorType
+from pipelines.xml_mapping.expressions import Compiled, ExpressionError, compile_expression
 from pipelines.xml_mapping.values import DATA_TYPES
 
 #: Where the deployment's contracts live, relative to include/config/.
@@ -28,9 +30,7 @@ TRANSFORMS = {"enum", "char_to_bit", "boolean_to_bit", "numbers_only", "extract_
               "calculated_field"}
 # Mapping types with no effect on the value (the key is read like any attribute).
 NO_OPS = {"identity_insert"}
-# Row-creating types: name(argument).
-CREATORS = {"add_score": True, "add_indicator": True, "add_history": False, "add_report_lookup": True,
-            "add_collateral": True, "warranty_field": True, "policy_exceptions": None}
+# Row-creating types (creators.CREATOR_TYPES) are written name(argument).
 _CREATOR = re.compile(r"^(?P<name>[a-z_]+)(?:\((?P<arg>[^()]*)\))?$")
 
 
@@ -42,6 +42,10 @@ class ContractError(ConfigError):
 class Creator:
     name: str
     arg: str | None
+
+    @property
+    def kind(self) -> CreatorType:
+        return CREATOR_TYPES[self.name]
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class Mapping:
     nullable: bool
     required: bool
     exclude_default_when_record_empty: bool
+    # The expression compiled while the contract is checked, so that it is parsed once.
+    calculation: Compiled | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -129,21 +135,38 @@ def _mapping_types(raw: Any, label: str, name: str) -> tuple[tuple[str, ...], tu
         elif item in NO_OPS:
             continue
         else:
-            match = _CREATOR.match(item)
-            if not match or match["name"] not in CREATORS:
-                raise _fail(name, label, f"unknown mapping type {item!r}")
-            needs_arg = CREATORS[match["name"]]
-            arg = (match["arg"] or "").strip() or None
-            if needs_arg and arg is None:
-                raise _fail(name, label, f"{match['name']} needs an argument, e.g. {match['name']}(X)")
-            if needs_arg is False and match["arg"] is not None:
-                raise _fail(name, label, f"{match['name']} takes no argument")
+            found = _creator(item, label, name)
             if creator is not None:
                 raise _fail(name, label, "more than one row-creating mapping type")
-            creator = Creator(match["name"], arg)
+            creator = found
     if len(scopes) > 1:
         raise _fail(name, label, f"more than one element scope: {', '.join(scopes)}")
     return tuple(scopes), tuple(transforms), creator
+
+
+def _creator(item: str, label: str, name: str) -> Creator:
+    match = _CREATOR.match(item)
+    if not match or match["name"] not in CREATOR_TYPES:
+        raise _fail(name, label, f"unknown mapping type {item!r}")
+    argument = CREATOR_TYPES[match["name"]].argument
+    arg = (match["arg"] or "").strip() or None
+    if argument == "required" and arg is None:
+        raise _fail(name, label, f"{match['name']} needs an argument, e.g. {match['name']}(X)")
+    if argument == "none" and match["arg"] is not None:
+        raise _fail(name, label, f"{match['name']} takes no argument")
+    return Creator(match["name"], arg)
+
+
+def _calculation(doc: dict[str, Any], transforms: tuple[str, ...], label: str, name: str) -> Compiled | None:
+    if "calculated_field" not in transforms:
+        return None
+    expression = doc.get("expression")
+    if not isinstance(expression, str):
+        raise _fail(name, label, "calculated_field without an expression")
+    try:
+        return compile_expression(expression)
+    except ExpressionError as exc:
+        raise _fail(name, label, f"expression does not parse: {exc}") from None
 
 
 def _data_length(raw: Any, label: str, name: str) -> int | None:
@@ -174,14 +197,9 @@ def _parse_mapping(index: int, doc: Any, tables: set[str], enums: dict[str, Any]
     scopes, transforms, creator = _mapping_types(doc.get("mapping_type"), label, name)
     if not column and creator is None:
         raise _fail(name, label, "target_column is empty and no row-creating mapping type is given")
-    expression = doc.get("expression")
-    if "calculated_field" in transforms:
-        if not isinstance(expression, str):
-            raise _fail(name, label, "calculated_field without an expression")
-        try:
-            compile_expression(expression)
-        except ExpressionError as exc:
-            raise _fail(name, label, f"expression does not parse: {exc}") from None
+    if not column and creator is not None and creator.kind.grouped:  # its mappings are its row's columns
+        raise _fail(name, label, f"{creator.name} needs a target_column")
+    calculation = _calculation(doc, transforms, label, name)
     enum_name = doc.get("enum_name") or None
     if "enum" in transforms:
         enum_name = enum_name or column
@@ -191,9 +209,10 @@ def _parse_mapping(index: int, doc: Any, tables: set[str], enums: dict[str, Any]
         index=index, xml_path=doc["xml_path"].rstrip("/"), xml_attribute=doc["xml_attribute"], target_table=table,
         target_column=column, data_type=doc["data_type"],
         data_length=_data_length(doc.get("data_length"), label, name), scopes=scopes, transforms=transforms,
-        creator=creator, expression=expression, enum_name=enum_name, default_value=doc.get("default_value"),
+        creator=creator, expression=doc.get("expression"), enum_name=enum_name, default_value=doc.get("default_value"),
         nullable=bool(doc.get("nullable", True)), required=bool(doc.get("required", False)),
         exclude_default_when_record_empty=bool(doc.get("exclude_default_when_record_empty", False)),
+        calculation=calculation,
     )
 
 

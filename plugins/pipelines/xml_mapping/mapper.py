@@ -13,14 +13,23 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from pipelines.xml_mapping.contract import Contract, Mapping
-from pipelines.xml_mapping.expressions import compile_expression, referenced_names
-from pipelines.xml_mapping.values import UNCONVERTIBLE, UNMATCHED, Loss, converter, digits_only, loss, parse_datetime
+from pipelines.xml_mapping.contract import Contract, Creator, Mapping
+from pipelines.xml_mapping.creators import CREATOR_TYPES, CreatorRows, CreatorType, RowBuilder
+from pipelines.xml_mapping.expressions import referenced_names
+from pipelines.xml_mapping.values import (
+    MEANINGLESS_TEXT,
+    UNCONVERTIBLE,
+    UNMATCHED,
+    Loss,
+    converter,
+    digits_only,
+    loss,
+    parse_datetime,
+)
 
 CONTACT, ADDRESS, EMPLOYMENT = "contact", "address", "employment"
-_MEANINGLESS = {"", "null", "none"}
 NO_DATA, DERIVED, DATA = 0, 1, 2
 
 
@@ -31,10 +40,9 @@ def meaningful(value: Any) -> bool:
     if isinstance(value, Decimal):
         return value != 0
     text = str(value).strip()
-    if text.lower() in _MEANINGLESS:
+    if text.lower() in MEANINGLESS_TEXT:
         return False
     return not (text[0] in "0-+.$" and text.replace(".", "", 1).lstrip("-+$").strip("0") == "")
-_TRUTHY = {"y", "yes", "true", "t", "1"}
 
 
 class MappingError(Exception):
@@ -173,9 +181,20 @@ class GroupPlan:
     """Rows made by a row-creating type: one per slot (collateral), per type (warranty), ..."""
 
     table: str
-    creator: str
+    kind: CreatorType
     arg: str | None
     columns: list[ColumnPlan]
+    slot: str  # the column that holds the argument as a number
+
+
+class CreatorPlan(NamedTuple):
+    """A mapping whose value makes a row of its own (a score, an indicator, a history value ...)."""
+
+    mapping: Mapping
+    column: ColumnPlan
+    kind: CreatorType
+    build: RowBuilder
+    arg: str | None
 
 
 @dataclass
@@ -216,7 +235,7 @@ class CompiledContract:
                         self._want_tag(qualifier)
         self.tables: list[RowPlan] = []
         self.groups: list[GroupPlan] = []
-        self.simple_creators: list[tuple[Mapping, ColumnPlan]] = []
+        self.simple_creators: list[CreatorPlan] = []
         self._plan()
 
     # -- compile: paths ---------------------------------------------------------------------------------
@@ -319,7 +338,7 @@ class CompiledContract:
         for position, transform in enumerate(mapping.transforms):
             if transform == "calculated_field":
                 last = position == len(mapping.transforms) - 1
-                steps.append(_calculated(mapping.expression or "", self, keep_when_null=not last))
+                steps.append(_calculated(mapping, self, keep_when_null=not last))
             elif transform == "enum":
                 steps.append(_enum(self.contract.enum_mappings[mapping.enum_name or mapping.target_column],
                                    keep_unmatched=column_type == "string" and "calculated_field" in mapping.transforms,
@@ -373,10 +392,10 @@ class CompiledContract:
             creator = mapping.creator
             if creator is None:
                 by_table.setdefault(mapping.target_table, []).append(mapping)
-            elif creator.name in ("add_collateral", "warranty_field") and mapping.target_column:
+            elif creator.kind.grouped:
                 groups.setdefault((mapping.target_table, creator.name, creator.arg), []).append(mapping)
             else:
-                self.simple_creators.append((mapping, self._column(mapping, "single", ())))
+                self.simple_creators.append(self._creator_plan(mapping, creator))
         for table in self.contract.table_insertion_order:
             mappings = by_table.get(table)
             if not mappings:
@@ -388,8 +407,9 @@ class CompiledContract:
                                        always=root_id or kind == CONTACT,
                                        needs=DERIVED if kind == "single" else DATA))
         for (table, creator, arg), mappings in groups.items():
-            keys = ("collateral_type_enum",) if creator == "add_collateral" else ()
-            self.groups.append(GroupPlan(table, creator, arg, [self._column(m, "single", keys) for m in mappings]))
+            kind = CREATOR_TYPES[creator]
+            columns = [self._column(m, "single", kind.mapped_keys) for m in mappings]
+            self.groups.append(GroupPlan(table, kind, arg, columns, slot=kind.slot or ""))
         # A column that one slot maps and another does not: NOT NULL ones take the contract's default there.
         self.group_defaults: dict[str, dict[str, Any]] = {}
         for group in self.groups:
@@ -397,6 +417,12 @@ class CompiledContract:
             for column in group.columns:
                 if column.null_value is not None:
                     defaults.setdefault(column.column, column.null_value)
+
+    def _creator_plan(self, mapping: Mapping, creator: Creator) -> CreatorPlan:
+        build = creator.kind.build
+        if build is None:  # unreachable: the contract gives every mapping of a grouped type a column
+            raise TypeError(f"{creator.name} is a grouped type: it makes no row of its own")
+        return CreatorPlan(mapping, self._column(mapping, "single", ()), creator.kind, build, creator.arg)
 
     # -- mapping ---------------------------------------------------------------------------------------
     def read(self, root: Any, app_id: int) -> Document:
@@ -491,63 +517,24 @@ class CompiledContract:
             rows.setdefault(plan.table, []).extend(keyed.values())
 
     def _creator_rows(self, doc: Document, rows: dict[str, list[dict[str, Any]]]) -> None:
-        app_id = doc.app_id
-        keyed: dict[str, dict[tuple, dict[str, Any]]] = {}
-        notes: dict[str, Any] = {}
-        exceptions: list[tuple[str, str, Any]] = []
-        for mapping, plan in self.simple_creators:
-            creator = mapping.creator
-            assert creator is not None
+        made = CreatorRows(doc.app_id, doc.conversions)
+        for mapping, plan, _, build, arg in self.simple_creators:
             node = plan.locate(doc, None)
-            raw = None if node is None else node.attrs.get(plan.attribute)
-            value = raw
+            value = None if node is None else node.attrs.get(plan.attribute)
             if node is not None:
                 for step in plan.steps:
                     value = step(value, node, doc)
-            table = mapping.target_table
-            if creator.name == "add_score":
-                score = plan.convert(value) if not _empty(value) else None
-                if score is not None:
-                    keyed.setdefault(table, {})[(creator.arg,)] = {
-                        "app_id": app_id, "score_identifier": creator.arg, "score": score}
-            elif creator.name == "add_indicator":
-                if isinstance(value, str) and value.strip().lower() in _TRUTHY:
-                    keyed.setdefault(table, {})[(creator.arg,)] = {
-                        "app_id": app_id, "indicator": creator.arg, "value": "1"}
-            elif creator.name == "add_history":
-                if value is not None and str(value).strip().lower() not in _MEANINGLESS:
-                    name = f"[{mapping.xml_attribute}]"
-                    keyed.setdefault(table, {})[(name,)] = {
-                        "app_id": app_id, "name": name, "source": f"[{mapping.xml_path.rsplit('/', 1)[-1]}]",
-                        "value": str(value).strip()}
-            elif creator.name == "add_report_lookup":
-                if not _empty(value):
-                    keyed.setdefault(table, {})[(mapping.xml_attribute,)] = {
-                        "app_id": app_id, "name": mapping.xml_attribute, "value": str(value).strip(),
-                        "source_report_key": creator.arg}
-            elif creator.name == "policy_exceptions":
-                if creator.arg is None:
-                    notes[table] = None if _empty(value) else str(value).strip()
-                elif not _empty(value):
-                    exceptions.append((table, creator.arg, str(value).strip()))
-        for table, arg, reason in exceptions:
-            keyed.setdefault(table, {})[(arg,)] = {
-                "app_id": app_id, "policy_exception_type_enum": int(arg), "reason_code": reason,
-                "notes": notes.get(table)}
+            build(made, mapping, arg, value, plan.convert)
+        made.put_exceptions()
         for group in self.groups:
             row, evidence = _evaluate(group.columns, doc, None, dict(self.group_defaults[group.table]), DATA)
             if evidence < DATA:
                 continue
-            row["app_id"] = app_id
-            if group.creator == "add_collateral":
-                row["sort_order"] = int(group.arg or 0)
-                key: tuple = (row["sort_order"],)
-            else:
-                row["warranty_type_enum"] = int(group.arg or 0)
-                key = (row["warranty_type_enum"],)
-            keyed.setdefault(group.table, {})[key] = row
-        for table, by_key in keyed.items():
-            rows.setdefault(table, []).extend(by_key.values())
+            row["app_id"] = doc.app_id
+            row[group.slot] = int(group.arg or 0)
+            made.put(group.table, (row[group.slot],), row)
+        for table, made_rows in made.by_table().items():
+            rows.setdefault(table, []).extend(made_rows)
 
 
 def _evaluate(columns: list[ColumnPlan], doc: Document, row_node: Node | None, row: dict[str, Any], needs: int
@@ -610,11 +597,13 @@ def _con_id(contact: Node) -> int:
         raise MappingError("a contact's con_id is not an integer") from None
 
 
-def _calculated(expression: str, compiled: CompiledContract,
+def _calculated(mapping: Mapping, compiled: CompiledContract,
                 keep_when_null: bool = False) -> Callable[[Any, Node, Document], Any]:
     """The expression as a step. ``keep_when_null``: in a chain (``calculated_field, enum``) a CASE without a
     match hands the attribute's own value to the next step (the enum then maps the code)."""
-    run = compile_expression(expression)
+    run = mapping.calculation
+    if run is None:  # parse_contract compiles the expression of every calculated_field
+        raise MappingError(f"{mapping.label}: calculated_field without a compiled expression")
     app_names = {"application", compiled.app_tag.lower()}
     contact_role = compiled.contact_rule.allowed_types[0] if compiled.contact_rule and \
         compiled.contact_rule.allowed_types else "PR"

@@ -29,8 +29,7 @@ from pipelines.appxml.config import DEFAULT_STAGING_TABLE
 from pipelines.appxml.reading import prepare_reader
 from pipelines.common.errors import PermanentError
 from pipelines.common.partitions import PartitionProgress, partition_label, peak_rss_mb
-from pipelines.xml_mapping.contract import PROCESSING_LOG
-from pipelines.xml_mapping.documents import INSERTION, VALIDATION, Failure, Router, reason
+from pipelines.xml_mapping.documents import INSERTION, VALIDATION, Failure, Router
 from pipelines.xml_mapping.mapper import CONTACT, CompiledContract, MappedApplication
 from pipelines.xml_mapping.schema import STATUS_FAILED, STATUS_SUCCESS, TargetSchema, check_target
 
@@ -425,7 +424,3 @@ def map_partition(engine: sa.Engine, contracts: list[CompiledContract], target: 
              metrics.succeeded, metrics.failed, dict(metrics.failed_by_stage) or "", metrics.per_second,
              metrics.duration_s)
     return metrics
-
-
-__all__ = ["PROCESSING_LOG", "MappingMetrics", "MappingRunError", "MappingSpec", "Writer", "map_partition",
-           "reason"]

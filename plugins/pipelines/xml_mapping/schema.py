@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
-from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
+from sqlalchemy.schema import CreateSchema
 
 from pipelines.appxml.tables import UtcNow
 from pipelines.common.errors import PermanentError
 from pipelines.common.paths import read_sql
 from pipelines.xml_mapping.contract import PROCESSING_LOG, Mapping
+from pipelines.xml_mapping.creators import CreatorType
 from pipelines.xml_mapping.mapper import ADDRESS, CONTACT, EMPLOYMENT, CompiledContract
 
 log = logging.getLogger(__name__)
@@ -84,21 +85,12 @@ def _default_literal(mapping: Mapping) -> object:
     return value
 
 
-_CREATOR_COLUMNS = {
-    "add_score": (("app_id", "int", None), ("score_identifier", "string", 50), ("score", "int", None)),
-    "add_indicator": (("app_id", "int", None), ("indicator", "string", 50), ("value", "string", 10)),
-    "add_history": (("app_id", "int", None), ("name", "string", 100), ("source", "string", 100),
-                    ("value", "string", None)),
-    "add_report_lookup": (("app_id", "int", None), ("name", "string", 100), ("value", "string", None),
-                          ("source_report_key", "string", 50)),
-    "policy_exceptions": (("app_id", "int", None), ("policy_exception_type_enum", "smallint", None),
-                          ("reason_code", "string", 100), ("notes", "string", None)),
-}
-_CREATOR_KEYS = {"add_score": ("app_id", "score_identifier"), "add_indicator": ("app_id", "indicator"),
-                 "add_history": ("app_id", "name"), "add_report_lookup": ("app_id", "name"),
-                 "policy_exceptions": ("app_id", "policy_exception_type_enum"),
-                 "add_collateral": ("app_id", "collateral_type_enum", "sort_order"),
-                 "warranty_field": ("app_id", "warranty_type_enum")}
+def _add_creator_columns(spec: _TableSpec, kind: CreatorType, app_table: str) -> None:
+    """The columns and keys a row-creating type gives its table (after the columns its mappings write)."""
+    for name, data_type, length in kind.columns:
+        spec.add(_ColumnSpec(name, data_type, length, name not in kind.keys))
+    spec.primary_key = tuple(key for key in kind.keys if key in spec.columns)
+    spec.parent = (app_table, "app_id")
 
 
 def _table_specs(compiled: CompiledContract) -> dict[str, _TableSpec]:
@@ -125,24 +117,15 @@ def _table_specs(compiled: CompiledContract) -> dict[str, _TableSpec]:
             for key in plan.keys:
                 spec.columns[key].nullable = False
             spec.parent = (contact_table, "con_id") if contact_table else None
-    for mapping, _ in compiled.simple_creators:
-        creator = mapping.creator
-        assert creator is not None
-        spec = specs.setdefault(mapping.target_table, _TableSpec(mapping.target_table))
-        for name, data_type, length in _CREATOR_COLUMNS[creator.name]:
-            spec.add(_ColumnSpec(name, data_type, length, name not in _CREATOR_KEYS[creator.name]))
-        spec.primary_key = _CREATOR_KEYS[creator.name]
-        spec.parent = (app_table, "app_id")
+    for creator in compiled.simple_creators:
+        table = creator.mapping.target_table
+        _add_creator_columns(specs.setdefault(table, _TableSpec(table)), creator.kind, app_table)
     for group in compiled.groups:
         spec = specs.setdefault(group.table, _TableSpec(group.table))
         for column in group.columns:
             m = column.mapping
             spec.add(_ColumnSpec(m.target_column, m.data_type, m.data_length, m.nullable, _default_literal(m)))
-        spec.add(_ColumnSpec("app_id", "int", None, False))
-        spec.add(_ColumnSpec("sort_order" if group.creator == "add_collateral" else "warranty_type_enum",
-                             "smallint", None, False))
-        spec.primary_key = tuple(key for key in _CREATOR_KEYS[group.creator] if key in spec.columns)
-        spec.parent = (app_table, "app_id")
+        _add_creator_columns(spec, group.kind, app_table)
     for spec in specs.values():
         for key in spec.primary_key:
             spec.columns[key].nullable = False
@@ -235,15 +218,6 @@ def _sql_literal(value: object, data_type: str) -> str:
     if data_type in ("string", "date", "datetime"):
         return "'" + str(value).replace("'", "''") + "'"
     return str(int(float(str(value)))) if data_type != "decimal" else str(value)
-
-
-def ddl_statements(target: TargetSchema, dialect: sa.Dialect) -> list[str]:
-    """The CREATE statements for one engine's dialect, as text (for tests and the DBA)."""
-    statements = [str(CreateSchema(target.schema).compile(dialect=dialect))] if dialect.name != "sqlite" else []
-    for table in target.metadata.sorted_tables:
-        statements.append(str(CreateTable(table).compile(dialect=dialect)).strip())
-        statements.extend(str(CreateIndex(index).compile(dialect=dialect)) for index in table.indexes)
-    return statements
 
 
 def ddl_lock(dialect_name: str, schema: str) -> sa.TextClause | None:

@@ -31,6 +31,8 @@ INT_RANGES = {
     "tinyint": (0, 255), "smallint": (-32768, 32767), "int": (-2**31, 2**31 - 1), "bigint": (-2**63, 2**63 - 1),
 }
 _MIN_YEAR = 1753  # SQL Server DATETIME starts in 1753
+#: Text that stands for no value: it makes no row and is no evidence of data.
+MEANINGLESS_TEXT = frozenset({"", "null", "none"})
 
 
 _ISO_LIKE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,6}))?)?)?$")

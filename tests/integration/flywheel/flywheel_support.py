@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from devtools.flywheel.demo import seed_account
-from pipelines.flywheel.config import load_config
+from pipelines.flywheel.config import load_environment
 
 DATA = "s3://omc-flywheel-data-us-east-1-prod"
 JOB = "etl-omc-flywheel-prod-"
@@ -120,7 +120,7 @@ class FlywheelAccount:
 
 def seed_prod_account(endpoint: Any, snapshot_dt: str | None = None) -> FlywheelAccount:
     account = FlywheelAccount(endpoint)
-    seed_account({"glue": account.client("glue"), "s3": account.client("s3")}, load_config("prod"), snapshot_dt)
+    seed_account({"glue": account.client("glue"), "s3": account.client("s3")}, load_environment("prod"), snapshot_dt)
     return account
 
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from devtools.flywheel.demo import put_snapshot
-from pipelines.flywheel.config import load_config
+from pipelines.flywheel.config import load_environment
 from tests.integration.flywheel.flywheel_support import RUNBOOK, seed_prod_account
 from tests.support.airflow_cluster import COMPONENTS, ClusterError, airflow_cluster
 
@@ -91,7 +91,7 @@ def test_backfill_reprocesses_exactly_the_failed_snapshot_dates(aws, tmp_path, f
         first_split_dates = sorted(run.arguments["--SNAPSHOT_DT"] for run in account.job_runs()
                                    if run.job in SPLIT_JOBS)
 
-        put_snapshot(account.client("s3"), load_config("prod"), DATES[1])
+        put_snapshot(account.client("s3"), load_environment("prod"), DATES[1])
         backfill(cluster, "--reprocess-behavior", "failed")
         second = wait_for_backfill_states(cluster)
 

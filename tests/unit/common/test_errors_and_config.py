@@ -6,7 +6,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from pydantic import Field
 
-from pipelines.common.config import ConfigError, StrictModel, load_config, require_identifier
+from pipelines.common.config import ConfigError, StrictModel, load_config
 from pipelines.common.errors import (
     MissingConnectionError,
     PermanentError,
@@ -14,6 +14,7 @@ from pipelines.common.errors import (
     is_missing_connection,
     require_connection,
 )
+from pipelines.common.identifiers import require_identifier
 from pipelines.common.paths import INCLUDE_DIR_ENV, config_path, sql_dir
 
 

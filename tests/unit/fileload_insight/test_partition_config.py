@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.common.paths import INCLUDE_DIR_ENV
-from pipelines.fileload_insight.config import PartitionConfigError, load_partitions, parse_partitions
+from pipelines.fileload_insight.config import PartitionConfigError, load_settings, parse_partitions
 from pipelines.fileload_insight.pools import merged_pools, render
 from tests.fixtures.fileload_insight.partitions import (
     include_with_partitions,
@@ -37,7 +37,7 @@ def error_of(data: dict) -> str:
 
 
 def test_the_committed_partitions_file_is_valid():
-    config = load_partitions(ROOT / "include" / "config" / "partitions.yaml")
+    config = load_settings(ROOT / "include" / "config" / "partitions.yaml")
 
     assert [p.name for p in config] == ["a", "b"]
     assert config.partitions["b"].outcomes_identification_db == "OutcomesIdentification_B"
@@ -45,7 +45,7 @@ def test_the_committed_partitions_file_is_valid():
 
 
 def test_committed_pools_file_matches_the_partitions_file():
-    config = load_partitions(ROOT / "include" / "config" / "partitions.yaml")
+    config = load_settings(ROOT / "include" / "config" / "partitions.yaml")
     pools_file = ROOT / "include" / "config" / "pools.json"
 
     assert pools_file.read_text() == render(merged_pools(json.loads(pools_file.read_text()), config))
@@ -140,25 +140,25 @@ def test_yaml_anchors_under_x_keys_are_allowed(tmp_path):
     text = (ROOT / "include" / "config" / "partitions.yaml").read_text()
 
     assert "x-fileload: &fileload" in text
-    assert load_partitions(write_partitions(tmp_path / "p.yaml", document(tmp_path))).partitions["a"]
+    assert load_settings(write_partitions(tmp_path / "p.yaml", document(tmp_path))).partitions["a"]
 
 
 def test_unreadable_and_malformed_files_give_one_line(tmp_path):
     with pytest.raises(PartitionConfigError, match=r"^missing\.yaml: cannot read the file"):
-        load_partitions(tmp_path / "missing.yaml")
+        load_settings(tmp_path / "missing.yaml")
     broken = tmp_path / "broken.yaml"
     broken.write_text("partitions: [a\n  b: 1\n")
     with pytest.raises(PartitionConfigError, match=r"broken.yaml: not valid YAML at line \d"):
-        load_partitions(broken)
+        load_settings(broken)
 
 
 def test_the_include_dir_setting_moves_the_partitions_file(tmp_path, monkeypatch):
     monkeypatch.setenv(INCLUDE_DIR_ENV, str(include_with_partitions(tmp_path, document(tmp_path))))
 
-    assert [p.name for p in load_partitions()] == ["a", "b"]
-    assert load_partitions().partitions["b"].outcomes_identification_db == "outcomes_b"
+    assert [p.name for p in load_settings()] == ["a", "b"]
+    assert load_settings().partitions["b"].outcomes_identification_db == "outcomes_b"
     monkeypatch.delenv(INCLUDE_DIR_ENV)
-    assert load_partitions().partitions["b"].outcomes_identification_db == "OutcomesIdentification_B"
+    assert load_settings().partitions["b"].outcomes_identification_db == "OutcomesIdentification_B"
 
 
 def test_lockfile_is_qualified_by_partition(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.common.alerts import notify_task_failure
 from pipelines.common.paths import INCLUDE_DIR_ENV
-from pipelines.fileload_insight.config import PartitionConfigError, load_partitions, parse_partitions
+from pipelines.fileload_insight.config import PartitionConfigError, load_settings, parse_partitions
 from pipelines.fileload_insight.factory import build_dags
 from pipelines.fileload_insight.operators import (
     PartitionCommandOperator,
@@ -87,7 +87,7 @@ def test_params_are_typed_and_documented(config):
 
 
 def test_schedules_come_from_the_config(config):
-    dags = build_dags(load_partitions(ROOT / "include" / "config" / "partitions.yaml"))
+    dags = build_dags(load_settings(ROOT / "include" / "config" / "partitions.yaml"))
 
     assert build_dags(config)["pup_fileload__a"].schedule is None
     assert dags["pup_fileload__a"].schedule == "0 1 * * *"

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from pipelines.flywheel.catalog import msck_repair_kwargs, msck_repair_statement, select_part_tables
-from pipelines.flywheel.config import FlywheelConfigError, environments, load_config
+from pipelines.flywheel.config import FlywheelConfigError, load_environment, load_settings
 from pipelines.flywheel.jobs import (
     STEPS,
     InvalidRunSettings,
@@ -30,16 +30,16 @@ NOON = dt.datetime(2026, 3, 2, 0, 0, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="module")
 def prod():
-    return load_config("prod")
+    return load_environment("prod")
 
 
 @pytest.fixture(scope="module")
 def dev():
-    return load_config("dev")
+    return load_environment("dev")
 
 
 def test_environments_are_prod_and_dev():
-    assert environments() == ["dev", "prod"]
+    assert sorted(load_settings().environments) == ["dev", "prod"]
 
 
 @pytest.mark.parametrize("step", sorted(STEPS))
@@ -138,7 +138,7 @@ def test_snapshot_sensor_waits_for_the_dated_folder_of_the_source(prod):
 
 def test_unknown_environment_is_one_clear_error():
     with pytest.raises(FlywheelConfigError, match=r"unknown flywheel environment 'staging'; expected one of"):
-        load_config("staging")
+        load_environment("staging")
 
 
 def committed_config_with(tmp_path, change) -> Path:
@@ -154,7 +154,7 @@ def test_missing_key_names_it(tmp_path):
     broken = committed_config_with(tmp_path, lambda doc: doc["environments"]["dev"].pop("region"))
 
     with pytest.raises(FlywheelConfigError, match=r"^flywheel\.yaml: environments\.dev\.region: Field required$"):
-        load_config("dev", broken)
+        load_environment("dev", broken)
 
 
 @pytest.mark.parametrize(
@@ -172,7 +172,7 @@ def test_missing_key_names_it(tmp_path):
 )
 def test_every_setting_is_typed_and_a_bad_one_is_named_in_one_line(tmp_path, change, named):
     with pytest.raises(FlywheelConfigError) as error:
-        load_config("dev", committed_config_with(tmp_path, change))
+        load_environment("dev", committed_config_with(tmp_path, change))
 
     assert str(error.value).startswith("flywheel.yaml: ")
     assert named in str(error.value)

@@ -13,6 +13,7 @@ import pytest
 
 from devtools.xml_mapping.generator import staged_document
 from pipelines.common.paths import config_path
+from pipelines.xml_mapping import expressions
 from pipelines.xml_mapping.contract import ContractError, load_contract, parse_contract
 from pipelines.xml_mapping.documents import MAPPING, PARSING, VALIDATION, Failure, Router
 from pipelines.xml_mapping.mapper import CompiledContract
@@ -44,6 +45,9 @@ def broken(example: dict, index: int, **changes) -> dict:
     ({"mapping_type": ["calculated_field"]}, "calculated_field without an expression"),
     ({"data_type": "money"}, "unknown data_type 'money'"),
     ({"mapping_type": ["add_score"]}, "add_score needs an argument"),
+    ({"mapping_type": ["add_history(x)"]}, "add_history takes no argument"),
+    ({"mapping_type": ["add_score(a)", "add_history"]}, "more than one row-creating mapping type"),
+    ({"mapping_type": ["add_collateral(1)"], "target_column": ""}, "add_collateral needs a target_column"),
     ({"target_column": "bad-name"}, "must be identifiers"),
     ({"data_length": "ten"}, "data_length must be an integer"),
     ({"mapping_type": ["last_valid_pr_contact", "authu_contact"]}, "more than one element scope"),
@@ -55,6 +59,21 @@ def test_a_bad_mapping_is_one_line_naming_the_file_and_the_mapping(example, chan
     assert text.startswith("example_cc.json: mapping 2 (")
     assert message in text
     assert "\n" not in text
+
+
+def test_every_expression_is_parsed_once_from_loading_the_contract_to_mapping(example, monkeypatch):
+    parsed = []
+    original = expressions._Parser.parse
+
+    def counting(parser):
+        parsed.append(parser)
+        return original(parser)
+    monkeypatch.setattr(expressions._Parser, "parse", counting)
+    compiled = CompiledContract(parse_contract(copy.deepcopy(example), "example_cc.json"))
+    assert not isinstance(Router([compiled]).map(7, document("")), Failure)
+    calculated = [m for m in example["mappings"] if "calculated_field" in (m.get("mapping_type") or [])]
+    assert calculated
+    assert len(parsed) == len(calculated)
 
 
 def test_a_contract_file_that_is_not_json_or_misses_keys_is_one_line(tmp_path, example):

@@ -111,3 +111,16 @@ def test_counts_travel_from_the_partition_to_the_run_summary(router):
 def test_counts_by_column_are_sorted_and_grouped():
     counts = Counter({("b", "y", "cut"): 2, ("a", "x", "rounded"): 1, ("a", "x", "cut"): 3})
     assert list(conversions_by_column(counts).items()) == [("a.x", {"cut": 3, "rounded": 1}), ("b.y", {"cut": 2})]
+
+
+
+def test_a_score_that_does_not_convert_or_is_rounded_is_counted(router):
+    xml = (b'<Provenir><Request ID="7"><CustData><application app_receive_date="01/02/2020">'
+           b'<app_product fico_score="seven hundred" vantage_score="700.5"/></application></CustData></Request>'
+           b"</Provenir>")
+    result = router.map(7, xml)
+
+    assert not isinstance(result, Failure), result.reason
+    assert result.rows["scores"] == [{"app_id": 7, "score_identifier": "V4", "score": 701}]
+    assert {key: count for key, count in result.conversions.items() if key[0] == "scores"} == {
+        ("scores", "score", "unconvertible"): 1, ("scores", "score", "rounded"): 1}

@@ -8,13 +8,23 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
+from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 
 from pipelines.xml_mapping.contract import load_contract
 from pipelines.xml_mapping.mapper import CompiledContract
-from pipelines.xml_mapping.schema import _column_problem, build_schema, ddl_lock, ddl_statements
+from pipelines.xml_mapping.schema import TargetSchema, _column_problem, build_schema, ddl_lock
 from tests.support.appxml_checks import dialect_for
 
 CONTRACTS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus" / "xml_mapping"
+
+
+def ddl_statements(target: TargetSchema, dialect: sa.Dialect) -> list[str]:
+    """The CREATE statements the target's metadata compiles to in one engine's dialect, as text."""
+    statements = [str(CreateSchema(target.schema).compile(dialect=dialect))] if dialect.name != "sqlite" else []
+    for table in target.metadata.sorted_tables:
+        statements.append(str(CreateTable(table).compile(dialect=dialect)).strip())
+        statements.extend(str(CreateIndex(index).compile(dialect=dialect)) for index in table.indexes)
+    return statements
 
 
 def create_table(statements: list[str], name: str) -> str:

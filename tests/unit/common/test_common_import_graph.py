@@ -1,0 +1,79 @@
+"""The shared modules under ``pipelines/common`` import each other without a circle: each can be read, changed
+and imported on its own. Imports inside functions count too: they still tie the modules together."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+COMMON = Path(__file__).resolve().parents[3] / "plugins" / "pipelines" / "common"
+PACKAGE = "pipelines.common"
+
+
+def common_imports(source: str) -> set[str]:
+    """The ``pipelines.common`` modules that ``source`` imports, anywhere in it, by short name."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found.update(name.split(".")[2] for name in names if name.startswith(PACKAGE + "."))
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = {path.stem: path for path in COMMON.glob("*.py") if path.stem != "__init__"}
+    return {name: common_imports(path.read_text(encoding="utf-8")) & modules.keys() - {name}
+            for name, path in modules.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle as ``[a, b, ..., a]``, or None."""
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> list[str] | None:
+        if name in path:
+            return [*path[path.index(name):], name]
+        if name in done:
+            return None
+        for target in sorted(graph.get(name, ())):
+            cycle = visit(target, [*path, name])
+            if cycle:
+                return cycle
+        done.add(name)
+        return None
+
+    return next((cycle for name in sorted(graph) if (cycle := visit(name, []))), None)
+
+
+def test_the_common_modules_import_each_other():
+    graph = import_graph()
+    assert {"config", "errors", "failures", "params", "identifiers"} <= graph.keys()
+    assert "identifiers" in graph["params"]
+
+
+def test_the_common_modules_have_no_import_circle():
+    assert find_cycle(import_graph()) is None
+
+
+@pytest.mark.parametrize(("source", "found"), [
+    ("from pipelines.common.errors import PermanentError\n", {"errors"}),
+    ("import pipelines.common.paths\n", {"paths"}),
+    ("from pipelines.common import params\n", {"params"}),
+    ("def f():\n    from pipelines.common.failures import Refused\n", {"failures"}),
+    ("from pipelines.opendental.errors import X\nimport json\n", set()),
+])
+def test_the_scan_sees_every_form_of_import(source: str, found: set[str]):
+    assert common_imports(source) == found
+
+
+def test_a_circle_is_found_and_named():
+    graph = {"config": {"errors"}, "errors": {"failures"}, "failures": {"params"}, "params": {"config"},
+             "paths": set()}
+    assert find_cycle(graph) == ["config", "errors", "failures", "params", "config"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
