@@ -35,14 +35,20 @@ def quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def dataset_label(dataset: dict) -> str:
-    rows = (dataset.get("outputFacets") or {}).get("outputStatistics", {}).get("rowCount")
+def rows_written(dataset: dict) -> int | None:
+    return (dataset.get("outputFacets") or {}).get("outputStatistics", {}).get("rowCount")
+
+
+def dataset_label(dataset: dict, rows: int | None) -> str:
     return f"{dataset['namespace']}\\n{dataset['name']}" + ("" if rows is None else f"\\n{rows:,} rows")
 
 
 def to_dot(events: list[dict]) -> str:
     """DOT text of the COMPLETE task events that name datasets (a mapped task's instances are one job)."""
-    datasets: dict[str, str] = {}
+    datasets: dict[str, dict] = {}
+    # A mapped task's instances each write their share of a dataset: its rows are the sum over the task runs
+    # (an event delivered twice counts once).
+    written_by_run: dict[tuple[str, str], int] = {}
     jobs: set[str] = set()
     edges: set[tuple[str, str]] = set()
     for event in events:
@@ -53,11 +59,16 @@ def to_dot(events: list[dict]) -> str:
         for side, items in (("in", event.get("inputs") or []), ("out", event.get("outputs") or [])):
             for dataset in items:
                 key = f"{dataset['namespace']}/{dataset['name']}"
-                datasets.setdefault(key, dataset_label(dataset))
+                datasets.setdefault(key, dataset)
+                if side == "out" and (written := rows_written(dataset)) is not None:
+                    written_by_run[key, (event.get("run") or {}).get("runId", "")] = written
                 edges.add((key, job) if side == "in" else (job, key))
+    rows: dict[str, int] = {}
+    for (key, _), written in written_by_run.items():
+        rows[key] = rows.get(key, 0) + written
     lines = ["digraph lineage {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
-    lines += [f"  {quote(key)} [shape=box, style=rounded, label={quote(label)}];"
-              for key, label in sorted(datasets.items())]
+    lines += [f"  {quote(key)} [shape=box, style=rounded, label={quote(dataset_label(dataset, rows.get(key)))}];"
+              for key, dataset in sorted(datasets.items())]
     lines += [f"  {quote(job)} [shape=ellipse, style=filled, fillcolor=\"#e0f0d8\"];" for job in sorted(jobs)]
     lines += [f"  {quote(a)} -> {quote(b)};" for a, b in sorted(edges)]
     lines.append("}")

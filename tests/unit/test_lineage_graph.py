@@ -38,3 +38,8 @@ def test_writes_the_dot_file_and_says_when_graphviz_is_missing(tmp_path, capsys,
 def test_no_events_is_one_clear_error(tmp_path, capsys):
     assert main([str(tmp_path / "missing.jsonl")]) == 1
     assert "make demo LINEAGE=1" in capsys.readouterr().err
+
+
+def test_a_mapped_tasks_rows_are_summed_over_its_instances():
+    instances = [{**EXTRACT, "run": {"runId": run_id}} for run_id in ("r0", "r1", "r1")]
+    assert "2,400 rows" in to_dot(instances)
