@@ -5,6 +5,7 @@ with the variables the runbook tells the reader to set (``AIRFLOW_URL``, ``AIRFL
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -16,17 +17,28 @@ OPENDENTAL_SECTION = "### Rerun: OpenDental"
 PARTITIONS_SECTION = "### Rerun: Fileload and Insight"
 BEFORE_FAN_OUT_SECTION = "### Rerun: a failure before the fan-out"
 TOKEN_MARK = "/auth/token"
+TRIGGER_SECTION = "## Trigger a run with conf"
 
 
 def run_rerun_commands(section: str, base_url: str, run_id: str, **variables: str) -> list[str]:
     """The token command and then the section's clear commands, in one bash; returns the lines they printed.
     ``variables``: others the section tells the reader to set (e.g. ``DAG_ID``, ``TASK_ID``). The simple auth
     manager of the test cluster admits any user (all admins)."""
-    script = code_block(RERUN_SECTION, "bash", TOKEN_MARK, RUNBOOK) + code_block(section, "bash", "clearTaskInstances",
-                                                                      RUNBOOK)
+    return _run_with_token(code_block(section, "bash", "clearTaskInstances", RUNBOOK), base_url, RUN_ID=run_id,
+                           **variables)
+
+
+def trigger_with_conf(base_url: str, dag_id: str, conf: dict) -> str:
+    """The runbook's REST trigger with ``conf``, as written; returns the run id it printed."""
+    lines = _run_with_token(code_block(TRIGGER_SECTION, "bash", "dagRuns", RUNBOOK), base_url, DAG_ID=dag_id,
+                            CONF=json.dumps(conf))
+    return lines[-1]
+
+
+def _run_with_token(commands: str, base_url: str, **variables: str) -> list[str]:
+    script = code_block(RERUN_SECTION, "bash", TOKEN_MARK, RUNBOOK) + commands
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "AIRFLOW_URL": base_url,
-           "AIRFLOW_USER": "operator", "AIRFLOW_PASSWORD": "not-checked-by-the-test-cluster", "RUN_ID": run_id,
-           **variables}
+           "AIRFLOW_USER": "operator", "AIRFLOW_PASSWORD": "not-checked-by-the-test-cluster", **variables}
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=env, capture_output=True, text=True,
                             timeout=120, check=False)
     assert result.returncode == 0, f"runbook commands failed ({result.returncode}):\n{result.stdout}{result.stderr}"

@@ -27,7 +27,7 @@ import pytest
 
 from devtools.opendental import generator
 from pipelines.common.paths import INCLUDE_DIR_ENV
-from tests.e2e.runbook import BEFORE_FAN_OUT_SECTION, OPENDENTAL_SECTION, run_rerun_commands
+from tests.e2e.runbook import BEFORE_FAN_OUT_SECTION, OPENDENTAL_SECTION, run_rerun_commands, trigger_with_conf
 from tests.integration.opendental.odsupport import differences, fixture_ddl, include_with, make_stack, seed
 from tests.support.airflow_cluster import ClusterError, airflow_cluster
 from tests.support.services import conn_env_name, slack_sink
@@ -168,7 +168,7 @@ def assert_every_stage_matches_the_source(stack, run_id: str, expected: dict[str
 def test_one_failed_table_is_rerun_alone_with_its_downstream(od, slack):
     cluster, stack, _ = od
     cluster.wait_for_first_run(DAG_ID)  # it goes ahead of manual runs (max_active_runs=1) and skips
-    first = cluster.trigger(DAG_ID, conf=RUN)
+    first = trigger_with_conf(cluster.base_url, DAG_ID, RUN)  # the runbook's REST trigger, as written
     assert cluster.wait_for_runs([(DAG_ID, first)]) == {(DAG_ID, first): "success"}
     with stack.source.connect() as conn:
         generator.fill_table(conn, FAILING, NEW_DEFINITIONS, seed=99)  # the night's new rows
