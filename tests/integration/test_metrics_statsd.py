@@ -34,10 +34,13 @@ def test_every_documented_figure_arrives_with_its_tags(statsd):
                               "duration_s": 0.5, "skipped": {"malformed": 3, "empty": 5}})
     metrics.mapping_partition({"partition": "rem=0/2", "processed": 30, "docs_per_sec": 12.5, "duration_s": 2.4,
                                "rows_per_table": {"application": 30, "loan_terms": 12},
-                               "failed_by_stage": {"contract": 2}})
+                               "failed_by_stage": {"contract": 2},
+                               "conversions": {"application.small_value": {"unconvertible": 2}}})
     metrics.opendental_stage({"table": "patient", "watermark": "2026-01-01T00:00:00",
                               "stages": {"extract": {"rows": 120, "seconds": 2.0, "deleted": 3, "repaired": 1}}},
                              "extract")
+    metrics.opendental_stage({"table": "patient", "stages": {"load": {"rows": 120, "seconds": 1.0, "conversions": {
+        "birthdate": {"zero_date": 4}}}}}, "load")
     metrics.emit("opendental", {"lock_wait_seconds": 1.25}, lock="table_slot")
     metrics.emit("fileload_insight", {"lock_wait_seconds": 4.0}, partition="p01")
 
@@ -59,7 +62,12 @@ def test_every_documented_figure_arrives_with_its_tags(statsd):
     assert [m.value for m in got["rows_repaired"]] == [1]
     assert {m.tags["family"]: m.value for m in got["lock_wait_seconds"]} == {"opendental": 1.25,
                                                                             "fileload_insight": 4.0}
-    assert [m.value for m in got["rows_per_second"] if m.tags.get("table") == "patient"] == [60.0]
+    assert [m.value for m in got["rows_per_second"] if m.tags.get("table") == "patient"] == [60.0, 120.0]
+    assert {m.tags["family"]: (m.tags, m.value) for m in got["values_converted"]} == {
+        "xml_mapping": ({"family": "xml_mapping", "partition": "rem_0_2", "table": "application",
+                         "column": "small_value", "kind": "unconvertible"}, 2),
+        "opendental": ({"family": "opendental", "table": "patient", "stage": "load", "column": "birthdate",
+                        "kind": "zero_date"}, 4)}
 
 
 def test_the_figures_table_of_the_docs_is_the_code_s():

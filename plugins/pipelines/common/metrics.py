@@ -32,6 +32,7 @@ FIGURES: dict[str, str] = {
     "rows_deleted": "counter",
     "rows_repaired": "counter",
     "mapping_failures": "counter",
+    "values_converted": "counter",
     "rows_per_second": "gauge",
     "watermark_lag_seconds": "gauge",
     "lock_wait_seconds": "gauge",
@@ -116,6 +117,16 @@ def mapping_partition(result: Mapping[str, Any]) -> None:
         emit("xml_mapping", {"rows_written": rows}, partition=label, table=table)
     for stage, failed in (result.get("failed_by_stage") or {}).items():
         emit("xml_mapping", {"mapping_failures": failed}, partition=label, stage=stage)
+    for column, kinds in (result.get("conversions") or {}).items():
+        table, _, name = column.partition(".")
+        values_converted("xml_mapping", kinds, partition=label, table=table, column=name)
+
+
+def values_converted(family: str, kinds: Mapping[str, int], **tags: Any) -> None:
+    """What conversions changed in one column, by kind (``{kind: values}``): the documented conversions
+    (docs/pipelines), so a dashboard sees a night whose source started sending values the target cannot hold."""
+    for kind, count in kinds.items():
+        emit(family, {"values_converted": count}, kind=kind, **tags)
 
 
 def opendental_stage(run: Mapping[str, Any], stage: str) -> None:
@@ -131,3 +142,5 @@ def opendental_stage(run: Mapping[str, Any], stage: str) -> None:
         "rows_deleted": metrics.get("deleted"), "rows_repaired": metrics.get("repaired"),
         "watermark_lag_seconds": lag_seconds(run.get("watermark")) if stage == "extract" else None,
     }, table=run.get("table"), stage=stage)
+    for column, kinds in (metrics.get("conversions") or {}).items():
+        values_converted("opendental", kinds, table=run.get("table"), stage=stage, column=column)
