@@ -42,13 +42,14 @@ from pipelines.common.defaults import dag_defaults, default_args
 from pipelines.common.params import bool_param, identifier_list_param, int_param
 from pipelines.opendental import tasks
 from pipelines.opendental.config import load_settings
+from pipelines.opendental.stages import alert_details
 
 SETTINGS = load_settings()
 TABLE_LABEL = "{{ table_label }}"
 per_table = {
     "map_index_template": TABLE_LABEL,
     "max_active_tis_per_dagrun": SETTINGS.parallel_max,
-    "on_failure_callback": task_failure_alert(details=tasks.alert_details),
+    "on_failure_callback": task_failure_alert(details=alert_details),
 }
 
 with DAG(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from pipelines.opendental.config import Settings
 from pipelines.opendental.errors import PlanError
@@ -23,14 +25,17 @@ class TablePlan:
     size_bytes: int
     force: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["primary_key"] = list(self.primary_key)
-        return data
+    # Crossing XCom a plan is a plain dict, dumped and validated by pydantic as ``TableRun`` is (which holds
+    # its plan in the same form): one serialisation for every record the tasks hand over.
+    def to_xcom(self) -> dict[str, Any]:
+        return _XCOM.dump_python(self, mode="json")
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TablePlan:
-        return cls(**{**data, "primary_key": tuple(data["primary_key"])})
+    def from_xcom(cls, data: Mapping[str, Any]) -> TablePlan:
+        return _XCOM.validate_python(dict(data))
+
+
+_XCOM: TypeAdapter[TablePlan] = TypeAdapter(TablePlan)
 
 
 def choose_strategy(schema: TableSchema, settings: Settings) -> tuple[str, str | None]:

@@ -18,7 +18,9 @@ from pipelines.opendental.config import load_settings
 from pipelines.opendental.errors import BusinessCheckFailed
 from pipelines.opendental.extract import extract_table
 from pipelines.opendental.load import load_table
-from pipelines.opendental.tasks import plan_tables, run_stage, summarize
+from pipelines.opendental.stages import run_stage
+from pipelines.opendental.summary import summarize
+from pipelines.opendental.tasks import plan_tables
 from pipelines.opendental.transform import transform_table
 from pipelines.opendental.validation import validate_table
 from tests.integration.opendental.odsupport import fixture_ddl, include_with, seed

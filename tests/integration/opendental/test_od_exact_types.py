@@ -17,8 +17,9 @@ from pipelines.opendental.config import load_settings
 from pipelines.opendental.extract import extract_table
 from pipelines.opendental.identifiers import mysql_ident, pg_ident, snake_case
 from pipelines.opendental.load import load_table
+from pipelines.opendental.summary import summary_row
 from pipelines.opendental.tablerun import TableRun
-from pipelines.opendental.tasks import plan_tables, summary_row
+from pipelines.opendental.tasks import plan_tables
 from pipelines.opendental.transform import transform_table
 from pipelines.opendental.validation import validate_table
 from tests.integration.opendental.odsupport import Stack

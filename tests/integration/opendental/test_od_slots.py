@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from pipelines.opendental.tasks import concurrency_slot
+from pipelines.opendental.slots import concurrency_slot
 
 pytestmark = pytest.mark.integration
 

@@ -83,7 +83,7 @@ def test_priority_override_and_exclude():
 def test_plan_carries_force_and_round_trips_through_xcom_dicts():
     plan = build_plan({"fee": table("fee", size=100)}, SETTINGS, ["fee"], force=True)[0]
     assert plan.force
-    assert TablePlan.from_dict(plan.to_dict()) == plan
+    assert TablePlan.from_xcom(plan.to_xcom()) == plan
     assert "full (forced)" in format_plan([plan])
 
 

@@ -8,18 +8,12 @@ import pytest
 
 from pipelines.opendental.config import BusinessHours, Schedule, Settings
 from pipelines.opendental.errors import BusinessHoursError, StageError
+from pipelines.opendental.gate import check_business_hours, late_slot, may_read_production, next_business_start
 from pipelines.opendental.plan import TablePlan
+from pipelines.opendental.stages import run_stage
 from pipelines.opendental.state import as_text, later, window_start
+from pipelines.opendental.summary import summarize, validated_results
 from pipelines.opendental.tablerun import Counts, StageMetrics, TableRun
-from pipelines.opendental.tasks import (
-    check_business_hours,
-    late_slot,
-    may_read_production,
-    next_business_start,
-    run_stage,
-    summarize,
-    validated_results,
-)
 
 SETTINGS = Settings()  # America/Chicago, 06:00-21:00
 
