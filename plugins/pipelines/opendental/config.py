@@ -21,7 +21,9 @@ REPLICA_CONN_ID = "opendental_replication"
 ANALYTICS_CONN_ID = "opendental_analytics"
 Strategy = Literal["incremental", "append_only", "full"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
-STAGES = ("extract", "load", "transform")
+# The copying stages, in run order: the one list the stage records, timeouts, lineage and summary use.
+Stage = Literal["extract", "load", "transform"]
+STAGES: tuple[Stage, ...] = get_args(Stage)
 
 
 class LookBack(StrictModel):

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from pipelines.opendental.config import Strategy
+from pipelines.opendental.config import Stage, Strategy
 from pipelines.opendental.plan import TablePlan
 from pipelines.opendental.state import window_start
 
 Mode = Strategy
-Stage = Literal["extract", "load", "transform"]
 
 
 class Record(BaseModel):
