@@ -240,7 +240,7 @@ def lineage_settings() -> dict[str, str]:
         return {}
     events = HOME / "demo" / "lineage.jsonl"
     events.unlink(missing_ok=True)
-    say(f"OpenLineage events: {events.relative_to(ROOT)} (then: make lineage-graph)")
+    say(f"OpenLineage events: {shown(events)} (then: make lineage-graph)")
     return {"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(events),
                                                            "append": True}),
             "AIRFLOW__OPENLINEAGE__NAMESPACE": "pipelines-demo", "AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD": "True"}
