@@ -6,9 +6,8 @@ Copies the clinic's OpenDental database every night: production MySQL (`opendent
 (`opendental_analytics`).
 
 **Shape**: business-hours gate → plan (the conf's tables checked against the source's catalogue) →
-connection test → per table (a mapped group, each task labelled with the table): extract → load →
-transform → validate → summary. A table's stage waits for that table's
-previous stage only: one table failing never holds the others back.
+connection test → `copy_table`, one mapped instance per table (labelled with the table) running its
+extract → load → transform → validate → summary. One table failing never holds the others back.
 
 **Strategy per table** (see `include/config/opendental_tables.yaml`): `incremental` on a change timestamp
 (`DateTStamp`, `SecDateTEdit`, ...), `append_only` on an auto-increment key, else `full` (shadow table
@@ -27,14 +26,15 @@ Watermarks live in `etl_table_state` on the replica; per-run row counts, deleted
 during the day, and the scheduler started the latest 01:00 slot at once) is skipped by the gate: green,
 nothing read, one log line saying why.
 
-**Rerun one table**: clear the table's first failed instance (e.g. `extract [definition]`) with
-"Downstream": its later stages and the summary run again, the other tables are not touched. The runbook
-(docs/runbook.md) gives the REST call (by run id: manual and scheduled runs alike).
+**Rerun one table**: clear the table's failed instance (e.g. `copy_table [definition]`) with "Downstream":
+it resumes at the stage that failed (the stages it finished in this run are not repeated), then the
+summary runs again; the other tables are not touched. The runbook (docs/runbook.md) gives the REST call
+(by run id: manual and scheduled runs alike).
 """
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule, task, task_group
+from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule, task
 
 from pipelines.common.alerts import task_failure_alert
 from pipelines.common.deadlines import run_limits
@@ -45,6 +45,7 @@ from pipelines.opendental.config import load_settings
 from pipelines.opendental.stages import alert_details
 
 SETTINGS = load_settings()
+NIGHTLY = "0 1 * * *"  # 01:00 in the settings' schedule.timezone: five hours before the business-hours gate
 TABLE_LABEL = "{{ table_label }}"
 per_table = {
     "map_index_template": TABLE_LABEL,
@@ -54,9 +55,9 @@ per_table = {
 
 with DAG(
     "opendental_nightly",
-    schedule=CronTriggerTimetable(SETTINGS.cron, timezone=SETTINGS.timezone),
+    schedule=CronTriggerTimetable(NIGHTLY, timezone=SETTINGS.timezone),
     # The UI shows the cron in its own zone (UTC by default): say which zone the slot is meant in.
-    description=f"Nightly at cron '{SETTINGS.cron}' in {SETTINGS.timezone} (not UTC)",
+    description=f"Nightly at cron '{NIGHTLY}' in {SETTINGS.timezone} (not UTC)",
     max_active_runs=1,
     doc_md=__doc__,
     params={
@@ -77,7 +78,7 @@ with DAG(
         tags=["opendental", "etl", "nightly"],
         default_args=default_args(retries=SETTINGS.retries, retry_delay=SETTINGS.retry_delay),
         # Late once the business-hours gate opens: from then on the night's copy competes with the clinic.
-        **run_limits("opendental_nightly", cron=SETTINGS.cron, done_by=SETTINGS.business_start),
+        **run_limits("opendental_nightly", cron=NIGHTLY, done_by=SETTINGS.business_start),
     ),
 ):
 
@@ -94,36 +95,20 @@ with DAG(
     def plan(params: dict) -> list[dict]:
         return tasks.plan(params)
 
-    @task(execution_timeout=SETTINGS.timeouts["extract"], **per_table)
-    def extract(table_plan: dict) -> dict:
-        return tasks.extract(table_plan)
-
-    @task(execution_timeout=SETTINGS.timeouts["load"], **per_table)
-    def load(extracted: dict) -> dict:
-        return tasks.load(extracted)
-
-    @task(execution_timeout=SETTINGS.timeouts["transform"], **per_table)
-    def transform(loaded: dict) -> dict:
-        return tasks.transform(loaded)
-
-    @task(**per_table)
-    def validate(transformed: dict) -> dict:
-        return tasks.validate(transformed)
+    # One mapped instance per table runs its four stages: one per table and stage (1,784 instances for 446
+    # tables) kept the scheduler a minute a loop (BENCHMARKS.md). A retry or clear resumes at the failed stage.
+    @task(execution_timeout=SETTINGS.table_timeout, **per_table)
+    def copy_table(table_plan: dict) -> dict:
+        return tasks.copy_table(table_plan)
 
     # Runs whatever failed, so the figures are always logged; then fails the run if a table did not finish.
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def summary(planned: list[dict] | None, validated: list[dict] | dict | None) -> list[dict]:
-        return tasks.summary(planned, validated)
-
-    # One mapped group per table: a table's stage waits for that table's previous stage only, so a table
-    # that fails stops alone, and clearing it with "Downstream" reruns that table's stages, no other's.
-    @task_group(group_id="per_table", prefix_group_id=False)
-    def per_table(table_plan: dict) -> dict:
-        return validate(transform(load(extract(table_plan))))
+        return tasks.summarize(planned, validated)
 
     # The conf is checked before any connection: the gate (no connection) refuses business hours, plan
     # refuses unknown tables after reading the source's catalogue only, then the three servers are tested.
     planned = plan()
-    tables = per_table.expand(table_plan=planned)
+    tables = copy_table.expand(table_plan=planned)
     business_hours_gate() >> planned >> test_connections() >> tables
     summary(planned, tables)

@@ -91,9 +91,9 @@ FAULT = DemoFault(
     is_target=lambda table: table in DEMO_TABLES,
     arrange=break_table,
     repair=restore_table,
-    failed_item=lambda table: f"extract [{table}]",
+    failed_item=lambda table: f"copy_table [{table}]",
     rerun_conf=lambda table: {"tables": [table], "allow_business_hours": True, "parallel": 2},
-    # The failing extract is retried once, at once, instead of 3 times 5 minutes apart.
+    # The failing table is retried once, at once, instead of 3 times 5 minutes apart.
     config={"opendental_tables.yaml": {"stages": {"retries": 1, "retry_delay_minutes": 0}}},
 )
 

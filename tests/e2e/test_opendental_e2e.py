@@ -5,8 +5,9 @@ databases report.
   ends green, every task after the gate skipped, nothing read or written, no alert. A manual run inside
   business hours without ``allow_business_hours`` is still refused: one red run, one alert.
 - Backfill of one failed table: a trigger on the replica (set from outside, like a refusing constraint)
-  fails ``extract [definition]``; the runbook's REST commands clear that instance with its downstream; only
-  that table's stages and the summary run again, and every stage's counts equal the source.
+  fails ``copy_table [definition]`` in its extract; the runbook's REST commands clear that instance with its
+  downstream; only that table and the summary run again, and every stage's counts equal the source. When
+  its load failed instead, the cleared table resumes at its load: its extract is not repeated.
 - A run that failed before its fan-out (``plan`` refused a table the source did not have yet): naming the
   never-expanded mapped task answers HTTP 500; the runbook's before-the-fan-out commands clear ``plan`` by its
   id with its downstream, and once the table exists the same run copies it.
@@ -42,7 +43,7 @@ ROWS, NEW_DEFINITIONS = 60, 4
 RUN = {"tables": TABLES, "allow_business_hours": True, "parallel": 2, "force": False, "dry_run": False}
 REFUSE = "test_refuse_insert"
 LATE_TABLE = "appointment"  # not at the source when the run starts
-STAGES = ("extract", "load", "transform", "validate")
+TABLE_TASK = "copy_table"
 
 
 def noon_zone() -> str:
@@ -96,8 +97,7 @@ def test_enabling_the_dag_during_the_day_skips_the_past_slot_without_an_alert(od
     states = {key: ti["state"] for key, ti in instances(cluster, run["dag_run_id"]).items()}
     assert states.pop(("business_hours_gate", -1)) == "success"
     assert set(states.values()) == {"skipped"}, states
-    assert {task for task, _ in states} == {"test_connections", "plan", "extract", "load", "transform",
-                                            "validate", "summary"}
+    assert {task for task, _ in states} == {"test_connections", "plan", TABLE_TASK, "summary"}
     gate_log = cluster.task_log(DAG_ID, run["dag_run_id"], "business_hours_gate")
     assert gate_log.count("skipped: the scheduled run for the") == 1, gate_log[-2000:]
     assert "trigger the DAG by hand" in gate_log
@@ -136,7 +136,7 @@ def clear_by_runbook_and_rerun(cluster, slack, run_id: str, failed: list[tuple[s
     """The failed run's ``failed`` instances (every other one succeeded) are cleared by the runbook's REST
     commands; the run ends green, those instances ran once more and every other one kept its try and state."""
     before = instances(cluster, run_id)
-    assert before[("extract", FAILING_INDEX)]["rendered_map_index"] == FAILING
+    assert before[(TABLE_TASK, FAILING_INDEX)]["rendered_map_index"] == FAILING
     assert sorted(key for key, ti in before.items() if ti["state"] in ("failed", "upstream_failed")) == failed
     others = {key: ti["state"] for key, ti in before.items() if key not in failed}
     assert others == dict.fromkeys(others, "success")  # the other tables finished: one failure stops one table
@@ -179,8 +179,7 @@ def test_one_failed_table_is_rerun_alone_with_its_downstream(od, slack):
         assert cluster.wait_for_runs([(DAG_ID, run_id)]) == {(DAG_ID, run_id): "failed"}
     finally:
         allow_inserts(stack)
-    failed = [("extract", 2), ("load", 2), ("summary", -1), ("transform", 2), ("validate", 2)]
-    clear_by_runbook_and_rerun(cluster, slack, run_id, failed)
+    clear_by_runbook_and_rerun(cluster, slack, run_id, [(TABLE_TASK, FAILING_INDEX), ("summary", -1)])
 
     expected = {"patient": ROWS, "procedurelog": ROWS, "definition": ROWS + NEW_DEFINITIONS}
     assert_every_stage_matches_the_source(stack, run_id, expected)
@@ -203,8 +202,8 @@ def allow_raw_inserts(stack, table: str) -> None:
 
 def test_a_table_whose_load_failed_is_cleared_alone_by_the_runbook(od, slack):
     """The night's new rows of one table reach the replica, but its raw target refuses them: that table's load
-    fails. The runbook's commands (clear from its first stage, only failed, with downstream) rerun its load and
-    later stages and the summary; its extract and every other table keep their try numbers and states."""
+    fails. The runbook's commands (clear the table, only failed, with downstream) rerun that table from its
+    load (its extract is not repeated) and the summary; every other table keeps its try number and state."""
     cluster, stack, _ = od
     cluster.wait_for_first_run(DAG_ID)
     settled = cluster.trigger(DAG_ID, conf=RUN)  # whatever an earlier test left: every table in step
@@ -219,18 +218,22 @@ def test_a_table_whose_load_failed_is_cleared_alone_by_the_runbook(od, slack):
         assert cluster.wait_for_runs([(DAG_ID, run_id)]) == {(DAG_ID, run_id): "failed"}
     finally:
         allow_raw_inserts(stack, FAILING)
-    assert instances(cluster, run_id)[("load", FAILING_INDEX)]["state"] == "failed"
+    failed_try = cluster.task_log(DAG_ID, run_id, TABLE_TASK, map_index=FAILING_INDEX)
+    assert f"load of table {FAILING} failed" in failed_try, failed_try[-2000:]
 
-    clear_by_runbook_and_rerun(cluster, slack, run_id, [("load", 2), ("summary", -1), ("transform", 2),
-                                                        ("validate", 2)])
+    clear_by_runbook_and_rerun(cluster, slack, run_id, [(TABLE_TASK, FAILING_INDEX), ("summary", -1)])
+
+    resumed = cluster.task_log(DAG_ID, run_id, TABLE_TASK, map_index=FAILING_INDEX, try_number=2)
+    assert f"extract of table {FAILING}: finished earlier in this run, not repeated" in resumed, resumed[-3000:]
+    assert f"load of table {FAILING}: finished earlier" not in resumed
 
     assert_every_stage_matches_the_source(stack, run_id, {
         "patient": ROWS, "procedurelog": ROWS, "definition": rows_before + NEW_DEFINITIONS})
 
 
 def test_a_run_that_failed_before_its_fan_out_is_rerun_by_clearing_the_failed_task(od, slack):
-    """``plan`` refuses a table the source does not have yet: the mapped stages never expand. Clearing the
-    unexpanded ``[extract, -1]`` answers HTTP 500 (Airflow 3.3.2 cannot count its instances); the runbook's
+    """``plan`` refuses a table the source does not have yet: the mapped tables never expand. Clearing the
+    unexpanded ``[copy_table, -1]`` answers HTTP 500 (Airflow 3.3.2 cannot count its instances); the runbook's
     commands clear ``plan`` by its id alone with its downstream, and once the table exists the run copies it."""
     cluster, stack, _ = od
     cluster.wait_for_first_run(DAG_ID)
@@ -238,20 +241,20 @@ def test_a_run_that_failed_before_its_fan_out_is_rerun_by_clearing_the_failed_ta
     assert cluster.wait_for_runs([(DAG_ID, run_id)]) == {(DAG_ID, run_id): "failed"}
     before = {key: ti["state"] for key, ti in instances(cluster, run_id).items()}
     assert before[("plan", -1)] == "failed"
-    assert {before[(stage, -1)] for stage in STAGES} == {"upstream_failed"}, before  # never expanded
+    assert before[(TABLE_TASK, -1)] == "upstream_failed", before  # never expanded
 
     with pytest.raises(ClusterError, match="HTTP 500"):
         cluster.api("POST", f"dags/{DAG_ID}/clearTaskInstances", {
-            "dag_run_id": run_id, "task_ids": [["extract", -1]], "include_downstream": True, "dry_run": True})
+            "dag_run_id": run_id, "task_ids": [[TABLE_TASK, -1]], "include_downstream": True, "dry_run": True})
 
     seed(stack.source, fixture_ddl([LATE_TABLE]), rows=ROWS)  # the table arrives at the source
     printed = run_rerun_commands(BEFORE_FAN_OUT_SECTION, cluster.base_url, run_id, DAG_ID=DAG_ID, TASK_ID="plan")
     assert '["plan",-1]' in printed[:-1], printed  # the listing names the failed task
     cleared = {tuple(key) for key in json.loads(printed[-1])}
-    assert {("plan", -1), *((stage, -1) for stage in STAGES)} <= cleared, cleared
+    assert {("plan", -1), (TABLE_TASK, -1)} <= cleared, cleared
     assert cluster.wait_for_runs([(DAG_ID, run_id)]) == {(DAG_ID, run_id): "success"}
 
     after = instances(cluster, run_id)
     assert after[("plan", -1)]["try_number"] == 2
-    assert after[("extract", 0)]["rendered_map_index"] == LATE_TABLE  # expanded by the rerun
+    assert after[(TABLE_TASK, 0)]["rendered_map_index"] == LATE_TABLE  # expanded by the rerun
     assert stack.counts(LATE_TABLE) == dict.fromkeys(("source", "replica", "raw", "public"), ROWS)

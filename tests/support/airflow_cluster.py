@@ -237,10 +237,15 @@ class AirflowCluster(LocalAirflow):
         self.wait_for_runs([run])
         return self.api("GET", f"dags/{dag_id}/dagRuns/{run[1]}")
 
-    def task_log(self, dag_id: str, run_id: str, task_id: str) -> str:
-        """Every attempt's log of one task instance, as the LocalExecutor's workers wrote them."""
+    def task_log(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1, try_number: int | None = None
+                 ) -> str:
+        """Every attempt's log of one task instance (a mapped one's by ``map_index``), or the attempt
+        ``try_number``'s only, as the LocalExecutor's workers wrote them."""
         folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
-        return "\n".join(path.read_text(errors="replace") for path in sorted(folder.rglob("*.log")))
+        if map_index >= 0:
+            folder /= f"map_index={map_index}"
+        pattern = "*.log" if try_number is None else f"attempt={try_number}.log"
+        return "\n".join(path.read_text(errors="replace") for path in sorted(folder.rglob(pattern)))
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         """Every task instance of a run, mapped ones included, as the REST API reports them: page by page,

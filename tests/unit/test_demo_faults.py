@@ -14,7 +14,7 @@ def test_appxml_opendental_and_fileload_can_fail_on_request() -> None:
 
 @pytest.mark.parametrize(("request_", "dag_id", "item"), [
     ("appxml:1", "appxml_staging", "stage_partition [rem=1/4]"),
-    ("opendental:definition", "opendental_nightly", "extract [definition]"),
+    ("opendental:definition", "opendental_nightly", "copy_table [definition]"),
     ("fileload:b", "pup_fileload__b", "fileload"),
 ])
 def test_a_request_names_a_demo_dag_and_the_instance_that_fails(request_, dag_id, item) -> None:

@@ -48,7 +48,7 @@ class BusinessHours(StrictModel):
 
 
 class Schedule(StrictModel):
-    cron: str = "0 1 * * *"
+    # The cron itself is in the DAG file (dags/opendental_nightly.py); its zone and the gate are settings.
     timezone: str = "America/Chicago"
     business_hours: BusinessHours = BusinessHours()
 
@@ -135,10 +135,6 @@ class Settings(StrictModel):
         return self.tables.get(table.lower(), TableOverride())
 
     @property
-    def cron(self) -> str:
-        return self.schedule.cron
-
-    @property
     def timezone(self) -> str:
         return self.schedule.timezone
 
@@ -162,6 +158,11 @@ class Settings(StrictModel):
     def timeouts(self) -> dict[str, timedelta]:
         minutes = self.stages.timeout_minutes
         return {stage: timedelta(minutes=getattr(minutes, stage)) for stage in STAGES}
+
+    @property
+    def table_timeout(self) -> timedelta:
+        """A table's task runs its stages one after another, so it may take the sum of their timeouts."""
+        return sum(self.timeouts.values(), timedelta(0))
 
     @property
     def batch_rows(self) -> int:

@@ -1,11 +1,12 @@
-"""What each OpenDental stage reads and writes (OpenLineage) and its figures (metrics), by table and stage:
-source -> replica (extract), replica -> ``raw`` (load), ``raw`` -> ``public`` (transform)."""
+"""What a table's task reads and writes (OpenLineage) and its figures (metrics), by stage: source ->
+replica (extract), replica -> ``raw`` (load), ``raw`` -> ``public`` (transform)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pipelines.common import lineage, metrics
+from pipelines.opendental.config import STAGES
 from pipelines.opendental.connections import DEFAULT_IDS, ConnIds
 from pipelines.opendental.db import PUBLIC, RAW
 
@@ -27,12 +28,19 @@ def stage_datasets(stage: str, table: str, rows: int | None = None, ids: ConnIds
     return [source], [target.with_rows(rows)]
 
 
-def declare_stage(stage: str, table: str, result: dict[str, Any] | None = None) -> None:
-    """Declare the stage's datasets (before it runs: ``result`` None), or its outputs with their row counts
-    and its figures (after: ``result`` is the ``TableRun`` as XCom)."""
-    if result is None:
-        lineage.declare(*stage_datasets(stage, table))
-        return
-    rows = ((result.get("stages") or {}).get(stage) or {}).get("rows")
-    lineage.declare(outputs=stage_datasets(stage, table, rows if rows is not None else 0)[1])
+def declare_table(table: str, result: dict[str, Any] | None = None) -> None:
+    """Declare the table task's datasets: every copying stage's input and output, each output with the rows
+    its stage wrote once that stage has run (``result``: the ``TableRun`` so far, as XCom)."""
+    done = (result or {}).get("stages") or {}
+    inputs: list[lineage.DatasetRef] = []
+    outputs: list[lineage.DatasetRef] = []
+    for stage in STAGES:
+        stage_inputs, stage_outputs = stage_datasets(stage, table, (done.get(stage) or {}).get("rows"))
+        inputs += stage_inputs
+        outputs += stage_outputs
+    lineage.declare(inputs, outputs)
+
+
+def stage_figures(result: dict[str, Any], stage: str) -> None:
+    """The figures (metrics) of a copying stage that has just run."""
     metrics.opendental_stage(result, stage)

@@ -1,16 +1,19 @@
-"""The one wrapper every per-table task body runs its stage in, and what it needs: the mapped instance's
-label (also the Slack alert's ``Table`` field) and a one-line failure that names the table and the stage."""
+"""How one table's night runs in its one mapped task: its stages in order, resumable, and what they need:
+the mapped instance's label (also the Slack alert's ``Table`` field) and a one-line failure that names the
+table and the stage."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pipelines.opendental.config import STAGES
 from pipelines.opendental.errors import BusinessCheckFailed, RowCountMismatch, StageError
-from pipelines.opendental.observability import declare_stage
+from pipelines.opendental.observability import declare_table, stage_figures
+from pipelines.opendental.plan import TablePlan
+from pipelines.opendental.resume import finished_stages, forget_stages, mark_finished
 from pipelines.opendental.slots import concurrency_slot
 from pipelines.opendental.tablerun import TableRun
 
@@ -20,18 +23,43 @@ log = logging.getLogger("pipelines.opendental.tasks")
 QUOTED = re.compile(r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"")
 
 
-def table_stage(stage: str, table: str, work: Callable[[Mapping[str, Any]], TableRun]) -> dict[str, Any]:
-    """Run one stage for one table, ``work`` given the task context: label the mapped instance, and for a
-    copying stage (``STAGES``) take a concurrency slot and declare its datasets and figures before and
-    after; validation only counts, so it takes no slot and moves no data. A failure names table and stage."""
-    context = label_this_task(table)
-    if stage not in STAGES:
-        return run_stage(stage, table, lambda: work(context)).to_xcom()
+# One step of a table's night: given the plan, the run record so far (None before extract) and the task
+# context, it returns the record with its own stage added.
+Step = Callable[[TablePlan, "TableRun | None", Mapping[str, Any]], TableRun]
+
+
+def run_table(plan: TablePlan, steps: Sequence[tuple[str, Step]]) -> dict[str, Any]:
+    """Run one table's stages in order in one task, holding one of the run's concurrency slots throughout.
+
+    Each finished stage is recorded on the replica, so a retry or a cleared instance resumes at the stage
+    that failed; once the last stage has finished the record goes and a later clear starts from extract.
+    The task declares every copying stage's datasets (OpenLineage), their row counts once known, and each
+    copying stage's figures (metrics); a failure names the table and the stage."""
+    context = label_this_task(plan.table)
+    run_id = context["run_id"]
     parallel = int(context["params"].get("parallel") or 1)
-    declare_stage(stage, table)
-    with concurrency_slot(parallel, table=table):
-        result = run_stage(stage, table, lambda: work(context)).to_xcom()
-    declare_stage(stage, table, result)
+    declare_table(plan.table)
+    with concurrency_slot(parallel, table=plan.table):
+        finished = finished_stages(run_id, plan.table)
+        run: TableRun | None = None
+        for stage, step in steps:
+            if stage in finished:
+                run = finished[stage]
+                log.info("%s of table %s: finished earlier in this run, not repeated", stage, plan.table)
+                continue
+            run = _stage(stage, plan, run, step, context)
+            mark_finished(run_id, stage, run)
+        forget_stages(run_id, plan.table)
+    if run is None:
+        raise ValueError("a table's night needs at least one step")
+    return run.to_xcom()
+
+
+def _stage(stage: str, plan: TablePlan, run: TableRun | None, step: Step, context: Mapping[str, Any]) -> TableRun:
+    result = run_stage(stage, plan.table, lambda: step(plan, run, context))
+    if stage in STAGES:
+        declare_table(plan.table, result.to_xcom())  # a later stage's failure still reports these rows
+        stage_figures(result.to_xcom(), stage)
     return result
 
 

@@ -30,7 +30,7 @@ def validated_results(validated: Any) -> list[dict[str, Any]]:
     return [dict(v) for v in mapped_results(validated) if v]
 
 
-def summarize(planned: list[TablePlan] | None, results: list[TableRun],
+def log_summary(planned: list[TablePlan] | None, results: list[TableRun],
               checks: Mapping[str, tuple[int, int]] | None = None) -> list[dict[str, Any]]:
     """Per table: strategy and mode, rows per stage, duration and rows/s per stage, business checks passed
     and failed (``checks``: table -> (passed, failed)); logged as a table. Planned tables without a
@@ -41,7 +41,7 @@ def summarize(planned: list[TablePlan] | None, results: list[TableRun],
               "seconds", "validated")
     rows: list[tuple[str, ...]] = [header]
     lines = []
-    for entry in [summary_row(r) for r in results] + [
+    for entry in [table_row(r) for r in results] + [
             {"table": p.table, "strategy": p.strategy, "mode": "not completed", "validated": False, "stages": {},
              "seconds": 0.0} for p in planned or [] if p.table not in done]:
         if entry["table"] in checks:
@@ -61,7 +61,7 @@ def summarize(planned: list[TablePlan] | None, results: list[TableRun],
     return lines
 
 
-def summary_row(run: TableRun) -> dict[str, Any]:
+def table_row(run: TableRun) -> dict[str, Any]:
     stages = {}
     for name in STAGES:
         stage = run.stage(name)
@@ -79,12 +79,12 @@ def summary_row(run: TableRun) -> dict[str, Any]:
             "seconds": round(sum(s["seconds"] for s in stages.values()), 3)}
 
 
-def finish(planned: list[TablePlan] | None, validated: list[TableRun],
+def report_run(planned: list[TablePlan] | None, validated: list[TableRun],
            checks: Mapping[str, tuple[int, int]] | None = None) -> list[dict[str, Any]]:
     """Log the summary; raise if a planned table was not validated. Without a plan the run was refused or
     stopped before planning, which its failed task has reported: the summary fails only to keep the run
     red, without an alert of its own, so one refusal is one alert."""
-    rows = summarize(planned, validated, checks)
+    rows = log_summary(planned, validated, checks)
     if planned is None:
         raise AlreadyReported("no plan: the run stopped before planning (see the failed task above)")
     unfinished = [row["table"] for row in rows if not row["validated"]]

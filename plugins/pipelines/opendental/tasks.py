@@ -26,9 +26,9 @@ from pipelines.opendental.identifiers import mysql_ident
 from pipelines.opendental.load import load_table
 from pipelines.opendental.plan import TablePlan, build_plan, format_plan
 from pipelines.opendental.schema import discover
-from pipelines.opendental.stages import table_stage
+from pipelines.opendental.stages import Step, run_table
 from pipelines.opendental.state import get_state
-from pipelines.opendental.summary import finish, validated_results
+from pipelines.opendental.summary import report_run, validated_results
 from pipelines.opendental.tablerun import TableRun, window_for
 from pipelines.opendental.transform import transform_table
 from pipelines.opendental.validation import validate_table
@@ -59,37 +59,46 @@ def plan(params: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 @fail_without_retry
-def extract(table_plan: dict[str, Any]) -> dict[str, Any]:
-    plan = TablePlan.from_xcom(table_plan)
-    return table_stage("extract", plan.table, lambda _context: extract_table(plan, load_settings()))
+def copy_table(table_plan: dict[str, Any]) -> dict[str, Any]:
+    """One table's night in one mapped task: extract, load, transform, validation (``TABLE_STEPS``)."""
+    return run_table(TablePlan.from_xcom(table_plan), TABLE_STEPS)
+
+
+def _extract(plan: TablePlan, _run: TableRun | None, _context: Mapping[str, Any]) -> TableRun:
+    return extract_table(plan, load_settings())
+
+
+def _load(_plan: TablePlan, run: TableRun | None, _context: Mapping[str, Any]) -> TableRun:
+    return load_table(_after(run), load_settings())
+
+
+def _transform(_plan: TablePlan, run: TableRun | None, _context: Mapping[str, Any]) -> TableRun:
+    return transform_table(_after(run), load_settings())
+
+
+def _validate(_plan: TablePlan, run: TableRun | None, context: Mapping[str, Any]) -> TableRun:
+    return validate_table(_after(run), context["run_id"])
+
+
+def _after(run: TableRun | None) -> TableRun:
+    if run is None:
+        raise ValueError("a stage after extract ran without extract's record")
+    return run
+
+
+# A table's stages in run order: the copying stages of ``config.STAGES``, then validation (counts only).
+TABLE_STEPS: tuple[tuple[str, Step], ...] = (
+    ("extract", _extract), ("load", _load), ("transform", _transform), ("validation", _validate))
 
 
 @fail_without_retry
-def load(extracted: dict[str, Any]) -> dict[str, Any]:
-    run = TableRun.from_xcom(extracted)
-    return table_stage("load", run.table, lambda _context: load_table(run, load_settings()))
-
-
-@fail_without_retry
-def transform(loaded: dict[str, Any]) -> dict[str, Any]:
-    run = TableRun.from_xcom(loaded)
-    return table_stage("transform", run.table, lambda _context: transform_table(run, load_settings()))
-
-
-@fail_without_retry
-def validate(transformed: dict[str, Any]) -> dict[str, Any]:
-    run = TableRun.from_xcom(transformed)
-    return table_stage("validation", run.table, lambda context: validate_table(run, context["run_id"]))
-
-
-@fail_without_retry
-def summary(planned: list[dict[str, Any]] | None, validated: Any) -> list[dict]:
+def summarize(planned: list[dict[str, Any]] | None, validated: Any) -> list[dict]:
     """Log the summary; fail if the plan is missing or a planned table was not validated."""
     from airflow.sdk import get_current_context
 
     plans = None if planned is None else [TablePlan.from_xcom(p) for p in planned]
     checks = check_tally(get_current_context()["run_id"]) if plans else {}
-    return finish(plans, [TableRun.from_xcom(v) for v in validated_results(validated)], checks)
+    return report_run(plans, [TableRun.from_xcom(v) for v in validated_results(validated)], checks)
 
 
 # --- plan ----------------------------------------------------------------------------------------------

@@ -151,10 +151,10 @@ def test_in_the_nightly_dag_the_alert_names_the_check_day_and_totals(stack, nigh
     result = dag_runner(nightly_dag, run)
 
     assert result.state == "failed"
-    assert result.state_of("validate", 0) == "failed"
+    assert result.state_of("copy_table", 0) == "failed"
     texts = [m["text"] for m in slack_webhook.messages if m["text"].startswith("Task failed")]
     day = today - timedelta(days=1)
-    assert any("validate [procedurelog]" in t and f"business check completed_production failed on {day}: source="
+    assert any("copy_table [procedurelog]" in t and f"business check completed_production failed on {day}: source="
                in t and " public=" in t for t in texts), texts
     recorded = stack.mysql_rows(stack.replica, "SELECT ok FROM etl_business_checks WHERE run_id = %s",
                                 [result.run_id])

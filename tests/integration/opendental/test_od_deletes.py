@@ -54,7 +54,7 @@ def test_deleted_source_rows_leave_replica_raw_and_public_in_one_run(stack, nigh
     result = dag_runner(nightly_dag, RUN)
 
     assert result.state == "success", result.task_states
-    modes = {v["table"]: v["mode"] for v in (result.xcom("opendental_nightly", "extract", i) for i in range(3))}
+    modes = {v["table"]: v["mode"] for v in (result.xcom("opendental_nightly", "copy_table", i) for i in range(3))}
     assert modes == {"procedurelog": "incremental", "definition": "append_only", "preference": "full"}
     for table, (key, keys) in gone.items():
         assert present(stack, table, key, keys) == {"replica": [], "raw": [], "public": []}, table

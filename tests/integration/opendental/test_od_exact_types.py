@@ -17,7 +17,7 @@ from pipelines.opendental.config import load_settings
 from pipelines.opendental.extract import extract_table
 from pipelines.opendental.identifiers import mysql_ident, pg_ident, snake_case
 from pipelines.opendental.load import load_table
-from pipelines.opendental.summary import summary_row
+from pipelines.opendental.summary import table_row
 from pipelines.opendental.tablerun import TableRun
 from pipelines.opendental.tasks import plan_tables
 from pipelines.opendental.transform import transform_table
@@ -193,7 +193,7 @@ def test_conversions_are_counted_in_load_validation_and_summary(copied):
     [(recorded,)] = stack.mysql_rows(stack.replica, "SELECT conversions FROM etl_run_validation WHERE run_id = %s "
                                      "AND table_name = %s", ["exact-types-1", TABLE])
     assert json.loads(recorded) == hostile.PLANTED_CONVERSIONS
-    assert summary_row(run)["conversions"] == hostile.PLANTED_CONVERSIONS
+    assert table_row(run)["conversions"] == hostile.PLANTED_CONVERSIONS
 
 
 def change_at_source(stack: Stack, sql: str) -> None:

@@ -34,7 +34,7 @@ def test_a_table_whose_ddl_changed_is_rebuilt_everywhere(stack, nightly_dag, dag
     result = run(dag_runner, nightly_dag, tables=["definition", "procedurelog"])
 
     assert result.state == "success", result.task_states
-    extracted = {v["table"]: v for v in (result.xcom("opendental_nightly", "extract", i) for i in range(2))}
+    extracted = {v["table"]: v for v in (result.xcom("opendental_nightly", "copy_table", i) for i in range(2))}
     assert extracted["definition"]["schema_drift"] is True
     assert extracted["definition"]["mode"] == "full"
     assert extracted["procedurelog"]["schema_drift"] is False
@@ -56,13 +56,13 @@ def test_count_mismatch_fails_only_that_table_and_alerts_with_both_counts(
     result = run(dag_runner, nightly_dag, tables=["definition", "preference"])
 
     assert result.state == "failed"
-    labels = {result.rendered_map_indexes[("validate", i)]: result.state_of("validate", i) for i in range(2)}
+    labels = {result.rendered_map_indexes[("copy_table", i)]: result.state_of("copy_table", i) for i in range(2)}
     assert labels == {"definition": "failed", "preference": "success"}
     texts = alerts(slack_webhook)
     # The summary still runs, logs every table's figures, and fails the run naming the unfinished table.
     assert result.state_of("summary") == "failed"
     assert any("summary" in t and "1 of 2 tables did not complete: definition" in t for t in texts), texts
-    assert any("validate [definition]" in t and "replica=40 raw=39" in t and "Table: definition" in t
+    assert any("copy_table [definition]" in t and "replica=40 raw=39" in t and "Table: definition" in t
                for t in texts), texts
     recorded = stack.mysql_rows(stack.replica, "SELECT table_name, ok, replica_rows, raw_rows FROM "
                                 "etl_run_validation WHERE run_id = %s ORDER BY table_name", [result.run_id])

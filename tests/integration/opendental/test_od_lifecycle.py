@@ -19,7 +19,7 @@ def moved(result, stage="extract"):
     """Rows each table moved in a stage, from the tasks' XComs (keyed by table)."""
     out = {}
     for index in range(len(TABLES)):
-        value = result.xcom("opendental_nightly", stage, index)
+        value = result.xcom("opendental_nightly", "copy_table", index)
         assert value is not None, (stage, index, result.task_states)
         out[value["table"]] = (value["mode"], value["stages"][stage]["rows"])
     return out
@@ -90,7 +90,7 @@ def test_incremental_idempotent_dry_run_and_force(stack, nightly_dag, dag_runner
     before = snapshot(stack)
     dry = dag_runner(nightly_dag, {**RUN, "dry_run": True})
     assert dry.state == "success"
-    assert dry.states_of("extract") == {-1: "skipped"}
+    assert dry.states_of("copy_table") == {-1: "skipped"}
     assert snapshot(stack) == before  # state table (watermarks, timestamps), public rows, counts: untouched
     assert stack.count("replica", "definition") == ROWS + 4
 

@@ -1,6 +1,6 @@
-"""opendental_nightly's OpenLineage events through a real HTTP transport: per table, extract reads the
-source and writes the replica, load writes ``raw``, transform writes ``public``, each output with its row
-count and columns; no row value travels."""
+"""opendental_nightly's OpenLineage events through a real HTTP transport: one per table's task, whose
+stages read the source (extract), the replica (load) and ``raw`` (transform) and write the replica, ``raw``
+and ``public``, each output with its row count and columns; no row value travels."""
 
 from __future__ import annotations
 
@@ -31,15 +31,17 @@ def test_every_stage_names_its_input_and_output_with_rows_and_columns(stack, nig
         "load": ((mysql, f"{stack.replica.name}.{{t}}"), (pg, f"{stack.analytics.name}.raw.{{t}}")),
         "transform": ((pg, f"{stack.analytics.name}.raw.{{t}}"), (pg, f"{stack.analytics.name}.public.{{t}}")),
     }
-    for stage, ((in_ns, in_name), (out_ns, out_name)) in expected.items():
-        events = openlineage_events.completed("opendental_nightly", stage, len(TABLES))
-        seen = {}
-        for event in events:
-            (inp,), (out,) = event["inputs"], event["outputs"]
-            seen[out["name"]] = (inp["namespace"], inp["name"], out["namespace"],
-                                 out["outputFacets"]["outputStatistics"]["rowCount"])
-            assert out["facets"]["schema"]["fields"], out
-        assert seen == {out_name.format(t=t): (in_ns, in_name.format(t=t), out_ns, ROWS) for t in TABLES}, stage
+    events = openlineage_events.completed("opendental_nightly", "copy_table", len(TABLES))  # one per table
+    for event in events:
+        table = {out["name"].rsplit(".", 1)[-1] for out in event["outputs"]}.pop()
+        inputs = {(inp["namespace"], inp["name"]) for inp in event["inputs"]}
+        outputs = {(out["namespace"], out["name"], out["outputFacets"]["outputStatistics"]["rowCount"])
+                   for out in event["outputs"]}
+        assert inputs == {(ns, name.format(t=table)) for (ns, name), _ in expected.values()}, table
+        assert outputs == {(ns, name.format(t=table), ROWS) for _, (ns, name) in expected.values()}, table
+        assert all(out["facets"]["schema"]["fields"] for out in event["outputs"]), event["outputs"]
+    assert {out["name"] for event in events for out in event["outputs"]} == {
+        name.format(t=t) for t in TABLES for _, (_, name) in expected.values()}
 
     openlineage_events.assert_carries_none_of(
         row for t in TABLES for row in stack.mysql_rows(stack.source, f"SELECT * FROM `{t}`"))

@@ -19,7 +19,7 @@ def test_full_run_copies_every_table_to_every_stage(stack, nightly_dag, dag_runn
     result = dag_runner(nightly_dag, {**RUN, "tables": TABLES})
 
     assert result.state == "success", result.task_states
-    assert sorted(result.rendered_map_indexes[("extract", i)] for i in range(len(TABLES))) == sorted(TABLES)
+    assert sorted(result.rendered_map_indexes[("copy_table", i)] for i in range(len(TABLES))) == sorted(TABLES)
     for table in TABLES:
         assert stack.counts(table) == {"source": 150, "replica": 150, "raw": 150, "public": 150}, table
         assert differences(stack, table) == []

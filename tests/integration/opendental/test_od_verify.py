@@ -81,7 +81,7 @@ def test_rows_changed_in_place_and_composite_deletes_reach_every_stage_in_one_ru
     result = dag_runner(nightly_dag, RUN)
 
     assert result.state == "success", result.task_states
-    modes = {v["table"]: v["mode"] for v in (result.xcom("opendental_nightly", "extract", i) for i in range(4))}
+    modes = {v["table"]: v["mode"] for v in (result.xcom("opendental_nightly", "copy_table", i) for i in range(4))}
     assert modes == {"procedurelog": "incremental", "definition": "append_only", "patplan_x": "incremental",
                      "codepair_x": "incremental"}
     for table in TABLES:

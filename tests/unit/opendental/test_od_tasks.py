@@ -12,7 +12,7 @@ from pipelines.opendental.gate import check_business_hours, late_slot, may_read_
 from pipelines.opendental.plan import TablePlan
 from pipelines.opendental.stages import run_stage
 from pipelines.opendental.state import as_text, later, window_start
-from pipelines.opendental.summary import summarize, validated_results
+from pipelines.opendental.summary import log_summary, validated_results
 from pipelines.opendental.tablerun import Counts, StageMetrics, TableRun
 
 SETTINGS = Settings()  # America/Chicago, 06:00-21:00
@@ -100,7 +100,7 @@ def test_summary_has_rows_duration_and_rate_per_stage_and_lists_unfinished_table
                           replica_rows=1, raw_rows=1, public_rows=1))
     planned = [patient_plan, plan("fee", "full")]
 
-    rows = summarize(planned, [done])
+    rows = log_summary(planned, [done])
 
     patient, fee = rows
     assert patient["stages"]["extract"] == {"rows": 100, "seconds": 2.0, "rows_per_second": 50}
@@ -136,3 +136,14 @@ def test_validated_results_are_a_list_whatever_airflow_hands_over():
     assert validated_results(None) == []
     assert validated_results(one) == [one]  # one instance returned a value: Airflow hands over the value itself
     assert validated_results([one, None, {"table": "payment"}]) == [one, {"table": "payment"}]
+
+
+def test_a_tables_task_runs_the_copying_stages_in_order_then_validation():
+    from pipelines.opendental.config import STAGES
+    from pipelines.opendental.tasks import TABLE_STEPS
+
+    assert [stage for stage, _ in TABLE_STEPS] == [*STAGES, "validation"]
+
+
+def test_a_tables_task_may_take_the_sum_of_its_stages_timeouts():
+    assert SETTINGS.table_timeout == timedelta(minutes=30 + 45 + 60)
