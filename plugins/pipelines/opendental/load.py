@@ -42,7 +42,7 @@ from pipelines.opendental.schema import (
 )
 from pipelines.opendental.state import as_text
 from pipelines.opendental.tablerun import StageMetrics, TableRun, Window, decide_mode, window_for
-from pipelines.opendental.verify import KeyFilter, delete_keys_postgres, keys_present
+from pipelines.opendental.verify import KeyFilter, delete_keys, keys_present
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +191,8 @@ def resync_raw(replica: Any, pg: Any, schema: TableSchema, settings: Settings, p
         upserted += upsert_load(replica, pg, schema, settings, progress, conversions,
                                 KeyFilter(schema.primary_key, tuple(chunk)))
     with pg.cursor() as cur:
-        deleted = delete_keys_postgres(cur, qualify(RAW, schema.name), schema.primary_key,
-                                       [k for k in keys if k not in held])
+        deleted = delete_keys(cur, qualify(RAW, schema.name), schema.primary_key,
+                              [k for k in keys if k not in held], pg_ident)
     pg.commit()
     log.info("%s: %d rows repaired and %d deleted in raw for pending keys", schema.name, upserted, deleted)
     return upserted, deleted

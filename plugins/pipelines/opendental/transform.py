@@ -24,7 +24,7 @@ from pipelines.opendental.errors import TransformError
 from pipelines.opendental.identifiers import pg_ident, snake_case
 from pipelines.opendental.state import as_text
 from pipelines.opendental.tablerun import StageMetrics, TableRun, Window, decide_mode, window_for
-from pipelines.opendental.verify import KeyFilter, delete_keys_postgres, keys_present
+from pipelines.opendental.verify import KeyFilter, delete_keys, keys_present
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +161,8 @@ def resync_public(pg: Any, run: TableRun, select_sql: str, columns: list[str], k
         for chunk in chunks(sorted(held), KEYS_PER_STATEMENT):
             upserted += upsert(pg, target, select_sql, columns, keys, KeyFilter(tuple(keys), tuple(chunk)))
         with pg.cursor() as cur:
-            deleted = delete_keys_postgres(cur, qualify(PUBLIC, target), keys,
-                                           [k for k in pending_keys if k not in held])
+            deleted = delete_keys(cur, qualify(PUBLIC, target), keys,
+                                  [k for k in pending_keys if k not in held], pg_ident)
         pg.commit()
         forget(replica, table, pending_keys)
     log.info("%s: %d rows repaired and %d deleted in public for pending keys", table, upserted, deleted)

@@ -28,7 +28,10 @@ from typing import Any
 
 from pipelines.opendental.db import execute, mysql_upsert_suffix
 from pipelines.opendental.deletes import (
+    FANOUT,
     KEYS_PER_STATEMENT,
+    LEAF_WIDTH,
+    MAX_BUCKETS,
     Key,
     chunks,
     ensure_pending_table,
@@ -38,15 +41,12 @@ from pipelines.opendental.deletes import (
     query_rows,
     remember,
 )
-from pipelines.opendental.identifiers import mysql_ident, pg_ident
+from pipelines.opendental.identifiers import mysql_ident
 from pipelines.opendental.schema import BINARY_TYPES, FLOAT_TYPES, INTEGER_TYPES, TableSchema, insert_row_expr
 
 log = logging.getLogger(__name__)
 
-#: Buckets per summary level and leaf width, as for deletes; the hashed range is 32 bits wide.
-MAX_BUCKETS = 16_384
-LEAF_WIDTH = 256
-FANOUT = 64
+#: Buckets per summary level, leaf width and fan-out are the deletes'; the hashed range is 32 bits wide.
 HASH_SPAN = (0, 2**32 - 1)
 #: Bytes of SQL per UNION ALL statement: wide tables get fewer ranges per statement.
 STATEMENT_BYTES = 1_000_000
@@ -244,20 +244,14 @@ def upsert_from_source(source: Any, replica: Any, schema: TableSchema, keys: Seq
     return copied
 
 
-def delete_keys_mysql(conn: Any, table: str, columns: Sequence[str], keys: Sequence[Key]) -> int:
+def delete_keys(cur: Any, quoted_table: str, columns: Sequence[str], keys: Sequence[Key],
+                quote: Callable[[str], str]) -> int:
+    """Delete ``keys`` from an already quoted table (``mysql_ident``/``qualify``), ``quote`` quoting the key
+    columns, in statements of bounded size; in the caller's transaction on PostgreSQL."""
     deleted = 0
     for chunk in chunks(keys, KEYS_PER_STATEMENT):
-        condition, params = key_condition(columns, chunk, mysql_ident)
-        deleted += execute(conn, f"DELETE FROM {mysql_ident(table)} WHERE {condition}", params)
-    return deleted
-
-
-def delete_keys_postgres(cur: Any, qualified_name: str, columns: Sequence[str], keys: Sequence[Key]) -> int:
-    """Delete in the caller's transaction."""
-    deleted = 0
-    for chunk in chunks(keys, KEYS_PER_STATEMENT):
-        condition, params = key_condition(columns, chunk, pg_ident)
-        cur.execute(f"DELETE FROM {qualified_name} WHERE {condition}", params)
+        condition, params = key_condition(columns, chunk, quote)
+        cur.execute(f"DELETE FROM {quoted_table} WHERE {condition}", params)
         deleted += cur.rowcount
     return deleted
 
@@ -294,7 +288,8 @@ def verify_and_repair(source: Any, replica: Any, schema: TableSchema, *, every_n
         ensure_pending_table(replica)
         remember(replica, schema.name, stale + gone)  # first: a crash before the repair finds them again
     repaired = upsert_from_source(source, replica, schema, stale) if stale else 0
-    deleted = delete_keys_mysql(replica, schema.name, schema.primary_key, gone) if gone else 0
+    with replica.cursor() as cur:
+        deleted = delete_keys(cur, mysql_ident(schema.name), schema.primary_key, gone, mysql_ident) if gone else 0
     seconds = round(time.monotonic() - started, 3)
     log.info("%s: content of %d source rows verified (key range %s..%s) in %.1fs: %d rows repaired, %d deleted "
              "in the replica", schema.name, compared, tonight[0], tonight[1], seconds, repaired, deleted)

@@ -19,7 +19,7 @@ from pipelines.opendental.errors import BusinessCheckFailed
 from pipelines.opendental.extract import extract_table
 from pipelines.opendental.load import load_table
 from pipelines.opendental.stages import run_stage
-from pipelines.opendental.summary import summarize
+from pipelines.opendental.summary import log_summary
 from pipelines.opendental.tasks import plan_tables
 from pipelines.opendental.transform import transform_table
 from pipelines.opendental.validation import validate_table
@@ -73,7 +73,7 @@ def test_agreeing_totals_pass_and_every_day_is_recorded(transformed):
         assert float(recorded[day][0]) == pytest.approx(total, abs=1e-6)
         assert abs(recorded[day][0] - recorded[day][1]) <= Decimal("0.01") + Decimal("0.0001") * abs(recorded[day][0])
     assert check_tally("agree") == {table: (1, 0) for table in TABLES}
-    summary = summarize(None, validated, check_tally("agree"))
+    summary = log_summary(None, validated, check_tally("agree"))
     assert {row["table"]: (row["validated"], row["checks"]) for row in summary} == {
         table: (True, {"passed": 1, "failed": 0}) for table in TABLES}
 
