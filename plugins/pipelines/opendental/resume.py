@@ -24,6 +24,7 @@ def finished_stages(run_id: str, table: str, ids: ConnIds = DEFAULT_IDS) -> dict
 
 
 def mark_finished(run_id: str, stage: str, run: TableRun, ids: ConnIds = DEFAULT_IDS) -> None:
+    _write("stage_done_table.sql", ids)
     _write("stage_done_put.sql", ids, run_id=run_id, table=run.table, stage=stage,
            table_run=run.model_dump_json())
 
