@@ -11,7 +11,7 @@ wait for addressable snapshot -> addressable_split_and_part /
 
 **repair** (param `repair_with`): by default the `part_*` tables are listed from the Glue catalog when the
 run gets there and each gets its own `MSCK REPAIR TABLE` on Athena (mapped task `msck_repair`, labelled
-with the table name, at most 5 at once, SQL in `include/sql/athena/`); `prepare_part_tables_job` runs the
+with the table name, at most 5 at once, SQL in `include/sql/athena/flywheel/`); `prepare_part_tables_job` runs the
 `prepare-part-tables` Glue job instead. `publish_part_tables` updates the asset `flywheel_part_tables`,
 which schedules `flywheel_reports`.
 

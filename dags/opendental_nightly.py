@@ -9,7 +9,7 @@ Copies the clinic's OpenDental database every night: production MySQL (`opendent
 connection test → `copy_table`, one mapped instance per table (labelled with the table) running its
 extract → load → transform → validate → summary. One table failing never holds the others back.
 
-**Strategy per table** (see `include/config/opendental_tables.yaml`): `incremental` on a change timestamp
+**Strategy per table** (see `include/config/opendental.yaml`): `incremental` on a change timestamp
 (`DateTStamp`, `SecDateTEdit`, ...), `append_only` on an auto-increment key, else `full` (shadow table
 swapped in atomically). Rows deleted at the source are found by comparing key ranges (count and checksum
 per range) and removed from the replica, `raw` and `public` in the same run. Every night the rows' content is
@@ -39,9 +39,9 @@ from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule, task
 from pipelines.common.alerts import task_failure_alert
 from pipelines.common.deadlines import run_limits
 from pipelines.common.defaults import dag_defaults, default_args
-from pipelines.common.params import bool_param, identifier_list_param, int_param
 from pipelines.opendental import tasks
 from pipelines.opendental.config import load_settings
+from pipelines.opendental.params import nightly_params
 from pipelines.opendental.stages import alert_details
 
 SETTINGS = load_settings()
@@ -60,20 +60,7 @@ with DAG(
     description=f"Nightly at cron '{NIGHTLY}' in {SETTINGS.timezone} (not UTC)",
     max_active_runs=1,
     doc_md=__doc__,
-    params={
-        "tables": identifier_list_param(
-            title="Tables", description="OpenDental tables to process (default: all discovered tables). "
-            "Unknown names are rejected with the list of valid ones."),
-        "force": bool_param(False, title="Force full refresh",
-                            description="Copy every table in full, ignoring watermarks."),
-        "dry_run": bool_param(False, title="Dry run", description="Log the per-table plan (strategy, watermark, "
-                              "estimated rows) and change nothing anywhere."),
-        "parallel": int_param(SETTINGS.parallel_default, title="Parallel tables", minimum=1,
-                              maximum=SETTINGS.parallel_max, description="How many tables run at the same time."),
-        "allow_business_hours": bool_param(
-            False, title="Allow business hours", description=f"Run against production between "
-            f"{SETTINGS.business_start:%H:%M} and {SETTINGS.business_end:%H:%M} ({SETTINGS.timezone})."),
-    },
+    params=nightly_params(SETTINGS),
     **dag_defaults(
         tags=["opendental", "etl", "nightly"],
         default_args=default_args(retries=SETTINGS.retries, retry_delay=SETTINGS.retry_delay),

@@ -28,7 +28,7 @@ import yaml
 
 from devtools.demo import DemoEnv, DemoFault, DemoSpec
 from pipelines.common.paths import DEFAULT_INCLUDE_DIR, INCLUDE_DIR_ENV, read_sql
-from pipelines.fileload_insight.config import PARTITIONS_FILE
+from pipelines.fileload_insight.config import CONFIG_FILE
 from pipelines.fileload_insight.factory import FILELOAD, INSIGHT, dag_id
 
 PARTITIONS = {"a": [1, 2, 3], "b": [4, 5, 6]}
@@ -88,7 +88,7 @@ def environment(env: DemoEnv) -> Mapping[str, str]:
     (the other families read the same configuration and SQL there as from include/)."""
     include = env.work_dir / "include"
     shutil.copytree(DEFAULT_INCLUDE_DIR, include, dirs_exist_ok=True)
-    (include / "config" / PARTITIONS_FILE).write_text(yaml.safe_dump(demo_partitions(env), sort_keys=False))
+    (include / "config" / CONFIG_FILE).write_text(yaml.safe_dump(demo_partitions(env), sort_keys=False))
     return {INCLUDE_DIR_ENV: str(include)}
 
 
@@ -159,7 +159,7 @@ FAULT = DemoFault(
     failed_item=lambda partition: "fileload",
     rerun_conf=lambda partition: {},  # the DAG is the partition: a new run of it reruns the failed step
     # One retry, at once, instead of two 5 minutes apart.
-    config={PARTITIONS_FILE: {"task_retries": 1, "retry_delay_seconds": 0}},
+    config={CONFIG_FILE: {"task_retries": 1, "retry_delay_seconds": 0}},
 )
 
 DEMOS = [

@@ -94,7 +94,7 @@ FAULT = DemoFault(
     failed_item=lambda table: f"copy_table [{table}]",
     rerun_conf=lambda table: {"tables": [table], "allow_business_hours": True, "parallel": 2},
     # The failing table is retried once, at once, instead of 3 times 5 minutes apart.
-    config={"opendental_tables.yaml": {"stages": {"retries": 1, "retry_delay_minutes": 0}}},
+    config={"opendental.yaml": {"stages": {"retries": 1, "retry_delay_minutes": 0}}},
 )
 
 DEMOS = [

@@ -7,7 +7,7 @@ discovery rules pick: a change timestamp (``incremental``), an auto-increment ke
 no primary key (``full``). Row counts are small: the night measures Airflow, not the copy.
 
 The DAG needs nothing of its own for it: it copies every table the source has that
-``include/config/opendental_tables.yaml`` does not exclude, and ``write_include`` writes a copy of
+``include/config/opendental.yaml`` does not exclude, and ``write_include`` writes a copy of
 ``include/`` (``PIPELINES_INCLUDE_DIR``) whose YAML has any section changed for the run.
 """
 
@@ -121,7 +121,7 @@ def seed_source(conn: Any, wide: Iterable[WideTable], seed: int = 7) -> dict[str
 
 
 def write_include(directory: Path, **sections: Mapping[str, Any]) -> Path:
-    """A copy of the project's include/ under ``directory`` whose opendental_tables.yaml has the given
+    """A copy of the project's include/ under ``directory`` whose opendental.yaml has the given
     sections updated (e.g. ``stages={"retries": 1}``); point ``PIPELINES_INCLUDE_DIR`` at it."""
     include = directory / "include"
     shutil.copytree(DEFAULT_INCLUDE_DIR, include)

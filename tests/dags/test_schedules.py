@@ -38,7 +38,7 @@ def dags() -> dict:
 
 def partition_schedules() -> dict[str, tuple[time, str]]:
     """``pup_fileload__<p>`` / ``gr_insight__<p>`` -> their configured daily time (cron in UTC)."""
-    data = yaml.safe_load(config_path("partitions.yaml").read_text())
+    data = yaml.safe_load(config_path("fileload_insight.yaml").read_text())
     windows = {}
     for name, partition in data["partitions"].items():
         schedules = partition.get("schedules") or {"fileload": "0 1 * * *", "insight": "0 4 * * *"}

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.common.paths import INCLUDE_DIR_ENV, read_sql
-from pipelines.fileload_insight.config import PARTITIONS_FILE, load_settings
+from pipelines.fileload_insight.config import CONFIG_FILE, load_settings
 from pipelines.fileload_insight.pools import merged_pools, render
 from tests.e2e.runbook import PARTITIONS_SECTION, run_rerun_commands
 from tests.fixtures.fileload_insight.partitions import (
@@ -88,7 +88,7 @@ def cluster(setup_dirs, database_factory, slack):
     }, dirs["locks"], takeover_decision_hours=TAKEOVER_DECISION_SECONDS / 3600)
     include = include_with_partitions(root, document)
     pools_file = root / "pools.json"
-    pools_file.write_text(render(merged_pools({}, load_settings(include / "config" / PARTITIONS_FILE))))
+    pools_file.write_text(render(merged_pools({}, load_settings(include / "config" / CONFIG_FILE))))
     env = {
         INCLUDE_DIR_ENV: str(include),
         conn_env_name("slack_alerts"): slack.airflow_conn(),

@@ -65,7 +65,7 @@ def wide_night(root: Path, tables: int, rows: int, *, most_shared: int | None = 
                config: Mapping[str, Mapping[str, Any]] | None = None) -> Iterator[WideNight]:
     """``tables`` tables of about ``rows`` rows at the source (at most ``most_shared`` of the shared DDL, the
     rest generated), and a healthy cluster whose ``opendental_nightly`` is parsed; ``config`` changes
-    sections of the run's opendental_tables.yaml."""
+    sections of the run's opendental.yaml."""
     with od_databases() as stack:
         with stack.source.connect() as conn:
             source_rows = seed_source(conn, wide_tables(tables, rows, most_shared=most_shared))

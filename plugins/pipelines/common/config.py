@@ -2,7 +2,7 @@
 typed, strict pydantic model.
 
 Every problem (missing file, bad YAML, unknown key, wrong type, failed check) is one ``ConfigError`` whose
-message is a single line naming the file and the field, e.g. ``partitions.yaml: partitions.a.policies: ...``.
+message is a single line naming the file and the field, e.g. ``fileload_insight.yaml: partitions.a.policies: ...``.
 Files are read from the include directory (``PIPELINES_INCLUDE_DIR`` moves all of it, see ``paths``); the
 loaders only touch the local file, so they are safe at DAG parse time.
 """

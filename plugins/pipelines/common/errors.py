@@ -1,4 +1,5 @@
-"""One error policy for every family.
+"""One error policy for every family: what family code raises (no Airflow import at module level; the
+``AirflowFailException``s a task then ends with are in ``failures``).
 
 A ``PermanentError`` is a failure that no retry can fix: bad params or conf, bad configuration, a missing
 connection, a source that refuses the run, business hours. Each family subclasses it; a task body decorated

@@ -1,4 +1,5 @@
-"""Failures that end a task at once and whose alert is sent once per run.
+"""Failures that end a task at once and whose alert is sent once per run: the ``AirflowFailException``s
+Airflow sees (family code raises the errors of ``errors`` instead; ``fail_without_retry`` turns them into these).
 
 Two kinds of failure would otherwise alert more than once for one cause: a run refused (for its conf, its
 run settings, business hours...), which each of a DAG's first tasks refuses, and a closing task (a summary

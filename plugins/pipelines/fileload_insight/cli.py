@@ -1,7 +1,7 @@
 """Command line of the Fileload/Insight family.
 
-    python -m pipelines.fileload_insight pools           rewrite include/config/pools.json from partitions.yaml
-    python -m pipelines.fileload_insight pools --check   exit 1 if pools.json disagrees with partitions.yaml
+    python -m pipelines.fileload_insight pools           rewrite include/config/pools.json from fileload_insight.yaml
+    python -m pipelines.fileload_insight pools --check   exit 1 if pools.json disagrees with fileload_insight.yaml
 """
 
 from __future__ import annotations

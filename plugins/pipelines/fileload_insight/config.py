@@ -1,6 +1,6 @@
 """The partitions file: which databases, policies and commands belong to each data partition.
 
-Read at DAG parse time, so it touches only the local file (``include/config/partitions.yaml``; a
+Read at DAG parse time, so it touches only the local file (``include/config/fileload_insight.yaml``; a
 deployment or a test moves the whole include directory with ``PIPELINES_INCLUDE_DIR``): no database, no
 network. Any problem is raised as one ``PartitionConfigError`` whose message is a single line naming the
 file and the field, which the DAG processor shows as the import error of ``dags/fileload_insight.py``.
@@ -21,8 +21,9 @@ from pipelines.common import config as common
 from pipelines.common.config import ConfigError, StrictModel
 from pipelines.common.identifiers import require_identifier
 from pipelines.common.paths import config_path
+from pipelines.fileload_insight.errors import PartitionConfigError
 
-PARTITIONS_FILE = "partitions.yaml"
+CONFIG_FILE = "fileload_insight.yaml"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 #: Placeholders a command's arguments may use; values are paths and names, never credentials.
 COMMAND_PLACEHOLDERS = frozenset({"partition", "lockfile", "member_repository_db", "outcomes_identification_db"})
@@ -30,10 +31,6 @@ RESERVED_ENV = frozenset({"DB_PASSWORD", "DB_USER", "DB_HOST", "DB_PORT"})
 
 DatabaseName = Annotated[str, AfterValidator(lambda name: require_identifier(name, "database name"))]
 ConnectionId = Annotated[str, AfterValidator(lambda name: require_identifier(name, "connection id"))]
-
-
-class PartitionConfigError(ConfigError):
-    """The partitions file is missing or invalid; the message is one line."""
 
 
 class Command(StrictModel):
@@ -172,19 +169,10 @@ def _require_unique(what: str, owned: Iterator[tuple[Any, str]]) -> None:
         owners[item] = partition
 
 
-def parse_partitions(data: Any, source: str = PARTITIONS_FILE) -> PartitionsConfig:
-    """``data`` (a parsed partitions file) validated; ``source`` names it in the error."""
-    try:
-        return common.validate(PartitionsConfig, data, source)
-    except ConfigError as exc:
-        raise PartitionConfigError(str(exc)) from None
-
-
 def load_settings(path: Path | None = None) -> PartitionsConfig:
-    """Read and validate the partitions file (``include/config/partitions.yaml`` unless ``path``)."""
-    path = path or config_path(PARTITIONS_FILE)
+    """Read and validate the partitions file (``include/config/fileload_insight.yaml`` unless ``path``)."""
+    path = path or config_path(CONFIG_FILE)
     try:
-        data = common.read_document(path)
+        return common.validate(PartitionsConfig, common.read_document(path), path.name)
     except ConfigError as exc:  # the family's class, so the import error says which file family
         raise PartitionConfigError(str(exc)) from None
-    return parse_partitions(data, path.name)

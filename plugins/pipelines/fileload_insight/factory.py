@@ -1,4 +1,4 @@
-"""One DAG per program and partition, ``pup_fileload__<p>`` and ``gr_insight__<p>``, from partitions.yaml.
+"""One DAG per program and partition, ``pup_fileload__<p>`` and ``gr_insight__<p>``, from fileload_insight.yaml.
 
 Every task of partition p runs in pool ``partition_<p>`` (1 slot): no two tasks touching p's databases
 run at once, while other partitions run side by side. A pool works per task, so each run also holds p's
@@ -14,13 +14,13 @@ from airflow.sdk import DAG, chain
 
 from pipelines.common.deadlines import run_limits
 from pipelines.common.defaults import dag_defaults, default_args
-from pipelines.common.params import bool_param
 from pipelines.fileload_insight.config import Command, Partition, PartitionsConfig, load_settings
 from pipelines.fileload_insight.operators import (
     PartitionCommandOperator,
     PartitionRunLockSensor,
     ReleaseRunLockOperator,
 )
+from pipelines.fileload_insight.params import program_params
 
 FILELOAD, INSIGHT = "pup_fileload", "gr_insight"
 TAGS = ["fileload_insight"]
@@ -28,15 +28,6 @@ TAGS = ["fileload_insight"]
 
 def dag_id(program: str, partition: str) -> str:
     return f"{program}__{partition}"
-
-
-def _params() -> dict:
-    return {
-        "force_unlock": bool_param(
-            False, title="Force unlock",
-            description="Clear a stale Insight lock flag or run lock left by a dead run (older than "
-                        "stale_lock_minutes) and proceed. Only when you know that run is not working."),
-    }
 
 
 def _doc(program: str, partition: Partition, config: PartitionsConfig, steps: list[str]) -> str:
@@ -52,7 +43,7 @@ from the first step to the last; while another run holds it, it waits in the tri
 Slack is alerted and `take_run_lock` asks whether to take the partition over (UI: Required actions; REST:
 hitlDetails): approve and the run goes on, reject and it fails; unanswered for {config.takeover_decision_hours:g} h,
 it fails. A run triggered with `force_unlock=true` takes a stale lock over without asking.
-Generated from `include/config/partitions.yaml` by `pipelines.fileload_insight.factory`.
+Generated from `include/config/fileload_insight.yaml` by `pipelines.fileload_insight.factory`.
 """
 
 
@@ -72,7 +63,7 @@ def build_program_dag(config: PartitionsConfig, partition: Partition, program: s
         dag_id(program, partition.name),
         schedule=schedule,
         max_active_runs=1,
-        params=_params(),
+        params=program_params(),
         doc_md=_doc(program, partition, config, step_names),
         **dag_defaults(
             tags=[*TAGS, program, partition.pool],

@@ -14,11 +14,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.fileload_insight.errors import LockfileHeld
+
 log = logging.getLogger(__name__)
-
-
-class LockfileHeld(RuntimeError):
-    """Another PUP_fileload instance is running on this partition."""
 
 
 @dataclass(frozen=True)

@@ -15,17 +15,14 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.common.errors import PermanentError, require_connection
+from pipelines.common.errors import require_connection
 from pipelines.common.paths import read_sql
+from pipelines.fileload_insight.errors import UnsupportedLockEngine
 
 log = logging.getLogger(__name__)
 
 #: Airflow connection type -> directory of the SQL files under include/sql.
 ENGINES = {"mssql": "mssql", "postgres": "postgres", "postgresql": "postgres"}
-
-
-class UnsupportedLockEngine(PermanentError, ValueError):
-    """The partition's connection is not one the lock tables can live on (SQL Server, or PostgreSQL)."""
 
 
 @dataclass(frozen=True)

@@ -11,33 +11,29 @@ its failure callback: the next run of the partition then starts without ``force_
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator, timezone
+from airflow.sdk import BaseOperator, BaseSensorOperator, timezone
 from airflow.sdk.exceptions import AirflowSensorTimeout, TaskAwaitingInput
 from airflow.sdk.execution_time.hitl import upsert_hitl_detail
 
 from pipelines.common import lineage, metrics
 from pipelines.common.alerts import FailureAlert, post_alert
-from pipelines.common.errors import PermanentError, fail_without_retry, require_connection
+from pipelines.common.errors import fail_without_retry
+from pipelines.fileload_insight import tasks
 from pipelines.fileload_insight.config import Command, Partition
-from pipelines.fileload_insight.lockfile import ensure_lockfile_free
+from pipelines.fileload_insight.errors import TakeoverRefused
 from pipelines.fileload_insight.locks import Holder, LockAttempt, LockRequest, LockStore, open_lock_store
-from pipelines.fileload_insight.programs import RunningCommand, base_environment, check_exit, start_command
+from pipelines.fileload_insight.programs import RunningCommand
 from pipelines.fileload_insight.triggers import PartitionLockChangeTrigger
 
 log = logging.getLogger(__name__)
 
 
 APPROVE, REJECT = "Approve", "Reject"
-
-
-class TakeoverRefused(PermanentError):
-    """A human rejected taking over a stale lock, or did not answer in time."""
 
 
 @dataclass(frozen=True)
@@ -69,10 +65,10 @@ class PartitionLockTask:
     def _target(self, partition: str, conn_id: str, database: str, with_flag: bool) -> None:
         self.partition, self.conn_id, self.database, self.with_flag = partition, conn_id, database, with_flag
 
-    def release(self, ti: Any) -> tuple[bool, bool]:
-        """Clear run ``ti.run_id``'s Insight lock flag and run lock; returns (flag cleared, run lock released)."""
-        with open_lock_store(self.conn_id, self.database) as store:
-            return store.release(self.partition, ti.dag_id, ti.run_id, self.with_flag)
+    def release(self, ti: Any) -> dict[str, bool]:
+        """Clear run ``ti.run_id``'s Insight lock flag and release its run lock (see ``tasks.release_run_lock``)."""
+        return tasks.release_run_lock(self.partition, self.conn_id, self.database, dag_id=ti.dag_id,
+                                      run_id=ti.run_id, with_flag=self.with_flag)
 
 
 def release_lock_of_failed_setup(context: Mapping[str, Any]) -> None:
@@ -80,14 +76,14 @@ def release_lock_of_failed_setup(context: Mapping[str, Any]) -> None:
     lock). Never raises: a callback must not hide the failure it reports on."""
     task, ti = context["task"], context["ti"]
     try:
-        flag_cleared, released = task.release(ti)
+        released = task.release(ti)
     except Exception as exc:
         log.error("%s: could not release the run lock of failed run %s (%s); it goes stale, then force_unlock "
                   "clears it", ti.dag_id, ti.run_id, type(exc).__name__)
         return
-    if released or flag_cleared:
+    if released["run_lock_released"] or released["flag_cleared"]:
         log.warning("Partition %s: released the run lock%s taken by failed run %s", task.partition,
-                    " and Insight lock flag" if flag_cleared else "", ti.run_id)
+                    " and Insight lock flag" if released["flag_cleared"] else "", ti.run_id)
 
 
 def _callbacks(value: Any) -> list[Any]:
@@ -239,36 +235,8 @@ class ReleaseRunLockOperator(PartitionLockTask, BaseOperator):
         super().__init__(**kwargs)
         self._target(partition, conn_id, database, with_flag)
 
-    @fail_without_retry
     def execute(self, context: Any) -> dict[str, bool]:
-        flag_cleared, released = self.release(context["ti"])
-        self.log.info("Partition %s: run lock released=%s, lock flag cleared=%s", self.partition, released,
-                      flag_cleared)
-        return {"run_lock_released": released, "flag_cleared": flag_cleared}
-
-
-def program_environment(partition: Partition, connection: Any, *, dag_id: str, run_id: str,
-                        extra: Mapping[str, str], inherited: Mapping[str, str]) -> dict[str, str]:
-    """What the program sees: its partition's names, and the DB credentials from the Airflow connection.
-
-    Credentials go only here, never on the command line (visible to every user through ``ps``)."""
-    env = {
-        **inherited,
-        **extra,
-        "PARTITION": partition.name,
-        "MEMBER_REPOSITORY_DB": partition.member_repository_db,
-        "OUTCOMES_IDENTIFICATION_DB": partition.outcomes_identification_db,
-        "POLICY_IDS": ",".join(str(policy) for policy in partition.policies),
-        "DB_HOST": connection.host or "",
-        "DB_PORT": "" if connection.port is None else str(connection.port),
-        "DB_USER": connection.login or "",
-        "DB_PASSWORD": connection.password or "",
-        "PIPELINE_DAG_ID": dag_id,
-        "PIPELINE_RUN_ID": run_id,
-    }
-    if partition.volume:
-        env["STORAGE_VOLUME"] = partition.volume
-    return env
+        return self.release(context["ti"])
 
 
 class PartitionCommandOperator(BaseOperator):
@@ -285,39 +253,14 @@ class PartitionCommandOperator(BaseOperator):
         self.lockfile = lockfile
         self._running: RunningCommand | None = None
 
-    def placeholders(self) -> dict[str, str]:
-        return {
-            "partition": self.partition.name,
-            "lockfile": self.lockfile or "",
-            "member_repository_db": self.partition.member_repository_db,
-            "outcomes_identification_db": self.partition.outcomes_identification_db,
-        }
-
-    def environment(self, connection: Any, dag_id: str, run_id: str) -> dict[str, str]:
-        extra = dict(self.command.env)
-        extra["PIPELINE_STEP"] = self.step
-        if self.lockfile:
-            extra["PUP_FILELOAD_LOCKFILE"] = self.lockfile
-        return program_environment(self.partition, connection, dag_id=dag_id, run_id=run_id, extra=extra,
-                                   inherited=base_environment())
-
-    def argv(self) -> Sequence[str]:
-        return self.command.render_argv(self.placeholders())
-
-    @fail_without_retry
     def execute(self, context: Any) -> None:
         ti = context["ti"]
-        if self.lockfile:
-            # Raises LockfileHeld (one line); the task's retries give a manual run time to finish.
-            ensure_lockfile_free(Path(self.lockfile))
-        require_connection(self.partition.conn_id)
-        connection = BaseHook.get_connection(self.partition.conn_id)
-        env = self.environment(connection, ti.dag_id, ti.run_id)
         lineage.declare(*self.datasets(), task=self)
-        with metrics.Stopwatch() as took:
-            self._running = start_command(f"{self.step}[{self.partition.name}]", self.argv(), env)
-            check_exit(self._running, self._running.wait())
-        metrics.emit("fileload_insight", {"duration": took.seconds}, partition=self.partition.name, stage=self.step)
+        tasks.run_program_step(self.partition, self.command, self.step, lockfile=self.lockfile, dag_id=ti.dag_id,
+                               run_id=ti.run_id, started=self._started)
+
+    def _started(self, running: RunningCommand) -> None:
+        self._running = running  # for on_kill
 
     def datasets(self) -> tuple[list[lineage.DatasetRef], list[lineage.DatasetRef]]:
         """Fileload writes the member repository; each Insight step reads it and writes outcomes."""

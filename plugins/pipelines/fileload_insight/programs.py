@@ -15,7 +15,10 @@ import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
+
+from pipelines.fileload_insight.config import Command, Partition
+from pipelines.fileload_insight.errors import CommandFailed
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +29,43 @@ KILL_GRACE_SECONDS = 10
 INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
 
 
-class CommandFailed(RuntimeError):
-    """The program exited non-zero; the message names it and its exit code, never its output."""
-
-
 def base_environment(source: Mapping[str, str] | None = None) -> dict[str, str]:
     source = os.environ if source is None else source
     return {key: source[key] for key in INHERITED_ENV if key in source}
+
+
+def program_argv(partition: Partition, command: Command, lockfile: str | None = None) -> list[str]:
+    """The command line of ``command`` on ``partition``: its placeholders filled with names and paths only."""
+    return command.render_argv({
+        "partition": partition.name,
+        "lockfile": lockfile or "",
+        "member_repository_db": partition.member_repository_db,
+        "outcomes_identification_db": partition.outcomes_identification_db,
+    })
+
+
+def program_environment(partition: Partition, connection: Any, *, dag_id: str, run_id: str,
+                        extra: Mapping[str, str], inherited: Mapping[str, str]) -> dict[str, str]:
+    """What the program sees: its partition's names, and the DB credentials from the Airflow connection.
+
+    Credentials go only here, never on the command line (visible to every user through ``ps``)."""
+    env = {
+        **inherited,
+        **extra,
+        "PARTITION": partition.name,
+        "MEMBER_REPOSITORY_DB": partition.member_repository_db,
+        "OUTCOMES_IDENTIFICATION_DB": partition.outcomes_identification_db,
+        "POLICY_IDS": ",".join(str(policy) for policy in partition.policies),
+        "DB_HOST": connection.host or "",
+        "DB_PORT": "" if connection.port is None else str(connection.port),
+        "DB_USER": connection.login or "",
+        "DB_PASSWORD": connection.password or "",
+        "PIPELINE_DAG_ID": dag_id,
+        "PIPELINE_RUN_ID": run_id,
+    }
+    if partition.volume:
+        env["STORAGE_VOLUME"] = partition.volume
+    return env
 
 
 @dataclass

@@ -6,17 +6,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pipelines.common.errors import PermanentError
 from pipelines.common.identifiers import is_identifier
 from pipelines.common.paths import read_sql
 
-MSCK_SQL = "athena/msck_repair_table.sql"
+MSCK_SQL = "athena/flywheel/msck_repair_table.sql"
 # Label of a mapped MSCK task in the UI: the table name, the last word of its statement.
 MSCK_LABEL_TEMPLATE = "{{ task.query.split()[-1].strip('`') }}"
 
 
-class NoPartTables(PermanentError):
-    """The register step left no ``part_*`` table in the catalog; there is nothing to repair."""
+def glue_client(aws_conn_id: str) -> Any:
+    """A Glue client through the Airflow connection ``aws_conn_id``."""
+    from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+
+    return GlueCatalogHook(aws_conn_id=aws_conn_id).conn
 
 
 def catalog_table_names(glue_client: Any, database: str) -> list[str]:

@@ -20,14 +20,11 @@ from pipelines.common import config as common
 from pipelines.common.config import ConfigError, StrictModel
 from pipelines.common.identifiers import require_identifier
 from pipelines.common.paths import config_path
+from pipelines.flywheel.errors import FlywheelConfigError
 
 CONFIG_FILE = "flywheel.yaml"
 ENV_VARIABLE = "flywheel_env"
 DEFAULT_ENV = "dev"
-
-
-class FlywheelConfigError(ConfigError):
-    """The configuration file or the selected environment is unusable; the message is one line."""
 
 
 def _s3_url(url: str) -> str:

@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.common.errors import PermanentError
 from pipelines.common.identifiers import is_identifier
 from pipelines.flywheel.config import FlywheelConfig
+from pipelines.flywheel.errors import InvalidRunSettings
 
 NONE_SNAPSHOT = "_NONE_"  # the Glue jobs then discover the latest snapshot_dt themselves
 REPAIR_WITH_ATHENA = "athena_msck"
@@ -24,10 +24,6 @@ REPAIR_WITH_GLUE = "prepare_part_tables_job"
 DATE_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Runs the scheduler creates for a date: they process that date's snapshot.
 DATED_RUN_TYPES = frozenset({"scheduled", "backfill"})
-
-
-class InvalidRunSettings(PermanentError, ValueError):
-    """A parameter value that must not reach AWS; the message is one line and names the parameter."""
 
 
 def validate_snapshot_dt(value: Any) -> str:
@@ -223,7 +219,6 @@ def snapshot_key_pattern(cfg: FlywheelConfig, source: str, snapshot_dt: str) -> 
     if snapshot_dt == NONE_SNAPSHOT:
         raise InvalidRunSettings("no snapshot date to wait for")
     return f"{cfg.source(source).rstrip('/')}/snapshot_dt={snapshot_dt}/*"
-
 
 
 # --- what each job reads and writes (OpenLineage), from its arguments -------------------------------------

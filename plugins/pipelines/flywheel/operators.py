@@ -22,13 +22,14 @@ from airflow.providers.amazon.aws.hooks.glue import get_glue_log_group_names
 from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.providers.amazon.aws.triggers.glue import GlueJobCompleteTrigger
-from airflow.sdk.exceptions import AirflowException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowSkipException
 from airflow.sdk.execution_time.context import NEVER_EXPIRE
 
 from pipelines.common import lineage
 from pipelines.common.alerts import task_failure_alert
 from pipelines.common.errors import fail_without_retry
 from pipelines.flywheel.config import current_config, load_settings
+from pipelines.flywheel.errors import GlueJobRunFailed
 from pipelines.flywheel.jobs import (
     SPLIT_SOURCES,
     glue_step,
@@ -43,10 +44,6 @@ RUN_ID_KEY = "glue_job_run_id"
 LOG_GROUP_KEY = "glue_log_group"
 # Where Glue writes a run's driver errors unless the job configures another group.
 DEFAULT_ERROR_LOG_GROUP = "/aws-glue/jobs/error"
-
-
-class GlueJobRunFailed(AirflowException):
-    """A Glue job run ended without success; names the job, the run id and the final state only."""
 
 
 class FlywheelGlueJobOperator(GlueJobOperator):

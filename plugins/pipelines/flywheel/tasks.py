@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipelines.common.errors import fail_without_retry
-from pipelines.flywheel.catalog import NoPartTables, catalog_table_names, msck_repair_kwargs, select_part_tables
-from pipelines.flywheel.config import FlywheelConfig, current_config
+from pipelines.flywheel.catalog import catalog_table_names, glue_client, msck_repair_kwargs, select_part_tables
+from pipelines.flywheel.config import current_config
+from pipelines.flywheel.errors import NoPartTables
 from pipelines.flywheel.jobs import REPAIR_WITH_GLUE, run_settings_from_context
 
 log = logging.getLogger(__name__)
@@ -27,19 +28,14 @@ def repair_branch(params: Mapping[str, Any]) -> str:
     return PREPARE_TASK_ID if params.get("repair_with") == REPAIR_WITH_GLUE else LIST_TABLES_TASK_ID
 
 
-def glue_client(cfg: FlywheelConfig) -> Any:
-    from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
-
-    return GlueCatalogHook(aws_conn_id=cfg.aws_conn_id).conn
-
-
 @fail_without_retry
 def msck_repair_plan(context: Mapping[str, Any]) -> list[dict[str, str]]:
     """One AthenaOperator kwargs dict per ``part_*`` table found in the Glue catalog now."""
     cfg = current_config()
     run = run_settings_from_context(context)
     prefix = cfg.table_prefixes["partitioned"]
-    tables = select_part_tables(catalog_table_names(glue_client(cfg), cfg.database), prefix, run.tables_filter)
+    names = catalog_table_names(glue_client(cfg.aws_conn_id), cfg.database)
+    tables = select_part_tables(names, prefix, run.tables_filter)
     if not tables:
         scope = f" matching {list(run.tables_filter)}" if run.tables_filter else ""
         raise NoPartTables(f"no {prefix}* tables{scope} in Glue database {cfg.database}: did register_part_tables run?")

@@ -1,6 +1,6 @@
 """OpenDental nightly ETL: production MySQL -> local MySQL replica -> PostgreSQL raw -> PostgreSQL public.
 
-Modules: ``config`` (include/config/opendental_tables.yaml), ``identifiers`` (validated, quoted names),
+Modules: ``config`` (include/config/opendental.yaml), ``identifiers`` (validated, quoted names),
 ``schema`` (information_schema discovery, MySQL -> PostgreSQL types, per-column row encoders),
 ``plan`` (strategy and order per table), ``tablerun`` (the typed record a table's run carries from stage
 to stage, and the one rule deciding full / incremental / append-only), ``db`` (the database helpers every

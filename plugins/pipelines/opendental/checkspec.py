@@ -1,4 +1,4 @@
-"""Business-total checks as declared in opendental_tables.yaml (``business_checks``), and the per-day SQL
+"""Business-total checks as declared in opendental.yaml (``business_checks``), and the per-day SQL
 each declaration gives on both sides: the source (MySQL, the column names as declared) and ``public``
 (PostgreSQL, lowercase table, snake_case columns, as every transform names them).
 

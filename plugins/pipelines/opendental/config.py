@@ -1,4 +1,4 @@
-"""The pipeline's settings from include/config/opendental_tables.yaml (read at parse time: a local file).
+"""The pipeline's settings from include/config/opendental.yaml (read at parse time: a local file).
 
 The model mirrors the file's sections; the properties give the stages flat, typed values
 (``settings.overlap``, ``settings.timeouts["load"]``). Anything the file leaves out keeps its default.
@@ -15,7 +15,7 @@ from pipelines.common.config import StrictModel, load_config
 from pipelines.common.identifiers import require_identifier
 from pipelines.opendental.checkspec import BusinessCheck
 
-CONFIG_FILE = "opendental_tables.yaml"
+CONFIG_FILE = "opendental.yaml"
 SOURCE_CONN_ID = "opendental_source"
 REPLICA_CONN_ID = "opendental_replication"
 ANALYTICS_CONN_ID = "opendental_analytics"

@@ -1,4 +1,4 @@
-"""Per-table strategy and run order, from the discovered schema and include/config/opendental_tables.yaml."""
+"""Per-table strategy and run order, from the discovered schema and include/config/opendental.yaml."""
 
 from __future__ import annotations
 

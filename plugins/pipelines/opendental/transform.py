@@ -1,6 +1,6 @@
 """Transform: PostgreSQL ``raw.<Table>`` -> ``public.<table>`` (lowercase name, snake_case columns).
 
-A table's SELECT comes from ``include/sql/opendental/transform/<table>.sql`` when that file exists (the
+A table's SELECT comes from ``include/sql/postgres/opendental/transform/<table>.sql`` when that file exists (the
 core tables' business rules), else from the generic cleaning transform (snake_case names, strings
 trimmed; zero dates are already NULL in raw). Rebuilds build ``public.<table>__etl_build`` and swap it
 in one transaction; incremental and append-only tables only upsert the rows that changed, unless the
@@ -28,7 +28,7 @@ from pipelines.opendental.verify import KeyFilter, delete_keys, keys_present
 
 log = logging.getLogger(__name__)
 
-TRANSFORM_DIR = "opendental/transform"
+TRANSFORM_DIR = "postgres/opendental/transform"
 BUILD_SUFFIX = "__etl_build"
 TEXT_TYPES = ("text", "character varying", "character")
 ALWAYS_FULL = re.compile(r"^\s*--\s*rebuild:\s*full\s*$", re.MULTILINE | re.IGNORECASE)

@@ -12,9 +12,14 @@ import time
 import pytest
 
 from pipelines.common.paths import read_sql
-from pipelines.fileload_insight.config import parse_partitions
 from pipelines.fileload_insight.factory import build_dags
-from tests.fixtures.fileload_insight.partitions import STANDIN, partition_entry, partitions_document, records
+from tests.fixtures.fileload_insight.partitions import (
+    STANDIN,
+    load_partitions,
+    partition_entry,
+    partitions_document,
+    records,
+)
 from tests.fixtures.fileload_insight.standin_program import MEMBER_LINE
 
 pytestmark = pytest.mark.integration
@@ -33,7 +38,7 @@ def partition_a(tmp_path, database_factory, set_connection):
 
 def partition_a_dags(outcomes_db: str, record_dir, lock_dir) -> dict:
     """Freshly built DAGs of partition a (a test may change their tasks without affecting another run)."""
-    return build_dags(parse_partitions(partitions_document(
+    return build_dags(load_partitions(partitions_document(
         {"a": partition_entry("a", "fli_it_a", outcomes_db, record_dir, [1, 2, 3])}, lock_dir)))
 
 
@@ -210,7 +215,7 @@ def test_fileload_refuses_to_start_while_its_lockfile_is_held(partition_a, dag_r
 def test_a_missing_partition_connection_fails_the_run_at_once(tmp_path, database_factory, dag_runner,
                                                               slack_webhook):
     outcomes = database_factory("postgres")
-    config = parse_partitions(partitions_document(
+    config = load_partitions(partitions_document(
         {"a": partition_entry("a", "fli_it_undefined", outcomes.name, tmp_path, [1])}, tmp_path / "locks"))
 
     result = dag_runner(build_dags(config)["pup_fileload__a"])

@@ -9,9 +9,13 @@ import json
 import pytest
 
 from devtools.localdb import PG_HOST, PG_PORT
-from pipelines.fileload_insight.config import parse_partitions
 from pipelines.fileload_insight.factory import build_dags
-from tests.fixtures.fileload_insight.partitions import INSIGHT_STEPS, partition_entry, partitions_document
+from tests.fixtures.fileload_insight.partitions import (
+    INSIGHT_STEPS,
+    load_partitions,
+    partition_entry,
+    partitions_document,
+)
 from tests.support.statsd_sink import statsd_metrics
 
 pytestmark = pytest.mark.integration
@@ -23,7 +27,7 @@ def test_partition_runs_name_their_databases_and_send_their_figures(tmp_path, da
     outcomes = database_factory("postgres")
     set_connection("fli_ol_a", json.dumps({**json.loads(outcomes.airflow_conn()), "password": PASSWORD}))
     (tmp_path / "records").mkdir()
-    dags = build_dags(parse_partitions(partitions_document(
+    dags = build_dags(load_partitions(partitions_document(
         {"a": partition_entry("a", "fli_ol_a", outcomes.name, tmp_path / "records", [1])}, tmp_path / "locks")))
     pg = f"postgres://{PG_HOST}:{PG_PORT}"
     member, outcome = (pg, "member_repository_a"), (pg, outcomes.name)

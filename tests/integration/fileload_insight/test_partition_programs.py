@@ -14,11 +14,17 @@ from types import SimpleNamespace
 
 import pytest
 
-from pipelines.fileload_insight.config import parse_partitions
-from pipelines.fileload_insight.lockfile import LockfileHeld, ensure_lockfile_free, inspect_lockfile, pid_alive
+from pipelines.fileload_insight.errors import CommandFailed, LockfileHeld
+from pipelines.fileload_insight.lockfile import ensure_lockfile_free, inspect_lockfile, pid_alive
 from pipelines.fileload_insight.operators import PartitionCommandOperator
-from pipelines.fileload_insight.programs import CommandFailed, base_environment, start_command
-from tests.fixtures.fileload_insight.partitions import STANDIN, partition_entry, partitions_document, records
+from pipelines.fileload_insight.programs import base_environment, start_command
+from tests.fixtures.fileload_insight.partitions import (
+    STANDIN,
+    load_partitions,
+    partition_entry,
+    partitions_document,
+    records,
+)
 from tests.fixtures.fileload_insight.standin_program import MEMBER_LINE
 from tests.support.programs import run_command
 
@@ -127,7 +133,7 @@ def test_lockfile_of_a_dead_process_is_removed(tmp_path):
 
 def test_killing_the_task_kills_the_program_and_its_children(tmp_path, set_connection):
     set_connection("fli_kill", json.dumps({"conn_type": "postgres", "host": "127.0.0.1", "login": "u"}))
-    config = parse_partitions(partitions_document({"a": partition_entry("a", "fli_kill", "o_a", tmp_path, [1])},
+    config = load_partitions(partitions_document({"a": partition_entry("a", "fli_kill", "o_a", tmp_path, [1])},
                                                   tmp_path / "locks"))
     command = config.partitions["a"].fileload.model_copy(
         update={"argv": standin(tmp_path, "long", "--sleep", "120", "--spawn-child")})

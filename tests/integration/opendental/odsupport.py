@@ -72,7 +72,7 @@ def make_stack(database_factory: Callable[[str], Database], set_connection: Call
 
 
 def include_with(directory: Path, **sections: dict[str, Any]) -> Path:
-    """A copy of the project's include/ under ``directory`` whose opendental_tables.yaml has the given
+    """A copy of the project's include/ under ``directory`` whose opendental.yaml has the given
     sections updated (e.g. ``stages={"retries": 1}``); point PIPELINES_INCLUDE_DIR at it."""
     return write_include(directory, **sections)
 

@@ -130,7 +130,7 @@ def test_a_bad_declaration_in_the_yaml_is_one_line_naming_the_key(tmp_path, monk
     monkeypatch.setenv(INCLUDE_DIR_ENV, str(include))
     with pytest.raises(ConfigError) as error:
         load_settings()
-    assert str(error.value) == ("opendental_tables.yaml: business_checks.payments.tolerance.percent: "
+    assert str(error.value) == ("opendental.yaml: business_checks.payments.tolerance.percent: "
                                 "Extra inputs are not permitted")
 
 

@@ -1,4 +1,4 @@
-"""partitions.yaml validation: disjoint policies, distinct databases, identifiers, one-line errors."""
+"""fileload_insight.yaml validation: disjoint policies, distinct databases, identifiers, one-line errors."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from pipelines.common.paths import INCLUDE_DIR_ENV
-from pipelines.fileload_insight.config import PartitionConfigError, load_settings, parse_partitions
+from pipelines.fileload_insight.config import load_settings
+from pipelines.fileload_insight.errors import PartitionConfigError
 from pipelines.fileload_insight.pools import merged_pools, render
 from tests.fixtures.fileload_insight.partitions import (
     include_with_partitions,
+    load_partitions,
     partition_entry,
     partitions_document,
     write_partitions,
@@ -30,14 +32,14 @@ def document(tmp_path: Path) -> dict:
 
 def error_of(data: dict) -> str:
     with pytest.raises(PartitionConfigError) as caught:
-        parse_partitions(data)
+        load_partitions(data)
     message = str(caught.value)
     assert "\n" not in message
     return message
 
 
 def test_the_committed_partitions_file_is_valid():
-    config = load_settings(ROOT / "include" / "config" / "partitions.yaml")
+    config = load_settings(ROOT / "include" / "config" / "fileload_insight.yaml")
 
     assert [p.name for p in config] == ["a", "b"]
     assert config.partitions["b"].outcomes_identification_db == "OutcomesIdentification_B"
@@ -45,7 +47,7 @@ def test_the_committed_partitions_file_is_valid():
 
 
 def test_committed_pools_file_matches_the_partitions_file():
-    config = load_settings(ROOT / "include" / "config" / "partitions.yaml")
+    config = load_settings(ROOT / "include" / "config" / "fileload_insight.yaml")
     pools_file = ROOT / "include" / "config" / "pools.json"
 
     assert pools_file.read_text() == render(merged_pools(json.loads(pools_file.read_text()), config))
@@ -54,7 +56,7 @@ def test_committed_pools_file_matches_the_partitions_file():
 
 
 def test_merging_pools_keeps_other_families_and_drops_removed_partitions(tmp_path):
-    config = parse_partitions(document(tmp_path))
+    config = load_partitions(document(tmp_path))
     existing = {"flywheel_glue": {"slots": 4, "description": "x"}, "partition_old": {"slots": 1, "description": "y"}}
 
     merged = merged_pools(existing, config)
@@ -84,7 +86,7 @@ def test_same_database_names_on_another_host_are_allowed(tmp_path):
     data["partitions"]["b"]["member_repository_db"] = data["partitions"]["a"]["member_repository_db"]
     data["partitions"]["b"]["outcomes_identification_db"] = "outcomes_a"
 
-    config = parse_partitions(data)
+    config = load_partitions(data)
 
     assert config.partitions["b"].outcomes_identification_db == "outcomes_a"
 
@@ -137,7 +139,7 @@ def test_duplicate_insight_steps_are_rejected(tmp_path):
 
 
 def test_yaml_anchors_under_x_keys_are_allowed(tmp_path):
-    text = (ROOT / "include" / "config" / "partitions.yaml").read_text()
+    text = (ROOT / "include" / "config" / "fileload_insight.yaml").read_text()
 
     assert "x-fileload: &fileload" in text
     assert load_settings(write_partitions(tmp_path / "p.yaml", document(tmp_path))).partitions["a"]
@@ -162,7 +164,7 @@ def test_the_include_dir_setting_moves_the_partitions_file(tmp_path, monkeypatch
 
 
 def test_lockfile_is_qualified_by_partition(tmp_path):
-    config = parse_partitions(document(tmp_path))
+    config = load_partitions(document(tmp_path))
 
     assert config.lockfile(config.partitions["b"]) == tmp_path / "locks" / "pup_fileload.b.lock"
 

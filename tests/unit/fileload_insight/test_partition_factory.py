@@ -10,21 +10,27 @@ import pytest
 
 from pipelines.common.alerts import notify_task_failure
 from pipelines.common.paths import INCLUDE_DIR_ENV
-from pipelines.fileload_insight.config import PartitionConfigError, load_settings, parse_partitions
+from pipelines.fileload_insight.config import load_settings
+from pipelines.fileload_insight.errors import PartitionConfigError
 from pipelines.fileload_insight.factory import build_dags
 from pipelines.fileload_insight.operators import (
     PartitionCommandOperator,
-    program_environment,
     release_lock_of_failed_setup,
 )
-from tests.fixtures.fileload_insight.partitions import include_with_partitions, partition_entry, partitions_document
+from pipelines.fileload_insight.programs import program_argv, program_environment
+from tests.fixtures.fileload_insight.partitions import (
+    include_with_partitions,
+    load_partitions,
+    partition_entry,
+    partitions_document,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
 def config(tmp_path):
-    return parse_partitions(partitions_document({
+    return load_partitions(partitions_document({
         "a": partition_entry("a", "conn_a", "outcomes_a", tmp_path, [1, 2]),
         "walmart": partition_entry("walmart", "conn_w", "outcomes_w", tmp_path, [7]),
     }, tmp_path / "locks"))
@@ -71,8 +77,9 @@ def test_fileload_gets_its_partition_lockfile_and_no_flag(config, tmp_path):
 
     assert isinstance(fileload, PartitionCommandOperator)
     assert fileload.lockfile == str(tmp_path / "locks" / "pup_fileload.walmart.lock")
-    assert "--lockfile" in fileload.argv()
-    assert str(tmp_path / "locks" / "pup_fileload.walmart.lock") in fileload.argv()
+    argv = program_argv(fileload.partition, fileload.command, fileload.lockfile)
+    assert "--lockfile" in argv
+    assert str(tmp_path / "locks" / "pup_fileload.walmart.lock") in argv
     assert not dag.get_task("take_run_lock").with_flag
 
 
@@ -87,7 +94,7 @@ def test_params_are_typed_and_documented(config):
 
 
 def test_schedules_come_from_the_config(config):
-    dags = build_dags(load_settings(ROOT / "include" / "config" / "partitions.yaml"))
+    dags = build_dags(load_settings(ROOT / "include" / "config" / "fileload_insight.yaml"))
 
     assert build_dags(config)["pup_fileload__a"].schedule is None
     assert dags["pup_fileload__a"].schedule == "0 1 * * *"
@@ -114,7 +121,7 @@ def test_credentials_never_reach_the_command_line(config):
     for dag in build_dags(config).values():
         for task in dag.tasks:
             if isinstance(task, PartitionCommandOperator):
-                argv = " ".join(task.argv())
+                argv = " ".join(program_argv(task.partition, task.command, task.lockfile))
                 assert "password" not in argv.lower()
                 assert "DB_PASSWORD" not in argv
 
@@ -126,5 +133,5 @@ def test_the_dag_file_raises_one_clear_import_error(tmp_path, monkeypatch):
     }, tmp_path)
     monkeypatch.setenv(INCLUDE_DIR_ENV, str(include_with_partitions(tmp_path, bad)))
 
-    with pytest.raises(PartitionConfigError, match=r"^partitions\.yaml: .*policy 1 is in partitions a and b"):
+    with pytest.raises(PartitionConfigError, match=r"^fileload_insight\.yaml: .*policy 1 is in partitions a and b"):
         runpy.run_path(str(ROOT / "dags" / "fileload_insight.py"))

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from pipelines.flywheel.catalog import msck_repair_kwargs, msck_repair_statement, select_part_tables
-from pipelines.flywheel.config import FlywheelConfigError, load_environment, load_settings
+from pipelines.flywheel.config import load_environment, load_settings
+from pipelines.flywheel.errors import FlywheelConfigError, InvalidRunSettings
 from pipelines.flywheel.jobs import (
     STEPS,
-    InvalidRunSettings,
     RunSettings,
     job_run_request,
     resolve_run_settings,

@@ -19,7 +19,7 @@ PRODUCTION = {"table": "procedurelog", "sum": "ProcFee", "day": "ProcDate", "whe
 
 
 def settings_with(**checks) -> Settings:
-    return validate(Settings, {"business_checks": checks}, "opendental_tables.yaml")
+    return validate(Settings, {"business_checks": checks}, "opendental.yaml")
 
 
 def test_the_project_declares_production_payment_and_claim_checks_on_real_columns():
@@ -64,13 +64,13 @@ def test_checks_are_matched_to_their_table_case_insensitively():
     ({**PRODUCTION, "tolerance": {"absolute": -1}}, r"business_checks\.production\.tolerance\.absolute: Input should"),
 ])
 def test_a_bad_declaration_is_one_line_naming_the_key(declaration, message):
-    with pytest.raises(ConfigError, match=r"^opendental_tables\.yaml: " + message) as error:
+    with pytest.raises(ConfigError, match=r"^opendental\.yaml: " + message) as error:
         settings_with(production=declaration)
     assert "\n" not in str(error.value)
 
 
 def test_a_check_name_must_be_an_identifier():
-    with pytest.raises(ConfigError, match=r"^opendental_tables\.yaml: business_checks: business check name 'a b'"):
+    with pytest.raises(ConfigError, match=r"^opendental\.yaml: business_checks: business check name 'a b'"):
         settings_with(**{"a b": PRODUCTION})
 
 
