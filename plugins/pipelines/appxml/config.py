@@ -9,22 +9,14 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from pipelines.common.config import StrictModel, load_config
-from pipelines.common.identifiers import require_identifier
+from pipelines.common.identifiers import require_identifier, require_table_name
 
 CONFIG_FILE = "appxml.yaml"
+#: The Airflow connection of the source and staging tables (SQL Server in production).
+CONN_ID = "mssql_appxml"
 DEFAULT_SOURCE_TABLE = "dbo.app_xml"
 DEFAULT_SOURCE_COLUMN = "app_XML"
 DEFAULT_STAGING_TABLE = "dbo.app_xml_staging"
-
-
-def require_table_name(qualified: str) -> str:
-    """``schema.table`` or ``table``, each part an identifier; a ``ValueError`` otherwise."""
-    parts = qualified.split(".")
-    if not 1 <= len(parts) <= 2:
-        raise ValueError(f"{qualified!r} is not a table name (expected schema.table)")
-    for part in parts:
-        require_identifier(part, "table name part")
-    return qualified
 
 
 class AppxmlSettings(StrictModel):

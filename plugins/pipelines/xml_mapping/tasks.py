@@ -7,14 +7,15 @@ import logging
 from collections import Counter
 from typing import Any
 
-from pipelines.appxml.engines import engine_from_conn_id
 from pipelines.common import lineage, metrics
+from pipelines.common.database.engines import engine_from_conn_id
 from pipelines.common.errors import fail_without_retry, require_connection
 from pipelines.common.mapped import mapped_results
-from pipelines.common.partitions import partition_label
+from pipelines.common.partitions import partition_label, plan_remainders
 from pipelines.xml_mapping.config import load_contracts, load_settings
-from pipelines.xml_mapping.pipeline import MappingRunError, MappingSpec, map_partition
-from pipelines.xml_mapping.schema import build_schema, ensure_schema, target_report
+from pipelines.xml_mapping.errors import MappingRunError
+from pipelines.xml_mapping.partition import MappingSpec, map_partition
+from pipelines.xml_mapping.target_tables import build_schema, ensure_schema, target_report
 
 log = logging.getLogger(__name__)
 TOP_REASONS = 5
@@ -25,17 +26,12 @@ def plan(params: dict[str, Any]) -> list[dict[str, Any]]:
     """One entry per partition to map; bad params, settings or contracts fail here, before any write."""
     # The conf first, then the configuration and the connection: a bad conf is refused whatever they are.
     workers, batch, limit = int(params["workers"]), int(params["batch"]), int(params["limit"])
-    if workers < 1:
-        raise MappingRunError(f"workers must be at least 1, got {workers}")
-    remainders = params.get("remainders") or list(range(workers))
-    bad = sorted(r for r in remainders if not 0 <= r < workers)
-    if bad:
-        raise MappingRunError(f"remainders {bad} lie outside 0..{workers - 1} for workers={workers}")
+    remainders = plan_remainders(workers, params.get("remainders"), MappingRunError)
     settings = load_settings()
     contracts = load_contracts(settings.contract_paths())
     require_connection(settings.conn_id)
     entries = [{"mod": workers, "rem": rem, "batch": batch, "limit": limit,
-                "retry_failed": bool(params.get("retry_failed"))} for rem in sorted(set(remainders))]
+                "retry_failed": bool(params.get("retry_failed"))} for rem in remainders]
     for entry in entries:
         _spec(entry, settings.source_table, settings.source_column).validated()
     log.info("Mapping %d partition(s) of %d with %s", len(entries), workers,

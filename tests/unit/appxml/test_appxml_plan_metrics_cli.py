@@ -8,8 +8,8 @@ import pytest
 
 from devtools.appxml import generator
 from pipelines.appxml import cli, tasks
+from pipelines.appxml.errors import StagingError
 from pipelines.appxml.metrics import MAX_IDS_PER_REASON, PartitionMetrics, aggregate, format_table
-from pipelines.appxml.pipeline import StagingError
 from pipelines.appxml.reduce import MALFORMED, Reduced
 
 PARAMS = {"workers": 4, "batch": 100, "limit": 0, "remainders": None}

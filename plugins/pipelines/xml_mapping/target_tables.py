@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
 from sqlalchemy.schema import CreateSchema
 
-from pipelines.appxml.tables import UtcNow
-from pipelines.common.errors import PermanentError
+from pipelines.common.database.tables import UtcNow
 from pipelines.common.paths import read_sql
 from pipelines.xml_mapping.contract import PROCESSING_LOG, Mapping
 from pipelines.xml_mapping.creators import CreatorType
+from pipelines.xml_mapping.errors import TargetSchemaMismatch
 from pipelines.xml_mapping.mapper import ADDRESS, CONTACT, EMPLOYMENT, CompiledContract
 
 log = logging.getLogger(__name__)
@@ -246,10 +246,6 @@ def ensure_schema(engine: sa.Engine, target: TargetSchema) -> None:
 
 
 # -- the live tables against the contracts ----------------------------------------------------------------
-class TargetSchemaMismatch(PermanentError):
-    """Existing target tables that cannot hold what the contracts write; one line listing every column."""
-
-
 _INTEGER_BYTES = ((mssql.TINYINT, 1), (sa.SmallInteger, 2), (sa.BigInteger, 8), (sa.Integer, 4))
 
 
