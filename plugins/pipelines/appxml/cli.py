@@ -21,16 +21,7 @@ from pipelines.appxml.config import load_settings
 from pipelines.appxml.errors import StagingError
 from pipelines.appxml.modulus import check_modulus
 from pipelines.appxml.staging import StagingSpec, stage_partition
-from pipelines.common.cli import (
-    EXIT_FAILED,
-    add_partition_arguments,
-    engine_for,
-    one_line,
-    partition_from_args,
-    run_command,
-    start_logging,
-    validated_or_usage_error,
-)
+from pipelines.common import cli as partition_cli
 from pipelines.common.database.tables import TableName
 from pipelines.common.errors import PermanentError, is_missing_connection
 
@@ -43,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     settings = load_settings()
     parser = argparse.ArgumentParser(prog="python -m pipelines.appxml",
                                      description="Stage /Provenir/Request/CustData of app_XML for one partition.")
-    add_partition_arguments(parser, url_env=URL_ENV, database="source and staging", batch=1000, unit="source rows")
+    partition_cli.add_partition_arguments(parser, url_env=URL_ENV, database="source and staging", batch=1000,
+                                          unit="source rows")
     parser.add_argument("--start-after", type=int, help="start after this app_id instead of resuming")
     parser.add_argument("--no-resume", action="store_true", help="rescan from the start (rows are replaced)")
     parser.add_argument("--source-table", default=settings.source_table)
@@ -57,15 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def spec_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> StagingSpec:
-    mod, rem = partition_from_args(args, parser, URL_ENV)
-    return validated_or_usage_error(lambda: StagingSpec(
+    mod, rem = partition_cli.partition_from_args(args, parser, URL_ENV)
+    return partition_cli.validated_or_usage_error(lambda: StagingSpec(
         mod=mod, rem=rem, batch=args.batch, limit=args.limit, start_after=args.start_after,
         resume=not args.no_resume, source_table=args.source_table, source_column=args.source_column,
         staging_table=args.staging_table, force=args.force).validated(), parser)
 
 
 def run(args: argparse.Namespace, spec: StagingSpec) -> dict | None:
-    engine = engine_for(args)
+    engine = partition_cli.engine_for(args)
     staging = TableName.parse(spec.staging_table)
     try:
         ddl.ensure_staging_table(engine, staging)
@@ -84,20 +76,20 @@ def run(args: argparse.Namespace, spec: StagingSpec) -> dict | None:
 def failure_message(exc: BaseException, conn_id: str | None, spec: StagingSpec) -> str | None:
     """The one line a user sees for an error that stops the run, or None for a bug (keeps its traceback)."""
     if isinstance(exc, (StagingError, sa.exc.SQLAlchemyError, OSError)):
-        return f"appxml staging failed ({spec.label}): {one_line(exc)}"
+        return f"appxml staging failed ({spec.label}): {partition_cli.one_line(exc)}"
     if is_missing_connection(exc):  # e.g. an unknown Airflow connection id
         return f"appxml staging failed: connection {conn_id!r} is not defined"
     return None
 
 
 def main(argv: list[str] | None = None) -> int:
-    start_logging()
+    partition_cli.start_logging()
     try:
         parser = build_parser()
     except PermanentError as exc:  # e.g. a bad appxml.yaml: one line, not a traceback wall
         print(f"appxml staging failed: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return partition_cli.EXIT_FAILED
     args = parser.parse_args(argv)
     spec = spec_from_args(args, parser)
-    return run_command(lambda: run(args, spec), lambda exc: failure_message(exc, args.conn_id, spec), SUMMARY_KEYS,
-                       args.metrics)
+    return partition_cli.run_command(lambda: run(args, spec), lambda exc: failure_message(exc, args.conn_id, spec),
+                                     SUMMARY_KEYS, args.metrics)

@@ -40,8 +40,19 @@ def plan_remainders(workers: int, remainders: Iterable[int] | None,
     return sorted(set(wanted)) if wanted else list(range(workers))
 
 
+class Labelled:
+    """A partition's name from its ``rem`` and ``mod``."""
+
+    mod: int
+    rem: int
+
+    @property
+    def label(self) -> str:
+        return partition_label(self.rem, self.mod)
+
+
 @dataclass(frozen=True)
-class PartitionSpec:
+class PartitionSpec(Labelled):
     """What every partition run is asked: its remainder of ``mod``, rows per batch and transaction, and a
     limit (0 = all). A family adds its own settings and names its ``error``."""
 
@@ -51,10 +62,6 @@ class PartitionSpec:
     rem: int = 0
     batch: int = 1000
     limit: int = 0
-
-    @property
-    def label(self) -> str:
-        return partition_label(self.rem, self.mod)
 
     def refuse(self, message: str) -> NoReturn:
         raise self.error(message) from None
@@ -89,7 +96,7 @@ def peak_rss_mb() -> float:
 
 
 @dataclass
-class PartitionProgress:
+class PartitionProgress(Labelled):
     """The counts every partition job keeps: what it was asked (mod, rem, batch), how far it got and how
     fast. A family's metrics add their own counts to these."""
 
@@ -107,10 +114,6 @@ class PartitionProgress:
     duration_s: float = 0.0
     per_second: float = 0.0
     finished_at: str | None = None
-
-    @property
-    def label(self) -> str:
-        return partition_label(self.rem, self.mod)
 
     def finish(self, duration_s: float) -> None:
         self.duration_s = round(duration_s, 3)

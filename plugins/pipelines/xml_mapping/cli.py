@@ -17,23 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
-from pipelines.common.cli import (
-    EXIT_FAILED,
-    add_partition_arguments,
-    engine_for,
-    one_line,
-    partition_from_args,
-    run_command,
-    start_logging,
-    validated_or_usage_error,
-)
+from pipelines.common import cli as partition_cli
 from pipelines.common.errors import PermanentError, is_missing_connection
 from pipelines.xml_mapping.config import DEFAULT_SOURCE_COLUMN, DEFAULT_SOURCE_TABLE, load_contracts
 from pipelines.xml_mapping.partition import MappingSpec, map_partition
-from pipelines.xml_mapping.target_tables import build_schema, ensure_schema, target_report
+from pipelines.xml_mapping.target_tables import build_schema, ensure_schema, report_and_dispose
 
 URL_ENV = "XML_MAPPING_URL"
 SUMMARY_KEYS = ("partition", "processed", "succeeded", "failed", "failed_by_stage", "docs_per_sec", "duration_s")
@@ -43,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipelines.xml_mapping",
                                      description="Map one partition of the staged applications into the "
                                                  "contracts' tables.")
-    add_partition_arguments(parser, url_env=URL_ENV, database="staging table and target schema", batch=500,
-                            unit="applications")
+    partition_cli.add_partition_arguments(parser, url_env=URL_ENV, database="staging table and target schema",
+                                          batch=500, unit="applications")
     parser.add_argument("--contract", action="append", required=True, type=Path,
                         help="mapping contract JSON (repeat: one per product)")
     parser.add_argument("--source-table", default=DEFAULT_SOURCE_TABLE)
@@ -57,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def spec_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> MappingSpec:
-    mod, rem = partition_from_args(args, parser, URL_ENV)
-    return validated_or_usage_error(lambda: MappingSpec(
+    mod, rem = partition_cli.partition_from_args(args, parser, URL_ENV)
+    return partition_cli.validated_or_usage_error(lambda: MappingSpec(
         mod=mod, rem=rem, batch=args.batch, limit=args.limit, retry_failed=args.retry_failed,
         source_table=args.source_table, source_column=args.source_column,
         session_id=args.session_id or f"cli:rem={rem}/{mod}").validated(), parser)
@@ -66,19 +58,14 @@ def spec_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
 
 def check_schema(args: argparse.Namespace) -> int:
     """Report the target against the contracts (one JSON line), writing nothing."""
-    contracts = load_contracts(args.contract)
-    engine = engine_for(args)
-    try:
-        found = target_report(engine, build_schema(contracts, engine.dialect.name))
-    finally:
-        engine.dispose()
+    found: dict[str, Any] = report_and_dispose(partition_cli.engine_for(args), load_contracts(args.contract))
     print(json.dumps(found))
-    return EXIT_FAILED if found["mismatched_columns"] else 0
+    return partition_cli.EXIT_FAILED if found["mismatched_columns"] else 0
 
 
 def run(args: argparse.Namespace, spec: MappingSpec) -> dict:
     contracts = load_contracts(args.contract)
-    engine = engine_for(args)
+    engine = partition_cli.engine_for(args)
     try:
         target = build_schema(contracts, engine.dialect.name)
         ensure_schema(engine, target)
@@ -92,14 +79,14 @@ def failure_line(exc: BaseException, conn_id: str | None) -> str | None:
     if isinstance(exc, PermanentError):
         return str(exc)
     if isinstance(exc, (sa.exc.SQLAlchemyError, OSError)):
-        return one_line(exc)
+        return partition_cli.one_line(exc)
     if is_missing_connection(exc):
         return f"connection {conn_id!r} is not defined"
     return None
 
 
 def main(argv: list[str] | None = None) -> int:
-    start_logging()
+    partition_cli.start_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
     spec = spec_from_args(args, parser)
@@ -109,4 +96,4 @@ def main(argv: list[str] | None = None) -> int:
         return None if line is None else f"xml mapping failed ({spec.label}): {line}"
 
     job = (lambda: check_schema(args)) if args.check_schema else (lambda: run(args, spec))
-    return run_command(job, failure_message, SUMMARY_KEYS, args.metrics)
+    return partition_cli.run_command(job, failure_message, SUMMARY_KEYS, args.metrics)

@@ -78,3 +78,32 @@ def conversions_by_column(counts: Counter) -> dict[str, dict[str, int]]:
     for (table, column, kind), count in sorted(counts.items()):
         by_column.setdefault(f"{table}.{column}", {})[kind] = count
     return by_column
+
+
+def aggregate(partitions: list[dict[str, Any]]) -> dict[str, Any]:
+    """Totals over partitions: applications mapped and failed, failures by stage with the most frequent
+    reasons, rows per table, conversions."""
+    stages: Counter = Counter()
+    reasons: Counter = Counter()
+    rows: Counter = Counter()
+    conversions: Counter = Counter()
+    for part in partitions:
+        stages.update(part["failed_by_stage"])
+        reasons.update({entry["reason"]: entry["count"] for entry in part["top_reasons"]})
+        rows.update(part["rows_per_table"])
+        # a partition mapped by a release that did not count conversions yet has none
+        conversions.update({(column, kind): count for column, kinds in part.get("conversions", {}).items()
+                            for kind, count in kinds.items()})
+    duration = max((part["duration_s"] for part in partitions), default=0.0)
+    processed = sum(part["processed"] for part in partitions)
+    return {
+        "partitions": len(partitions), "processed": processed,
+        "mapped": sum(part["succeeded"] for part in partitions),
+        "failed": sum(part["failed"] for part in partitions),
+        "failed_by_stage": dict(stages),
+        "top_reasons": [{"reason": reason, "count": count} for reason, count in reasons.most_common(MAX_REASONS)],
+        "rows_per_table": dict(sorted(rows.items())), "duration_s": duration,
+        "docs_per_sec": round(processed / duration, 1) if duration > 0 else 0.0,
+        "failed_app_ids": sorted(i for part in partitions for i in part["failed_app_ids"])[:MAX_IDS],
+        "conversions": {f"{column} {kind}": count for (column, kind), count in sorted(conversions.items())},
+    }

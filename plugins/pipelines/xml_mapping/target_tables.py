@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
@@ -331,6 +332,14 @@ def target_report(engine: sa.Engine, target: TargetSchema) -> dict[str, object]:
         mismatches = schema_mismatches(conn, target)
     return {"schema": target.schema, "tables": len(target.order), "missing_tables": missing,
             "mismatched_columns": mismatches}
+
+
+def report_and_dispose(engine: sa.Engine, contracts: Iterable[CompiledContract]) -> dict[str, Any]:
+    """``target_report`` of the contracts' tables through ``engine``, which is disposed afterwards."""
+    try:
+        return target_report(engine, build_schema(contracts, engine.dialect.name))
+    finally:
+        engine.dispose()
 
 
 def check_target(engine: sa.Engine, target: TargetSchema) -> None:

@@ -4,7 +4,6 @@ settings and contracts are read when a task runs, never when the DAG is parsed."
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from typing import Any
 
 from pipelines.common import lineage, metrics
@@ -14,11 +13,11 @@ from pipelines.common.mapped import mapped_results
 from pipelines.common.partitions import partition_label, plan_remainders
 from pipelines.xml_mapping.config import load_contracts, load_settings
 from pipelines.xml_mapping.errors import MappingRunError
+from pipelines.xml_mapping.metrics import aggregate
 from pipelines.xml_mapping.partition import MappingSpec, map_partition
-from pipelines.xml_mapping.target_tables import build_schema, ensure_schema, target_report
+from pipelines.xml_mapping.target_tables import build_schema, ensure_schema, report_and_dispose
 
 log = logging.getLogger(__name__)
-TOP_REASONS = 5
 
 
 @fail_without_retry
@@ -43,11 +42,7 @@ def plan(params: dict[str, Any]) -> list[dict[str, Any]]:
 def report_target(conn_id: str, contracts: list) -> dict[str, Any]:
     """Log what the run will find in the target (tables to create, columns that will refuse the partitions),
     for the DBA; it refuses nothing itself: the partitions do, before writing."""
-    engine = engine_from_conn_id(conn_id)
-    try:
-        found = target_report(engine, build_schema(contracts, engine.dialect.name))
-    finally:
-        engine.dispose()
+    found: dict[str, Any] = report_and_dispose(engine_from_conn_id(conn_id), contracts)
     log.info("Target schema %s: %d of %d tables to create%s", found["schema"], len(found["missing_tables"]),
              found["tables"], f" ({', '.join(found['missing_tables'])})" if found["missing_tables"] else "")
     for line in found["mismatched_columns"]:
@@ -106,30 +101,7 @@ def target_datasets(conn_id: str, target: Any, rows_per_table: dict[str, int] | 
 def summarize(partitions: list[dict[str, Any]]) -> dict[str, Any]:
     """Applications mapped and failed, failures by stage with the most frequent reasons, rows per table."""
     partitions = mapped_results(partitions)
-    stages: Counter = Counter()
-    reasons: Counter = Counter()
-    rows: Counter = Counter()
-    conversions: Counter = Counter()
-    for part in partitions:
-        stages.update(part["failed_by_stage"])
-        reasons.update({entry["reason"]: entry["count"] for entry in part["top_reasons"]})
-        rows.update(part["rows_per_table"])
-        # a partition mapped by a release that did not count conversions yet has none
-        conversions.update({(column, kind): count for column, kinds in part.get("conversions", {}).items()
-                            for kind, count in kinds.items()})
-    duration = max((part["duration_s"] for part in partitions), default=0.0)
-    processed = sum(part["processed"] for part in partitions)
-    totals = {
-        "partitions": len(partitions), "processed": processed,
-        "mapped": sum(part["succeeded"] for part in partitions),
-        "failed": sum(part["failed"] for part in partitions),
-        "failed_by_stage": dict(stages),
-        "top_reasons": [{"reason": reason, "count": count} for reason, count in reasons.most_common(TOP_REASONS)],
-        "rows_per_table": dict(sorted(rows.items())), "duration_s": duration,
-        "docs_per_sec": round(processed / duration, 1) if duration > 0 else 0.0,
-        "failed_app_ids": sorted(i for part in partitions for i in part["failed_app_ids"])[:20],
-        "conversions": {f"{column} {kind}": count for (column, kind), count in sorted(conversions.items())},
-    }
+    totals = aggregate(partitions)
     log.info("Mapped %d, failed %d %s; %.1f apps/s", totals["mapped"], totals["failed"],
              totals["failed_by_stage"] or "", totals["docs_per_sec"])
     for entry in totals["top_reasons"]:
