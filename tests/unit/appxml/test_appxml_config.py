@@ -9,6 +9,7 @@ import pytest
 
 from pipelines.appxml import cli, tasks
 from pipelines.appxml.config import AppxmlSettings, load_settings
+from pipelines.common.cli import EXIT_FAILED
 from pipelines.common.config import ConfigError
 from pipelines.common.paths import INCLUDE_DIR_ENV
 
@@ -62,7 +63,7 @@ def test_a_bad_setting_is_one_line_naming_the_file_and_field(include_copy, conte
 def test_the_cli_reports_a_bad_settings_file_in_one_line(include_copy, capsys):
     include_copy.write_text("max_parallel_partitions: many\n")
 
-    assert cli.main(["--url", "sqlite://"]) == cli.EXIT_FAILED
+    assert cli.main(["--url", "sqlite://"]) == EXIT_FAILED
     assert capsys.readouterr().err.strip() == (
         "appxml staging failed: appxml.yaml: max_parallel_partitions: Input should be a valid integer, "
         "unable to parse string as an integer")
