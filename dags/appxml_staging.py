@@ -33,6 +33,7 @@ from airflow.sdk import DAG, CronTriggerTimetable, setup, task, teardown
 
 from pipelines.appxml import tasks
 from pipelines.appxml.assets import STAGED_DOCUMENTS
+from pipelines.appxml.config import max_parallel_partitions
 from pipelines.appxml.params import staging_params
 from pipelines.common.deadlines import run_limits
 from pipelines.common.defaults import dag_defaults
@@ -61,7 +62,7 @@ with DAG(
     def drop_index(params: dict) -> None:
         tasks.drop_index(params)
 
-    @task(map_index_template=MAP_INDEX_TEMPLATE, max_active_tis_per_dagrun=tasks.max_parallel_partitions())
+    @task(map_index_template=MAP_INDEX_TEMPLATE, max_active_tis_per_dagrun=max_parallel_partitions())
     def stage_partition(entry: dict) -> dict:
         return tasks.stage(entry)
 

@@ -45,3 +45,10 @@ class AppxmlSettings(StrictModel):
 def load_settings() -> AppxmlSettings:
     """The deployment's settings (read on every call: ``PIPELINES_INCLUDE_DIR`` may point elsewhere)."""
     return load_config(AppxmlSettings, CONFIG_FILE)
+
+
+def max_parallel_partitions() -> int:
+    """Partitions of one run staging at the same time (``max_active_tis_per_dagrun``), from appxml.yaml.
+
+    Fixed when the DAG is parsed: a run's Params cannot change it."""
+    return load_settings().max_parallel_partitions

@@ -12,45 +12,18 @@ import sqlalchemy as sa
 
 from pipelines.appxml import ddl
 from pipelines.appxml.config import CONN_ID, load_settings
-from pipelines.appxml.errors import StagingError
 from pipelines.appxml.metrics import aggregate, format_table
 from pipelines.appxml.modulus import check_modulus
-from pipelines.appxml.staging import StagingSpec, stage_partition
+from pipelines.appxml.plan import plan_partitions, spec_for
+from pipelines.appxml.staging import stage_partition
 from pipelines.common import lineage, metrics
 from pipelines.common.database.engines import engine_from_conn_id
 from pipelines.common.database.tables import TableName
 from pipelines.common.errors import fail_without_retry, require_connection
 from pipelines.common.mapped import label_mapped_instance, mapped_results
-from pipelines.common.partitions import partition_label, plan_remainders
+from pipelines.common.partitions import partition_label
 
 log = logging.getLogger(__name__)
-
-
-def max_parallel_partitions() -> int:
-    """Partitions of one run staging at the same time (``max_active_tis_per_dagrun``), from appxml.yaml.
-
-    Fixed when the DAG is parsed: a run's Params cannot change it."""
-    return load_settings().max_parallel_partitions
-
-
-def plan_partitions(params: dict[str, Any]) -> list[dict[str, int]]:
-    """One entry per partition to stage, from the run's params; a StagingError names a bad param before
-    anything is written. ``remainders`` reruns only those partitions."""
-    workers, batch, limit = int(params["workers"]), int(params["batch"]), int(params["limit"])
-    plan = [{"mod": workers, "rem": rem, "batch": batch, "limit": limit}
-            for rem in plan_remainders(workers, params.get("remainders"), StagingError)]
-    for entry in plan:  # the same checks the staging loop makes, before the first write
-        spec_for(entry).validated()
-    log.info("Staging %d partition(s) of %d: %s", len(plan), workers,
-             ", ".join(partition_label(entry["rem"], workers) for entry in plan))
-    return plan
-
-
-def spec_for(entry: dict[str, int]) -> StagingSpec:
-    settings = load_settings()
-    return StagingSpec(mod=entry["mod"], rem=entry["rem"], batch=entry["batch"], limit=entry["limit"],
-                         source_table=settings.source_table, source_column=settings.source_column,
-                         staging_table=settings.staging_table)
 
 
 def _with_engine(action: Callable[[sa.Engine, TableName], None], conn_id: str) -> None:
