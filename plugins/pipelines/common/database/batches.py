@@ -1,9 +1,12 @@
 """The read -> transform -> write loop of one partition, with the next read and the previous write in flight.
 
-Reading, transforming and writing would otherwise take turns. Two helper threads (a pool of two) run the
-keyset read of batch n+1 and the commit of batch n-1 while the calling thread transforms batch n (lxml
-releases the GIL for much of a parse): the reader and the writer each keep their own connection, used by one
-thread at a time. At most two raw batches (the one transformed, the one fetched) and two transformed ones
+Reading, transforming and writing would otherwise take turns. Two helper threads run the keyset read of
+batch n+1 and the commit of batch n-1 while the calling thread transforms batch n (lxml releases the GIL for
+much of a parse). The reader and the writer each keep their own thread and connection: raw batches are then
+always allocated by the same thread, in the same malloc arena (a pool whose two threads took turns reading
+large batches left the memory of both arenas in use: a third more peak memory when staging).
+
+At most two raw batches (the one transformed, the one fetched) and two transformed ones
 (the one written, the one being made) are alive, so memory is bounded by the batch, not the partition.
 """
 
@@ -67,18 +70,19 @@ class Overlap(Generic[Out]):
 
     def run(self, engine: sa.Engine, after: int | None) -> None:
         with engine.connect() as reader, engine.connect() as writer, \
-                ThreadPoolExecutor(max_workers=2, thread_name_prefix=self.thread_name) as pool:
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.thread_name}-reader") as reading, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.thread_name}-writer") as writing:
             prepare_reader(reader)
-            next_read = pool.submit(self.pages.read, reader, after)
+            next_read = reading.submit(self.pages.read, reader, after)
             pending: Future | None = None
             try:
                 while (batch := next_read.result()) is not None:
-                    next_read = pool.submit(self.pages.read, reader, batch.high)
+                    next_read = reading.submit(self.pages.read, reader, batch.high)
                     out = self.transform(batch)
                     del batch  # release the raw documents before the next batch arrives
                     if pending is not None:
                         pending.result()  # the previous commit, and its error if it failed
-                    pending = pool.submit(self.write, writer, out)
+                    pending = writing.submit(self.write, writer, out)
                 if pending is not None:
                     pending.result()
             finally:
