@@ -49,11 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def spec_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> StagingSpec:
-    mod, rem = partition_cli.partition_from_args(args, parser, URL_ENV)
-    return partition_cli.validated_or_usage_error(lambda: StagingSpec(
+    return partition_cli.spec_from_args(args, parser, URL_ENV, lambda mod, rem: StagingSpec(
         mod=mod, rem=rem, batch=args.batch, limit=args.limit, start_after=args.start_after,
         resume=not args.no_resume, source_table=args.source_table, source_column=args.source_column,
-        staging_table=args.staging_table, force=args.force).validated(), parser)
+        staging_table=args.staging_table, force=args.force))
 
 
 def run(args: argparse.Namespace, spec: StagingSpec) -> dict | None:

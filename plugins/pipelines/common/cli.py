@@ -16,14 +16,18 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 
 from pipelines.common.database.engines import engine_from_conn_id, engine_from_url
 from pipelines.common.errors import PermanentError
 
-Spec = TypeVar("Spec")
+Spec = TypeVar("Spec", bound="Validating")
+
+
+class Validating(Protocol):
+    def validated(self: Spec) -> Spec: ...
 
 #: The job could not run (argparse exits 2 on usage errors; 0 means it ran, failed rows included).
 EXIT_FAILED = 1
@@ -63,10 +67,12 @@ def partition_from_args(args: argparse.Namespace, parser: argparse.ArgumentParse
     return (1, 0) if args.mod is None else (args.mod, args.rem)
 
 
-def validated_or_usage_error(make_spec: Callable[[], Spec], parser: argparse.ArgumentParser) -> Spec:
-    """The spec ``make_spec`` validates, or its ``PermanentError`` as a usage error (exit 2)."""
+def spec_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser, url_env: str,
+                   make_spec: Callable[[int, int], Spec]) -> Spec:
+    """The partition's spec, ``make_spec(mod, rem)`` validated; a bad one is a usage error (exit 2)."""
+    mod, rem = partition_from_args(args, parser, url_env)
     try:
-        return make_spec()
+        return make_spec(mod, rem).validated()
     except PermanentError as exc:
         parser.error(str(exc))
         raise  # unreachable: parser.error exits

@@ -49,11 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def spec_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> MappingSpec:
-    mod, rem = partition_cli.partition_from_args(args, parser, URL_ENV)
-    return partition_cli.validated_or_usage_error(lambda: MappingSpec(
+    return partition_cli.spec_from_args(args, parser, URL_ENV, lambda mod, rem: MappingSpec(
         mod=mod, rem=rem, batch=args.batch, limit=args.limit, retry_failed=args.retry_failed,
         source_table=args.source_table, source_column=args.source_column,
-        session_id=args.session_id or f"cli:rem={rem}/{mod}").validated(), parser)
+        session_id=args.session_id or f"cli:rem={rem}/{mod}"))
 
 
 def check_schema(args: argparse.Namespace) -> int:
