@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
@@ -22,7 +22,7 @@ from pipelines.appxml import tables as staging_tables  # the staging table's sha
 from pipelines.common.database.batches import KeysetPages, Overlap, RawBatch
 from pipelines.common.database.tables import TableName, TableNameError, check_identifier, in_partition
 from pipelines.common.partitions import PartitionError, PartitionSpec, log_progress
-from pipelines.xml_mapping.config import DEFAULT_SOURCE_COLUMN, DEFAULT_SOURCE_TABLE
+from pipelines.xml_mapping.config import DEFAULT_SOURCE_COLUMN, DEFAULT_SOURCE_TABLE, MappingSettings
 from pipelines.xml_mapping.documents import Failure, Router
 from pipelines.xml_mapping.errors import MappingRunError
 from pipelines.xml_mapping.mapper import CONTACT, CompiledContract, MappedApplication
@@ -52,6 +52,13 @@ class MappingSpec(PartitionSpec):
         except TableNameError as exc:
             self.refuse(str(exc))
         return self
+
+
+def spec_for(entry: dict[str, Any], settings: MappingSettings, session_id: str | None = None) -> MappingSpec:
+    """The spec of a planned partition (an entry of the plan task) with the deployment's source table."""
+    return MappingSpec(mod=entry["mod"], rem=entry["rem"], batch=entry["batch"], limit=entry["limit"],
+                       retry_failed=entry["retry_failed"], source_table=settings.source_table,
+                       source_column=settings.source_column, session_id=session_id)
 
 
 # -- reading ----------------------------------------------------------------------------------------------

@@ -12,9 +12,10 @@ from pipelines.common.errors import fail_without_retry, require_connection
 from pipelines.common.mapped import mapped_results
 from pipelines.common.partitions import partition_label, plan_remainders
 from pipelines.xml_mapping.config import load_contracts, load_settings
+from pipelines.xml_mapping.datasets import staging_datasets, target_datasets
 from pipelines.xml_mapping.errors import MappingRunError
 from pipelines.xml_mapping.metrics import aggregate
-from pipelines.xml_mapping.partition import MappingSpec, map_partition
+from pipelines.xml_mapping.partition import map_partition, spec_for
 from pipelines.xml_mapping.target_tables import build_schema, ensure_schema, report_and_dispose
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def plan(params: dict[str, Any]) -> list[dict[str, Any]]:
     entries = [{"mod": workers, "rem": rem, "batch": batch, "limit": limit,
                 "retry_failed": bool(params.get("retry_failed"))} for rem in remainders]
     for entry in entries:
-        _spec(entry, settings.source_table, settings.source_column).validated()
+        spec_for(entry, settings).validated()
     log.info("Mapping %d partition(s) of %d with %s", len(entries), workers,
              ", ".join(contract.name for contract in contracts))
     report_target(settings.conn_id, contracts)
@@ -48,13 +49,6 @@ def report_target(conn_id: str, contracts: list) -> dict[str, Any]:
     for line in found["mismatched_columns"]:
         log.warning("Target column does not match the contracts (its partitions will be refused): %s", line)
     return found
-
-
-def _spec(entry: dict[str, Any], source_table: str, source_column: str, session_id: str | None = None
-          ) -> MappingSpec:
-    return MappingSpec(mod=entry["mod"], rem=entry["rem"], batch=entry["batch"], limit=entry["limit"],
-                       retry_failed=entry["retry_failed"], source_table=source_table, source_column=source_column,
-                       session_id=session_id)
 
 
 @fail_without_retry
@@ -78,24 +72,13 @@ def map_one_partition(entry: dict[str, Any], run_id: str = "") -> dict[str, Any]
     try:
         target = build_schema(contracts, engine.dialect.name)
         lineage.declare(staging_datasets(settings), target_datasets(settings.conn_id, target))
-        spec = _spec(entry, settings.source_table, settings.source_column, f"{run_id}:{label}"[-100:])
+        spec = spec_for(entry, settings, f"{run_id}:{label}"[-100:])
         result = map_partition(engine, contracts, target, spec).to_dict()
     finally:
         engine.dispose()
     lineage.declare(outputs=target_datasets(settings.conn_id, target, result["rows_per_table"]))
     metrics.mapping_partition(result)
     return result
-
-
-def staging_datasets(settings: Any) -> list:
-    return [lineage.table(settings.conn_id, settings.source_table)]
-
-
-def target_datasets(conn_id: str, target: Any, rows_per_table: dict[str, int] | None = None) -> list:
-    """The contract's target tables (and the processing log) as lineage outputs, with this partition's rows."""
-    data = [lineage.sa_table(conn_id, table, None if rows_per_table is None else rows_per_table.get(table.name, 0))
-            for table in target.data_tables()]
-    return [*data, lineage.sa_table(conn_id, target.processing_log)]
 
 
 def summarize(partitions: list[dict[str, Any]]) -> dict[str, Any]:
