@@ -38,9 +38,9 @@ import psycopg  # noqa: E402
 from devtools.appxml import generator, seed  # noqa: E402
 from devtools.localdb import create_database, drop_database  # noqa: E402
 from pipelines.appxml import ddl  # noqa: E402
-from pipelines.appxml.engines import engine_from_url  # noqa: E402
 from pipelines.appxml.reduce import reduce_document  # noqa: E402
-from pipelines.appxml.tables import TableName  # noqa: E402
+from pipelines.common.database.engines import engine_from_url  # noqa: E402
+from pipelines.common.database.tables import TableName  # noqa: E402
 
 SHARED_CORPUS = ROOT / ".." / "shared" / "corpus" / "provenir"
 STAGING = TableName("dbo", "app_xml_staging")

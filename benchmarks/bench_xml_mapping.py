@@ -34,11 +34,11 @@ sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 from devtools.localdb import create_database, drop_database  # noqa: E402
 from devtools.xml_mapping.generator import corpus_cycle, staged_corpus  # noqa: E402
 from devtools.xml_mapping.seed import stage_documents  # noqa: E402
-from pipelines.appxml.engines import engine_from_url  # noqa: E402
+from pipelines.common.database.engines import engine_from_url  # noqa: E402
 from pipelines.common.paths import config_path  # noqa: E402
 from pipelines.xml_mapping.config import load_contracts  # noqa: E402
 from pipelines.xml_mapping.documents import Failure, Router  # noqa: E402
-from pipelines.xml_mapping.schema import build_schema, ensure_schema  # noqa: E402
+from pipelines.xml_mapping.target_tables import build_schema, ensure_schema  # noqa: E402
 
 SHARED = ROOT / ".." / "shared" / "corpus"
 GOAL_ONE, GOAL_SCALING = 460.0, 1.5

@@ -25,28 +25,23 @@ written twice.
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, Asset, get_current_context, task
+from airflow.sdk import DAG, task
 
 from pipelines.appxml.assets import STAGED_DOCUMENTS
 from pipelines.common.deadlines import run_limits
 from pipelines.common.defaults import dag_defaults
-from pipelines.common.params import bool_param, modulo_partition_params
+from pipelines.common.mapped import MAP_INDEX_TEMPLATE, label_mapped_instance
 from pipelines.common.partitions import partition_label
 from pipelines.xml_mapping import tasks
-
-MAPPING_ASSET = Asset("appxml_mapping")
+from pipelines.xml_mapping.assets import MAPPED_APPLICATIONS
+from pipelines.xml_mapping.params import mapping_params
 
 with DAG(
     "appxml_mapping",
     schedule=[STAGED_DOCUMENTS],
     max_active_runs=1,
     doc_md=__doc__,
-    params={
-        **modulo_partition_params(workers=4, batch=500, max_batch=20_000, unit="applications",
-                                  workers_note="One mapped task each."),
-        "retry_failed": bool_param(False, title="Retry failed", description="Map applications logged as "
-                                   "failed again (e.g. after a contract fix)."),
-    },
+    params=mapping_params(),
     **dag_defaults(tags=["appxml", "mapping"], **run_limits("appxml_mapping")),
 ):
 
@@ -58,13 +53,12 @@ with DAG(
     def ensure_schema() -> None:
         tasks.ensure_target_schema()
 
-    @task(map_index_template="{{ partition_label }}")
+    @task(map_index_template=MAP_INDEX_TEMPLATE)
     def map_partition(entry: dict) -> dict:
-        context = get_current_context()
-        context["partition_label"] = partition_label(entry["rem"], entry["mod"])
+        context = label_mapped_instance(partition_label(entry["rem"], entry["mod"]))
         return tasks.map_one_partition(entry, run_id=context["run_id"])
 
-    @task(outlets=[MAPPING_ASSET])
+    @task(outlets=[MAPPED_APPLICATIONS])
     def summary(partitions: list[dict]) -> dict:
         return tasks.summarize(partitions)
 

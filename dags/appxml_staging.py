@@ -33,9 +33,11 @@ from airflow.sdk import DAG, CronTriggerTimetable, setup, task, teardown
 
 from pipelines.appxml import tasks
 from pipelines.appxml.assets import STAGED_DOCUMENTS
+from pipelines.appxml.config import max_parallel_partitions
+from pipelines.appxml.params import staging_params
 from pipelines.common.deadlines import run_limits
 from pipelines.common.defaults import dag_defaults
-from pipelines.common.params import bool_param, modulo_partition_params
+from pipelines.common.mapped import MAP_INDEX_TEMPLATE
 
 NIGHTLY = "30 1 * * *"
 
@@ -44,14 +46,7 @@ with DAG(
     schedule=CronTriggerTimetable(NIGHTLY, timezone="UTC"),
     max_active_runs=1,
     doc_md=__doc__,
-    params={
-        **modulo_partition_params(workers=8, batch=1000, max_batch=50_000, unit="source rows",
-                                  workers_note="Keep it stable between runs."),
-        "drop_index": bool_param(False, title="Drop index", description="Drop IX_app_xml_staging_app_id "
-                                 "before staging (for a large initial load)."),
-        "recreate_index": bool_param(True, title="Recreate index", description="Recreate the index "
-                                     "after staging (a no-op when it exists)."),
-    },
+    params=staging_params(),
     **dag_defaults(tags=["appxml", "staging", "nightly"], **run_limits("appxml_staging", cron=NIGHTLY)),
 ):
 
@@ -67,7 +62,7 @@ with DAG(
     def drop_index(params: dict) -> None:
         tasks.drop_index(params)
 
-    @task(map_index_template="{{ partition_label }}", max_active_tis_per_dagrun=tasks.max_parallel_partitions())
+    @task(map_index_template=MAP_INDEX_TEMPLATE, max_active_tis_per_dagrun=max_parallel_partitions())
     def stage_partition(entry: dict) -> dict:
         return tasks.stage(entry)
 

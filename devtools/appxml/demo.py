@@ -14,9 +14,9 @@ from typing import Any
 from devtools.appxml import generator, seed
 from devtools.demo import DemoEnv, DemoFault, DemoSpec
 from pipelines.appxml import ddl
-from pipelines.appxml.config import load_settings
-from pipelines.appxml.engines import CONN_ID, engine_from_url
-from pipelines.appxml.tables import TableName
+from pipelines.appxml.config import CONN_ID, load_settings
+from pipelines.common.database.engines import engine_from_url
+from pipelines.common.database.tables import TableName
 from pipelines.common.partitions import partition_label
 
 DEMO_DOCUMENTS = 400

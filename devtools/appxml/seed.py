@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from pipelines.appxml import tables as t
 from pipelines.appxml.config import DEFAULT_SOURCE_COLUMN, DEFAULT_SOURCE_TABLE
+from pipelines.common.database.tables import TableName
 
 _DIGITS = re.compile(r"\d+")
 
@@ -18,7 +19,7 @@ _DIGITS = re.compile(r"\d+")
 def create_source_table(engine: sa.Engine, name: str = DEFAULT_SOURCE_TABLE,
                         column: str = DEFAULT_SOURCE_COLUMN) -> sa.Table:
     """An empty source table (dropped first if it exists); its schema is created when missing."""
-    table_name = t.TableName.parse(name)
+    table_name = TableName.parse(name)
     table = t.source_table(table_name, column, engine.dialect.name)
     with engine.begin() as conn:
         if table.schema:

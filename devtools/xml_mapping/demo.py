@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from devtools.demo import DemoEnv, DemoSpec
-from pipelines.appxml.engines import CONN_ID
+from pipelines.appxml.config import CONN_ID
 
 DEMO_CONF = {"workers": 2, "batch": 100}
 

@@ -8,9 +8,10 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from pipelines.appxml import ddl
-from pipelines.appxml.pipeline import bulk_insert
 from pipelines.appxml.reduce import reduce_document
-from pipelines.appxml.tables import STAGING_XML_COLUMN, TableName, staging_table
+from pipelines.appxml.tables import STAGING_XML_COLUMN, staging_table
+from pipelines.common.database.bulk import bulk_insert
+from pipelines.common.database.tables import TableName
 
 STAGING = "dbo.app_xml_staging"
 _CHUNK = 500
@@ -30,16 +31,16 @@ def stage_documents(engine: sa.Engine, documents: Iterable[tuple[int, bytes | st
             text = reduce_document(app_id, document).xml
         if text is None:
             text = document.decode("utf-8-sig", errors="replace") if isinstance(document, bytes) else document
-        chunk.append({"app_id": app_id, STAGING_XML_COLUMN: text})
+        chunk.append((app_id, text))
         if len(chunk) >= _CHUNK:
             count += _flush(engine, table, chunk)
     return count + _flush(engine, table, chunk)
 
 
-def _flush(engine: sa.Engine, table: sa.Table, rows: list[dict]) -> int:
+def _flush(engine: sa.Engine, table: sa.Table, rows: list[tuple[int, str]]) -> int:
     if rows:
         with engine.begin() as conn:
-            bulk_insert(conn, table, rows)
+            bulk_insert(conn, table, ("app_id", STAGING_XML_COLUMN), rows)
     count = len(rows)
     rows.clear()
     return count

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.appxml.engines import CONN_ID as APPXML_CONN_ID
+from pipelines.appxml.config import CONN_ID as APPXML_CONN_ID
 from tests.integration.appxml.conftest import load_synthetic_source
 from tests.integration.appxml.test_appxml_dag import assert_staged_exactly
 from tests.integration.opendental.odsupport import differences, fixture_ddl, make_stack, seed

@@ -30,8 +30,8 @@ from devtools.appxml import generator, seed
 from devtools.demo import served_airflow
 from devtools.localdb import free_port, unique_name
 from pipelines.appxml import ddl
-from pipelines.appxml.engines import engine_from_url
-from pipelines.appxml.tables import TableName
+from pipelines.common.database.engines import engine_from_url
+from pipelines.common.database.tables import TableName
 from tests.support.airflow_cluster import AirflowCluster
 from tests.support.airflow_ui import AirflowUi, screenshots_dir
 from tests.support.appxml_checks import staging_refuses

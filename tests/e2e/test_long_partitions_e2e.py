@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.appxml import ddl
-from pipelines.appxml.engines import CONN_ID
-from pipelines.appxml.tables import TableName
+from pipelines.appxml.config import CONN_ID
+from pipelines.common.database.tables import TableName
 from tests.integration.appxml.conftest import load_synthetic_source
 from tests.integration.appxml.test_appxml_dag import assert_staged_exactly
 from tests.support.airflow_cluster import MANUAL_RUNS_ONLY, airflow_cluster

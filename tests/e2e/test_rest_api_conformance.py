@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.appxml.engines import CONN_ID as APPXML_CONN_ID
+from pipelines.appxml.config import CONN_ID as APPXML_CONN_ID
 from tests.integration.appxml.conftest import load_synthetic_source
 from tests.integration.opendental.odsupport import fixture_ddl, make_stack, seed
 from tests.support.airflow_cluster import MANUAL_RUNS_ONLY, ClusterError, airflow_cluster

@@ -25,7 +25,7 @@ from devtools.appxml import demo as appxml_demo
 from devtools.demo import DemoEnv
 from devtools.local_airflow import AIRFLOW_CLI
 from devtools.localdb import unique_name
-from pipelines.appxml.engines import engine_from_url
+from pipelines.common.database.engines import engine_from_url
 from tests.support.readme import COMMAND_PAGES, ROOT, ShellBlock, shell_blocks
 from tests.support.services import Database, conn_env_name
 

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from lxml import etree
 
 from pipelines.appxml.reduce import find_custdata
-from pipelines.appxml.tables import TableName, index_name
+from pipelines.appxml.tables import index_name
+from pipelines.common.database.tables import TableName
 from pipelines.common.xml import RejectedXml, parse_xml
 
 

@@ -12,30 +12,30 @@ a password typed on a command line ends up in shell history and process lists. T
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import os
 import sys
 
 import sqlalchemy as sa
 
 from pipelines.appxml import ddl
 from pipelines.appxml.config import load_settings
-from pipelines.appxml.engines import engine_from_conn_id, engine_from_url
-from pipelines.appxml.pipeline import PartitionSpec, StagingError, check_modulus, stage_partition
-from pipelines.appxml.tables import TableName
-from pipelines.common.cli import EXIT_FAILED, add_partition_arguments, one_line
+from pipelines.appxml.errors import StagingError
+from pipelines.appxml.modulus import check_modulus
+from pipelines.appxml.staging import StagingSpec, stage_partition
+from pipelines.common import cli as partition_cli
+from pipelines.common.database.tables import TableName
 from pipelines.common.errors import PermanentError, is_missing_connection
 
 #: Where the CLI finds the database URL when --url is not given: keeps passwords off command lines.
 URL_ENV = "APPXML_STAGING_URL"
+SUMMARY_KEYS = ("partition", "processed", "staged", "skipped", "rows_per_sec", "duration_s")
 
 
 def build_parser() -> argparse.ArgumentParser:
     settings = load_settings()
     parser = argparse.ArgumentParser(prog="python -m pipelines.appxml",
                                      description="Stage /Provenir/Request/CustData of app_XML for one partition.")
-    add_partition_arguments(parser, url_env=URL_ENV, database="source and staging", batch=1000, unit="source rows")
+    partition_cli.add_partition_arguments(parser, url_env=URL_ENV, database="source and staging", batch=1000,
+                                          unit="source rows")
     parser.add_argument("--start-after", type=int, help="start after this app_id instead of resuming")
     parser.add_argument("--no-resume", action="store_true", help="rescan from the start (rows are replaced)")
     parser.add_argument("--source-table", default=settings.source_table)
@@ -48,26 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def spec_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> PartitionSpec:
-    if not args.conn_id and not args.url:
-        args.url = os.environ.get(URL_ENV)
-        if not args.url:
-            parser.error(f"give --url or --conn-id (or set {URL_ENV})")
-    if (args.mod is None) != (args.rem is None):
-        parser.error("--mod and --rem go together")
-    spec = PartitionSpec(
-        mod=1 if args.mod is None else args.mod, rem=0 if args.rem is None else args.rem, batch=args.batch,
-        limit=args.limit, start_after=args.start_after, resume=not args.no_resume, source_table=args.source_table,
-        source_column=args.source_column, staging_table=args.staging_table, force=args.force)
-    try:
-        return spec.validated()
-    except StagingError as exc:
-        parser.error(str(exc))
-        raise  # unreachable: parser.error exits
+def spec_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> StagingSpec:
+    return partition_cli.spec_from_args(args, parser, URL_ENV, lambda mod, rem: StagingSpec(
+        mod=mod, rem=rem, batch=args.batch, limit=args.limit, start_after=args.start_after,
+        resume=not args.no_resume, source_table=args.source_table, source_column=args.source_column,
+        staging_table=args.staging_table, force=args.force))
 
 
-def run(args: argparse.Namespace, spec: PartitionSpec) -> dict | None:
-    engine = engine_from_url(args.url) if args.url else engine_from_conn_id(args.conn_id)
+def run(args: argparse.Namespace, spec: StagingSpec) -> dict | None:
+    engine = partition_cli.engine_for(args)
     staging = TableName.parse(spec.staging_table)
     try:
         ddl.ensure_staging_table(engine, staging)
@@ -83,29 +72,23 @@ def run(args: argparse.Namespace, spec: PartitionSpec) -> dict | None:
         engine.dispose()
 
 
+def failure_message(exc: BaseException, conn_id: str | None, spec: StagingSpec) -> str | None:
+    """The one line a user sees for an error that stops the run, or None for a bug (keeps its traceback)."""
+    if isinstance(exc, (StagingError, sa.exc.SQLAlchemyError, OSError)):
+        return f"appxml staging failed ({spec.label}): {partition_cli.one_line(exc)}"
+    if is_missing_connection(exc):  # e.g. an unknown Airflow connection id
+        return f"appxml staging failed: connection {conn_id!r} is not defined"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    partition_cli.start_logging()
     try:
         parser = build_parser()
     except PermanentError as exc:  # e.g. a bad appxml.yaml: one line, not a traceback wall
         print(f"appxml staging failed: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return partition_cli.EXIT_FAILED
     args = parser.parse_args(argv)
     spec = spec_from_args(args, parser)
-    try:
-        metrics = run(args, spec)
-    except (StagingError, sa.exc.SQLAlchemyError, OSError) as exc:
-        print(f"appxml staging failed ({spec.label}): {one_line(exc)}", file=sys.stderr)
-        return EXIT_FAILED
-    except Exception as exc:  # e.g. an unknown Airflow connection id: still one line, not a traceback wall
-        if is_missing_connection(exc):
-            print(f"appxml staging failed: connection {args.conn_id!r} is not defined", file=sys.stderr)
-            return EXIT_FAILED
-        raise
-    if metrics is not None:
-        print(json.dumps({key: metrics[key] for key in ("partition", "processed", "staged", "skipped",
-                                                        "rows_per_sec", "duration_s")}))
-        if args.metrics:
-            args.metrics.parent.mkdir(parents=True, exist_ok=True)
-            args.metrics.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    return 0
+    return partition_cli.run_command(lambda: run(args, spec), lambda exc: failure_message(exc, args.conn_id, spec),
+                                     SUMMARY_KEYS, args.metrics)

@@ -9,22 +9,14 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from pipelines.common.config import StrictModel, load_config
-from pipelines.common.identifiers import require_identifier
+from pipelines.common.identifiers import require_identifier, require_table_name
 
 CONFIG_FILE = "appxml.yaml"
+#: The Airflow connection of the source and staging tables (SQL Server in production).
+CONN_ID = "mssql_appxml"
 DEFAULT_SOURCE_TABLE = "dbo.app_xml"
 DEFAULT_SOURCE_COLUMN = "app_XML"
 DEFAULT_STAGING_TABLE = "dbo.app_xml_staging"
-
-
-def require_table_name(qualified: str) -> str:
-    """``schema.table`` or ``table``, each part an identifier; a ``ValueError`` otherwise."""
-    parts = qualified.split(".")
-    if not 1 <= len(parts) <= 2:
-        raise ValueError(f"{qualified!r} is not a table name (expected schema.table)")
-    for part in parts:
-        require_identifier(part, "table name part")
-    return qualified
 
 
 class AppxmlSettings(StrictModel):
@@ -53,3 +45,10 @@ class AppxmlSettings(StrictModel):
 def load_settings() -> AppxmlSettings:
     """The deployment's settings (read on every call: ``PIPELINES_INCLUDE_DIR`` may point elsewhere)."""
     return load_config(AppxmlSettings, CONFIG_FILE)
+
+
+def max_parallel_partitions() -> int:
+    """Partitions of one run staging at the same time (``max_active_tis_per_dagrun``), from appxml.yaml.
+
+    Fixed when the DAG is parsed: a run's Params cannot change it."""
+    return load_settings().max_parallel_partitions

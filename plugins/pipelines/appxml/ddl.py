@@ -7,14 +7,8 @@ import logging
 
 import sqlalchemy as sa
 
-from pipelines.appxml.tables import (
-    TableName,
-    index_name,
-    progress_name,
-    progress_table,
-    staging_index,
-    staging_table,
-)
+from pipelines.appxml.tables import index_name, progress_name, progress_table, staging_index, staging_table
+from pipelines.common.database.tables import TableName
 from pipelines.common.paths import read_sql
 
 log = logging.getLogger(__name__)
@@ -54,19 +48,19 @@ def ensure_staging_table(engine: sa.Engine, staging: TableName) -> None:
     log.info("Staging table %s and %s are ready", staging, progress_name(staging))
 
 
-def drop_staging_index(engine: sa.Engine, staging: TableName) -> None:
+def _staging_index_ddl(engine: sa.Engine, staging: TableName, sql_file: str, create: bool) -> None:
     if engine.dialect.name in SQL_DIRS:
-        _run_file(engine, "drop_index.sql", staging)
-    else:
-        table = staging_table(staging, engine.dialect.name)
-        staging_index(table, index_name(staging)).drop(engine, checkfirst=True)
+        _run_file(engine, sql_file, staging)
+        return
+    index = staging_index(staging_table(staging, engine.dialect.name), index_name(staging))
+    (index.create if create else index.drop)(engine, checkfirst=True)
+
+
+def drop_staging_index(engine: sa.Engine, staging: TableName) -> None:
+    _staging_index_ddl(engine, staging, "drop_index.sql", create=False)
     log.info("Index %s on %s dropped (if it existed)", index_name(staging), staging)
 
 
 def create_staging_index(engine: sa.Engine, staging: TableName) -> None:
-    if engine.dialect.name in SQL_DIRS:
-        _run_file(engine, "create_index.sql", staging)
-    else:
-        table = staging_table(staging, engine.dialect.name)
-        staging_index(table, index_name(staging)).create(engine, checkfirst=True)
+    _staging_index_ddl(engine, staging, "create_index.sql", create=True)
     log.info("Index %s on %s is in place", index_name(staging), staging)

@@ -53,6 +53,10 @@ class PartitionMetrics(PartitionProgress):
                 if result.id_mismatch:
                     self._mismatch(result.app_id)
 
+    def progress_counts(self, elapsed_s: float) -> tuple[str, str]:
+        mb_per_s = self.source_bytes / 1e6 / elapsed_s if elapsed_s > 0 else 0.0
+        return f"{self.staged} staged, {sum(self.skipped.values())} skipped", f", {mb_per_s:.1f} MB/s"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "partition": self.label, "mod": self.mod, "rem": self.rem, "batch": self.batch,

@@ -7,74 +7,12 @@ quoting on SQL Server, ``LIMIT`` and double quotes on PostgreSQL and SQLite. Mix
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sqlalchemy as sa
 from sqlalchemy.dialects.mssql import base as mssql_types
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
-from pipelines.appxml.config import require_table_name
-from pipelines.common.errors import PermanentError
-from pipelines.common.identifiers import is_identifier
+from pipelines.common.database.tables import TableName, UtcNow, check_identifier, effective_schema, in_partition
 
 STAGING_XML_COLUMN = "app_XML"
-
-
-class StagingConfigError(PermanentError, ValueError):
-    """A table or column name, or a partition setting, that the staging loop refuses."""
-
-
-class UtcNow(FunctionElement):
-    """The engine's current UTC time, for the ``extracted_at`` default."""
-
-    type = sa.DateTime()
-    inherit_cache = True
-
-
-@compiles(UtcNow)
-def _utc_now_default(element: UtcNow, compiler: object, **kw: object) -> str:
-    return "CURRENT_TIMESTAMP"
-
-
-@compiles(UtcNow, "mssql")
-def _utc_now_mssql(element: UtcNow, compiler: object, **kw: object) -> str:
-    return "SYSUTCDATETIME()"
-
-
-@compiles(UtcNow, "postgresql")
-def _utc_now_postgresql(element: UtcNow, compiler: object, **kw: object) -> str:
-    return "(now() AT TIME ZONE 'utc')"
-
-
-@dataclass(frozen=True)
-class TableName:
-    """``schema.table`` (schema optional); each part a plain identifier, so it can be quoted safely."""
-
-    schema: str | None
-    name: str
-
-    @classmethod
-    def parse(cls, qualified: str) -> TableName:
-        try:
-            parts = require_table_name(qualified.strip()).split(".")
-        except ValueError:
-            raise StagingConfigError(f"not a valid table name: {qualified!r} (expected schema.table)") from None
-        return cls(parts[0], parts[1]) if len(parts) == 2 else cls(None, parts[0])
-
-    def __str__(self) -> str:
-        return f"{self.schema}.{self.name}" if self.schema else self.name
-
-
-def check_identifier(name: str, what: str) -> str:
-    if not is_identifier(name or ""):
-        raise StagingConfigError(f"not a valid {what} name: {name!r}")
-    return name
-
-
-def effective_schema(table: TableName, dialect_name: str) -> str | None:
-    # SQLite has no schemas: dbo.app_xml is simply app_xml there.
-    return None if dialect_name == "sqlite" else table.schema
 
 
 # NVARCHAR(MAX) on SQL Server whatever SQLAlchemy guesses about the server version (never NTEXT).
@@ -139,10 +77,6 @@ def staging_index(table: sa.Table, name: str) -> sa.Index:
     return sa.Index(name, table.c.app_id)
 
 
-def in_partition(app_id: sa.ColumnElement, mod: int, rem: int) -> sa.ColumnElement[bool]:
-    return (app_id % mod) == rem
-
-
 def select_batch(src: sa.Table, column: str, mod: int, rem: int, after: int | None, batch: int) -> sa.Select:
     """The next keyset page of one partition: ``batch`` rows with app_id above ``after``."""
     query = sa.select(src.c.app_id, src.c[column]).where(in_partition(src.c.app_id, mod, rem))
@@ -171,18 +105,3 @@ def max_staged_per_remainder(stg: sa.Table, mod: int) -> sa.Select:
 def delete_range(stg: sa.Table, mod: int, rem: int, low: int, high: int) -> sa.Delete:
     """Clears the partition's rows in [low, high] so a batch can be written again without a key conflict."""
     return sa.delete(stg).where(stg.c.app_id.between(low, high), in_partition(stg.c.app_id, mod, rem))
-
-
-def insert_rows(stg: sa.Table) -> sa.Insert:
-    """Executed with a list of ``{"app_id": ..., "app_XML": ...}``: one multi-row round trip per batch."""
-    return sa.insert(stg)
-
-
-#: Rows per multi-row INSERT: 2 parameters a row stays under SQL Server's 2,100 parameters per statement
-#: and its 1,000 rows per VALUES list.
-ROWS_PER_INSERT = 500
-
-
-def insert_values(stg: sa.Table, rows: list[dict]) -> sa.Insert:
-    """One ``INSERT ... VALUES (...), (...)`` statement for up to ROWS_PER_INSERT rows."""
-    return sa.insert(stg).values(rows)

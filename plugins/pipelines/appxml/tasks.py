@@ -11,47 +11,19 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipelines.appxml import ddl
-from pipelines.appxml.config import load_settings
-from pipelines.appxml.engines import CONN_ID, engine_from_conn_id
+from pipelines.appxml.config import CONN_ID, load_settings
 from pipelines.appxml.metrics import aggregate, format_table
-from pipelines.appxml.pipeline import PartitionSpec, StagingError, check_modulus, iter_partitions, stage_partition
-from pipelines.appxml.tables import TableName
+from pipelines.appxml.modulus import check_modulus
+from pipelines.appxml.plan import plan_partitions, spec_for
+from pipelines.appxml.staging import stage_partition
 from pipelines.common import lineage, metrics
+from pipelines.common.database.engines import engine_from_conn_id
+from pipelines.common.database.tables import TableName
 from pipelines.common.errors import fail_without_retry, require_connection
-from pipelines.common.mapped import mapped_results
+from pipelines.common.mapped import label_mapped_instance, mapped_results
 from pipelines.common.partitions import partition_label
 
 log = logging.getLogger(__name__)
-
-
-def max_parallel_partitions() -> int:
-    """Partitions of one run staging at the same time (``max_active_tis_per_dagrun``), from appxml.yaml.
-
-    Fixed when the DAG is parsed: a run's Params cannot change it."""
-    return load_settings().max_parallel_partitions
-
-
-def plan_partitions(params: dict[str, Any]) -> list[dict[str, int]]:
-    """One entry per partition to stage, from the run's params; a StagingError names a bad param before
-    anything is written. ``remainders`` reruns only those partitions."""
-    workers, batch, limit = int(params["workers"]), int(params["batch"]), int(params["limit"])
-    if workers < 1:
-        raise StagingError(f"workers must be at least 1, got {workers}")
-    remainders = params.get("remainders")
-    plan = [{"mod": workers, "rem": rem, "batch": batch, "limit": limit}
-            for rem in iter_partitions(workers, None if remainders in (None, []) else list(remainders))]
-    for entry in plan:  # the same checks the staging loop makes, before the first write
-        spec_for(entry).validated()
-    log.info("Staging %d partition(s) of %d: %s", len(plan), workers,
-             ", ".join(partition_label(entry["rem"], workers) for entry in plan))
-    return plan
-
-
-def spec_for(entry: dict[str, int]) -> PartitionSpec:
-    settings = load_settings()
-    return PartitionSpec(mod=entry["mod"], rem=entry["rem"], batch=entry["batch"], limit=entry["limit"],
-                         source_table=settings.source_table, source_column=settings.source_column,
-                         staging_table=settings.staging_table)
 
 
 def _with_engine(action: Callable[[sa.Engine, TableName], None], conn_id: str) -> None:
@@ -68,13 +40,6 @@ def _index_step(params: dict[str, Any], param: str, action: Callable[[sa.Engine,
         _with_engine(action, conn_id)
     else:
         log.info("%s is off: %s", param, when_off)
-
-
-def label_this_partition(entry: dict[str, int]) -> None:
-    """Name the mapped task instance ``rem=3/8`` (``map_index_template="{{ partition_label }}"``)."""
-    from airflow.sdk import get_current_context
-
-    get_current_context()["partition_label"] = partition_label(entry["rem"], entry["mod"])  # type: ignore[index]
 
 
 # -- task bodies ---------------------------------------------------------------------------------------
@@ -109,7 +74,7 @@ def recreate_index(params: dict[str, Any], conn_id: str = CONN_ID) -> None:
 @fail_without_retry
 def stage(entry: dict[str, int], conn_id: str = CONN_ID) -> dict[str, Any]:
     """Stage one partition (a mapped task) on its own engine and connections; returns its metrics."""
-    label_this_partition(entry)
+    label_mapped_instance(partition_label(entry["rem"], entry["mod"]))
     settings = load_settings()
     lineage.declare([lineage.table(conn_id, settings.source_table)], [lineage.table(conn_id, settings.staging_table)])
     engine = engine_from_conn_id(conn_id)

@@ -23,3 +23,13 @@ def require_identifier(name: str, what: str = "name") -> str:
     if not is_identifier(name):
         raise ValueError(f"{what} {name!r} is not an identifier (letters, digits, underscore)")
     return name
+
+
+def require_table_name(qualified: str) -> str:
+    """``schema.table`` or ``table``, each part an identifier; a ``ValueError`` otherwise (for validators)."""
+    parts = qualified.split(".")
+    if not 1 <= len(parts) <= 2:
+        raise ValueError(f"{qualified!r} is not a table name (expected schema.table)")
+    for part in parts:
+        require_identifier(part, "table name part")
+    return qualified

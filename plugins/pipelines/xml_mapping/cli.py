@@ -16,19 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
-import sys
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
-from pipelines.appxml.engines import engine_from_conn_id, engine_from_url
-from pipelines.common.cli import EXIT_FAILED, add_partition_arguments, one_line
+from pipelines.common import cli as partition_cli
 from pipelines.common.errors import PermanentError, is_missing_connection
-from pipelines.xml_mapping.config import load_contracts
-from pipelines.xml_mapping.pipeline import DEFAULT_SOURCE_COLUMN, DEFAULT_SOURCE_TABLE, MappingSpec, map_partition
-from pipelines.xml_mapping.schema import build_schema, ensure_schema, target_report
+from pipelines.xml_mapping.config import DEFAULT_SOURCE_COLUMN, DEFAULT_SOURCE_TABLE, load_contracts
+from pipelines.xml_mapping.partition import MappingSpec, map_partition
+from pipelines.xml_mapping.target_tables import build_schema, ensure_schema, report_and_dispose
 
 URL_ENV = "XML_MAPPING_URL"
 SUMMARY_KEYS = ("partition", "processed", "succeeded", "failed", "failed_by_stage", "docs_per_sec", "duration_s")
@@ -38,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipelines.xml_mapping",
                                      description="Map one partition of the staged applications into the "
                                                  "contracts' tables.")
-    add_partition_arguments(parser, url_env=URL_ENV, database="staging table and target schema", batch=500,
-                            unit="applications")
+    partition_cli.add_partition_arguments(parser, url_env=URL_ENV, database="staging table and target schema",
+                                          batch=500, unit="applications")
     parser.add_argument("--contract", action="append", required=True, type=Path,
                         help="mapping contract JSON (repeat: one per product)")
     parser.add_argument("--source-table", default=DEFAULT_SOURCE_TABLE)
@@ -52,37 +49,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def spec_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> MappingSpec:
-    args.url = args.url or (None if args.conn_id else os.environ.get(URL_ENV))
-    partition = (args.mod, args.rem)
-    problem = ("give --url or --conn-id (or set " + URL_ENV + ")" if not (args.url or args.conn_id)
-               else "--mod and --rem go together" if None in partition and partition != (None, None) else None)
-    if problem:
-        parser.error(problem)
-    mod, rem = (1, 0) if partition == (None, None) else partition
-    try:
-        return MappingSpec(mod=mod, rem=rem, batch=args.batch, limit=args.limit, retry_failed=args.retry_failed,
-                           source_table=args.source_table, source_column=args.source_column,
-                           session_id=args.session_id or f"cli:rem={rem}/{mod}").validated()
-    except PermanentError as exc:
-        parser.error(str(exc))
-        raise  # unreachable: parser.error exits
+    return partition_cli.spec_from_args(args, parser, URL_ENV, lambda mod, rem: MappingSpec(
+        mod=mod, rem=rem, batch=args.batch, limit=args.limit, retry_failed=args.retry_failed,
+        source_table=args.source_table, source_column=args.source_column,
+        session_id=args.session_id or f"cli:rem={rem}/{mod}"))
 
 
 def check_schema(args: argparse.Namespace) -> int:
     """Report the target against the contracts (one JSON line), writing nothing."""
-    contracts = load_contracts(args.contract)
-    engine = engine_from_url(args.url) if args.url else engine_from_conn_id(args.conn_id)
-    try:
-        found = target_report(engine, build_schema(contracts, engine.dialect.name))
-    finally:
-        engine.dispose()
+    found: dict[str, Any] = report_and_dispose(partition_cli.engine_for(args), load_contracts(args.contract))
     print(json.dumps(found))
-    return EXIT_FAILED if found["mismatched_columns"] else 0
+    return partition_cli.EXIT_FAILED if found["mismatched_columns"] else 0
 
 
 def run(args: argparse.Namespace, spec: MappingSpec) -> dict:
     contracts = load_contracts(args.contract)
-    engine = engine_from_url(args.url) if args.url else engine_from_conn_id(args.conn_id)
+    engine = partition_cli.engine_for(args)
     try:
         target = build_schema(contracts, engine.dialect.name)
         ensure_schema(engine, target)
@@ -96,33 +78,21 @@ def failure_line(exc: BaseException, conn_id: str | None) -> str | None:
     if isinstance(exc, PermanentError):
         return str(exc)
     if isinstance(exc, (sa.exc.SQLAlchemyError, OSError)):
-        return one_line(exc)
+        return partition_cli.one_line(exc)
     if is_missing_connection(exc):
         return f"connection {conn_id!r} is not defined"
     return None
 
 
-def report(metrics: dict, path: Path | None) -> None:
-    print(json.dumps({key: metrics[key] for key in SUMMARY_KEYS}))
-    if path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    partition_cli.start_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
     spec = spec_from_args(args, parser)
-    try:
-        if args.check_schema:
-            return check_schema(args)
-        metrics = run(args, spec)
-    except Exception as exc:
-        message = failure_line(exc, args.conn_id)
-        if message is None:
-            raise
-        print(f"xml mapping failed ({spec.label}): {message}", file=sys.stderr)
-        return EXIT_FAILED
-    report(metrics, args.metrics)
-    return 0
+
+    def failure_message(exc: BaseException) -> str | None:
+        line = failure_line(exc, args.conn_id)
+        return None if line is None else f"xml mapping failed ({spec.label}): {line}"
+
+    job = (lambda: check_schema(args)) if args.check_schema else (lambda: run(args, spec))
+    return partition_cli.run_command(job, failure_message, SUMMARY_KEYS, args.metrics)

@@ -11,19 +11,24 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
+from pipelines.appxml.tables import STAGING_XML_COLUMN  # the staging table's shape: what the mapping reads
 from pipelines.common.config import StrictModel, load_config
 from pipelines.common.identifiers import require_identifier
 from pipelines.common.paths import config_path
-from pipelines.xml_mapping.contract import CONTRACT_DIR, Contract, ContractError, load_contract
+from pipelines.xml_mapping.contract import CONTRACT_DIR, Contract, load_contract
+from pipelines.xml_mapping.errors import ContractError
 from pipelines.xml_mapping.mapper import CompiledContract
 
 SETTINGS_FILE = f"{CONTRACT_DIR}/settings.yaml"
+#: The mapping reads what appxml staging wrote.
+DEFAULT_SOURCE_TABLE = "dbo.app_xml_staging"
+DEFAULT_SOURCE_COLUMN = STAGING_XML_COLUMN
 
 
 class MappingSettings(StrictModel):
     conn_id: str = "mssql_appxml"
-    source_table: str = "dbo.app_xml_staging"
-    source_column: str = "app_XML"
+    source_table: str = DEFAULT_SOURCE_TABLE
+    source_column: str = DEFAULT_SOURCE_COLUMN
     contracts: list[str] = Field(min_length=1)
     contract_dir: str | None = None
 

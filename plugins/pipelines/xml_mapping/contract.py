@@ -16,6 +16,7 @@ from pipelines.common.config import ConfigError, read_document
 from pipelines.common.identifiers import is_identifier
 from pipelines.common.paths import config_path
 from pipelines.xml_mapping.creators import CREATOR_TYPES, CreatorType
+from pipelines.xml_mapping.errors import ContractError
 from pipelines.xml_mapping.expressions import Compiled, ExpressionError, compile_expression
 from pipelines.xml_mapping.values import DATA_TYPES
 
@@ -32,10 +33,6 @@ TRANSFORMS = {"enum", "char_to_bit", "boolean_to_bit", "numbers_only", "extract_
 NO_OPS = {"identity_insert"}
 # Row-creating types (creators.CREATOR_TYPES) are written name(argument).
 _CREATOR = re.compile(r"^(?P<name>[a-z_]+)(?:\((?P<arg>[^()]*)\))?$")
-
-
-class ContractError(ConfigError):
-    """A mapping contract that cannot be used; one line naming the file and the mapping."""
 
 
 @dataclass(frozen=True)

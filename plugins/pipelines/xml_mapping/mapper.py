@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from pipelines.xml_mapping.contract import Contract, Creator, Mapping
 from pipelines.xml_mapping.creators import CREATOR_TYPES, CreatorRows, CreatorType, RowBuilder
+from pipelines.xml_mapping.errors import MappingError
 from pipelines.xml_mapping.expressions import referenced_names
 from pipelines.xml_mapping.values import (
     MEANINGLESS_TEXT,
@@ -43,10 +44,6 @@ def meaningful(value: Any) -> bool:
     if text.lower() in MEANINGLESS_TEXT:
         return False
     return not (text[0] in "0-+.$" and text.replace(".", "", 1).lstrip("-+$").strip("0") == "")
-
-
-class MappingError(Exception):
-    """A document the contract cannot map; the message names ids and attributes, never values."""
 
 
 # -- the parsed document ---------------------------------------------------------------------------------

@@ -4,20 +4,21 @@ settings and contracts are read when a task runs, never when the DAG is parsed."
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from typing import Any
 
-from pipelines.appxml.engines import engine_from_conn_id
 from pipelines.common import lineage, metrics
+from pipelines.common.database.engines import engine_from_conn_id
 from pipelines.common.errors import fail_without_retry, require_connection
 from pipelines.common.mapped import mapped_results
-from pipelines.common.partitions import partition_label
+from pipelines.common.partitions import partition_label, plan_remainders
 from pipelines.xml_mapping.config import load_contracts, load_settings
-from pipelines.xml_mapping.pipeline import MappingRunError, MappingSpec, map_partition
-from pipelines.xml_mapping.schema import build_schema, ensure_schema, target_report
+from pipelines.xml_mapping.datasets import staging_datasets, target_datasets
+from pipelines.xml_mapping.errors import MappingRunError
+from pipelines.xml_mapping.metrics import aggregate
+from pipelines.xml_mapping.partition import map_partition, spec_for
+from pipelines.xml_mapping.target_tables import build_schema, ensure_schema, report_and_dispose
 
 log = logging.getLogger(__name__)
-TOP_REASONS = 5
 
 
 @fail_without_retry
@@ -25,19 +26,14 @@ def plan(params: dict[str, Any]) -> list[dict[str, Any]]:
     """One entry per partition to map; bad params, settings or contracts fail here, before any write."""
     # The conf first, then the configuration and the connection: a bad conf is refused whatever they are.
     workers, batch, limit = int(params["workers"]), int(params["batch"]), int(params["limit"])
-    if workers < 1:
-        raise MappingRunError(f"workers must be at least 1, got {workers}")
-    remainders = params.get("remainders") or list(range(workers))
-    bad = sorted(r for r in remainders if not 0 <= r < workers)
-    if bad:
-        raise MappingRunError(f"remainders {bad} lie outside 0..{workers - 1} for workers={workers}")
+    remainders = plan_remainders(workers, params.get("remainders"), MappingRunError)
     settings = load_settings()
     contracts = load_contracts(settings.contract_paths())
     require_connection(settings.conn_id)
     entries = [{"mod": workers, "rem": rem, "batch": batch, "limit": limit,
-                "retry_failed": bool(params.get("retry_failed"))} for rem in sorted(set(remainders))]
+                "retry_failed": bool(params.get("retry_failed"))} for rem in remainders]
     for entry in entries:
-        _spec(entry, settings.source_table, settings.source_column).validated()
+        spec_for(entry, settings).validated()
     log.info("Mapping %d partition(s) of %d with %s", len(entries), workers,
              ", ".join(contract.name for contract in contracts))
     report_target(settings.conn_id, contracts)
@@ -47,23 +43,12 @@ def plan(params: dict[str, Any]) -> list[dict[str, Any]]:
 def report_target(conn_id: str, contracts: list) -> dict[str, Any]:
     """Log what the run will find in the target (tables to create, columns that will refuse the partitions),
     for the DBA; it refuses nothing itself: the partitions do, before writing."""
-    engine = engine_from_conn_id(conn_id)
-    try:
-        found = target_report(engine, build_schema(contracts, engine.dialect.name))
-    finally:
-        engine.dispose()
+    found: dict[str, Any] = report_and_dispose(engine_from_conn_id(conn_id), contracts)
     log.info("Target schema %s: %d of %d tables to create%s", found["schema"], len(found["missing_tables"]),
              found["tables"], f" ({', '.join(found['missing_tables'])})" if found["missing_tables"] else "")
     for line in found["mismatched_columns"]:
         log.warning("Target column does not match the contracts (its partitions will be refused): %s", line)
     return found
-
-
-def _spec(entry: dict[str, Any], source_table: str, source_column: str, session_id: str | None = None
-          ) -> MappingSpec:
-    return MappingSpec(mod=entry["mod"], rem=entry["rem"], batch=entry["batch"], limit=entry["limit"],
-                       retry_failed=entry["retry_failed"], source_table=source_table, source_column=source_column,
-                       session_id=session_id)
 
 
 @fail_without_retry
@@ -87,7 +72,7 @@ def map_one_partition(entry: dict[str, Any], run_id: str = "") -> dict[str, Any]
     try:
         target = build_schema(contracts, engine.dialect.name)
         lineage.declare(staging_datasets(settings), target_datasets(settings.conn_id, target))
-        spec = _spec(entry, settings.source_table, settings.source_column, f"{run_id}:{label}"[-100:])
+        spec = spec_for(entry, settings, f"{run_id}:{label}"[-100:])
         result = map_partition(engine, contracts, target, spec).to_dict()
     finally:
         engine.dispose()
@@ -96,44 +81,10 @@ def map_one_partition(entry: dict[str, Any], run_id: str = "") -> dict[str, Any]
     return result
 
 
-def staging_datasets(settings: Any) -> list:
-    return [lineage.table(settings.conn_id, settings.source_table)]
-
-
-def target_datasets(conn_id: str, target: Any, rows_per_table: dict[str, int] | None = None) -> list:
-    """The contract's target tables (and the processing log) as lineage outputs, with this partition's rows."""
-    data = [lineage.sa_table(conn_id, table, None if rows_per_table is None else rows_per_table.get(table.name, 0))
-            for table in target.data_tables()]
-    return [*data, lineage.sa_table(conn_id, target.processing_log)]
-
-
 def summarize(partitions: list[dict[str, Any]]) -> dict[str, Any]:
     """Applications mapped and failed, failures by stage with the most frequent reasons, rows per table."""
     partitions = mapped_results(partitions)
-    stages: Counter = Counter()
-    reasons: Counter = Counter()
-    rows: Counter = Counter()
-    conversions: Counter = Counter()
-    for part in partitions:
-        stages.update(part["failed_by_stage"])
-        reasons.update({entry["reason"]: entry["count"] for entry in part["top_reasons"]})
-        rows.update(part["rows_per_table"])
-        # a partition mapped by a release that did not count conversions yet has none
-        conversions.update({(column, kind): count for column, kinds in part.get("conversions", {}).items()
-                            for kind, count in kinds.items()})
-    duration = max((part["duration_s"] for part in partitions), default=0.0)
-    processed = sum(part["processed"] for part in partitions)
-    totals = {
-        "partitions": len(partitions), "processed": processed,
-        "mapped": sum(part["succeeded"] for part in partitions),
-        "failed": sum(part["failed"] for part in partitions),
-        "failed_by_stage": dict(stages),
-        "top_reasons": [{"reason": reason, "count": count} for reason, count in reasons.most_common(TOP_REASONS)],
-        "rows_per_table": dict(sorted(rows.items())), "duration_s": duration,
-        "docs_per_sec": round(processed / duration, 1) if duration > 0 else 0.0,
-        "failed_app_ids": sorted(i for part in partitions for i in part["failed_app_ids"])[:20],
-        "conversions": {f"{column} {kind}": count for (column, kind), count in sorted(conversions.items())},
-    }
+    totals = aggregate(partitions)
     log.info("Mapped %d, failed %d %s; %.1f apps/s", totals["mapped"], totals["failed"],
              totals["failed_by_stage"] or "", totals["docs_per_sec"])
     for entry in totals["top_reasons"]:

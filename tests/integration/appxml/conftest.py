@@ -11,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from devtools.appxml import generator, seed
-from pipelines.appxml.engines import CONN_ID, engine_from_url
+from pipelines.appxml.config import CONN_ID
+from pipelines.common.database.engines import engine_from_url
 from tests.support.appxml_checks import custdata_c14n
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]

@@ -14,8 +14,8 @@ import pytest
 
 from devtools.appxml import seed
 from pipelines.appxml import ddl
-from pipelines.appxml.engines import CONN_ID
-from pipelines.appxml.tables import TableName
+from pipelines.appxml.config import CONN_ID
+from pipelines.common.database.tables import TableName
 from tests.e2e.runbook import APPXML_SECTION, run_rerun_commands
 from tests.support.airflow_cluster import airflow_cluster
 from tests.support.appxml_checks import first_staged_id_of_batch, index_exists, staging_refuses

@@ -13,9 +13,9 @@ import pytest
 from devtools.appxml import seed
 from devtools.localdb import free_port
 from pipelines.appxml import ddl
-from pipelines.appxml.engines import engine_from_url
-from pipelines.appxml.pipeline import PartitionSpec, stage_partition
-from pipelines.appxml.tables import TableName
+from pipelines.appxml.staging import StagingSpec, stage_partition
+from pipelines.common.database.engines import engine_from_url
+from pipelines.common.database.tables import TableName
 from tests.integration.appxml.conftest import PROJECT_ROOT
 from tests.support.appxml_checks import custdata_c14n, index_exists
 
@@ -74,7 +74,7 @@ def test_every_shared_sample_is_staged_with_identical_custdata(database_factory,
     seed.load_source(engine, seed.create_source_table(engine), rows)
     ddl.ensure_staging_table(engine, TableName("dbo", "app_xml_staging"))
     try:
-        metrics = [stage_partition(engine, PartitionSpec(mod=3, rem=rem, batch=16)) for rem in range(3)]
+        metrics = [stage_partition(engine, StagingSpec(mod=3, rem=rem, batch=16)) for rem in range(3)]
         with engine.connect() as conn:
             staged = dict(conn.exec_driver_sql('SELECT app_id, "app_XML" FROM dbo.app_xml_staging').all())
     finally:
@@ -105,7 +105,7 @@ def test_awkward_values_on_real_postgres(database_factory):
     seed.load_source(engine, seed.create_source_table(engine), rows)
     ddl.ensure_staging_table(engine, TableName("dbo", "app_xml_staging"))
     try:
-        metrics = stage_partition(engine, PartitionSpec(batch=2))
+        metrics = stage_partition(engine, StagingSpec(batch=2))
         with engine.connect() as conn:
             staged = dict(conn.exec_driver_sql('SELECT app_id, "app_XML" FROM dbo.app_xml_staging').all())
     finally:

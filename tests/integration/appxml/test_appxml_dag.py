@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from pipelines.appxml import ddl
-from pipelines.appxml.tables import TableName
+from pipelines.common.database.tables import TableName
 from tests.support.appxml_checks import custdata_c14n, first_staged_id_of_batch, index_exists, staging_refuses
 from tests.support.readme import RUNBOOK, code_block
 

@@ -7,7 +7,7 @@ import pytest
 
 from devtools.localdb import PG_HOST, PG_PORT
 from pipelines.appxml import ddl
-from pipelines.appxml.tables import TableName
+from pipelines.common.database.tables import TableName
 from tests.support.appxml_checks import staging_refuses
 from tests.support.openlineage import xml_snippets
 

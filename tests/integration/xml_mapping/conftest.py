@@ -12,10 +12,11 @@ import sqlalchemy as sa
 
 from devtools.xml_mapping.generator import corpus_cycle, staged_corpus
 from devtools.xml_mapping.seed import stage_documents
-from pipelines.appxml.engines import CONN_ID, engine_from_url
+from pipelines.appxml.config import CONN_ID
+from pipelines.common.database.engines import engine_from_url
 from pipelines.xml_mapping.config import load_contracts
 from pipelines.xml_mapping.mapper import CompiledContract
-from pipelines.xml_mapping.schema import TargetSchema, build_schema, ensure_schema
+from pipelines.xml_mapping.target_tables import TargetSchema, build_schema, ensure_schema
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 SHARED_CORPUS = PROJECT_ROOT / ".." / "shared" / "corpus"

@@ -13,7 +13,7 @@ import pytest
 
 from devtools.xml_mapping.generator import staged_corpus
 from devtools.xml_mapping.seed import stage_documents
-from pipelines.appxml.engines import engine_from_url
+from pipelines.common.database.engines import engine_from_url
 from pipelines.common.paths import config_path
 from pipelines.xml_mapping.cli import URL_ENV
 

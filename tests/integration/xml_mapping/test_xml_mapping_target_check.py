@@ -12,8 +12,8 @@ import pytest
 from pipelines.common.paths import config_path
 from pipelines.xml_mapping import tasks
 from pipelines.xml_mapping.cli import main
-from pipelines.xml_mapping.pipeline import MappingSpec, map_partition
-from pipelines.xml_mapping.schema import TargetSchemaMismatch
+from pipelines.xml_mapping.partition import MappingSpec, map_partition
+from pipelines.xml_mapping.target_tables import TargetSchemaMismatch
 
 pytestmark = pytest.mark.integration
 

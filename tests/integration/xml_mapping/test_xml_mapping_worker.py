@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from devtools.xml_mapping.generator import staged_document
-from pipelines.xml_mapping.pipeline import MappingSpec, map_partition
+from pipelines.xml_mapping.partition import MappingSpec, map_partition
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.appxml import cli, tasks
-from pipelines.appxml.config import AppxmlSettings, load_settings
+from pipelines.appxml import cli, plan
+from pipelines.appxml.config import AppxmlSettings, load_settings, max_parallel_partitions
+from pipelines.common.cli import EXIT_FAILED
 from pipelines.common.config import ConfigError
 from pipelines.common.paths import INCLUDE_DIR_ENV
 
@@ -32,10 +33,10 @@ def test_a_deployment_sets_tables_and_parallelism(include_copy):
     include_copy.write_text("source_table: src.docs\nsource_column: body\nstaging_table: stg.docs\n"
                             "max_parallel_partitions: 3\n")
 
-    spec = tasks.spec_for({"mod": 4, "rem": 1, "batch": 10, "limit": 0})
+    spec = plan.spec_for({"mod": 4, "rem": 1, "batch": 10, "limit": 0})
     args = cli.build_parser().parse_args(["--url", "sqlite://"])
 
-    assert tasks.max_parallel_partitions() == 3
+    assert max_parallel_partitions() == 3
     assert (spec.source_table, spec.source_column, spec.staging_table) == ("src.docs", "body", "stg.docs")
     assert (args.source_table, args.source_column, args.staging_table) == ("src.docs", "body", "stg.docs")
 
@@ -62,7 +63,7 @@ def test_a_bad_setting_is_one_line_naming_the_file_and_field(include_copy, conte
 def test_the_cli_reports_a_bad_settings_file_in_one_line(include_copy, capsys):
     include_copy.write_text("max_parallel_partitions: many\n")
 
-    assert cli.main(["--url", "sqlite://"]) == cli.EXIT_FAILED
+    assert cli.main(["--url", "sqlite://"]) == EXIT_FAILED
     assert capsys.readouterr().err.strip() == (
         "appxml staging failed: appxml.yaml: max_parallel_partitions: Input should be a valid integer, "
         "unable to parse string as an integer")

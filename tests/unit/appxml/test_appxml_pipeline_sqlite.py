@@ -8,17 +8,11 @@ import sqlalchemy as sa
 
 from devtools.appxml import generator, seed
 from pipelines.appxml import cli, ddl
-from pipelines.appxml.engines import engine_from_url
-from pipelines.appxml.pipeline import (
-    BatchRefused,
-    PartitionSpec,
-    StagingError,
-    check_modulus,
-    skipped_partitions,
-    stage_partition,
-    unfinished_partitions,
-)
-from pipelines.appxml.tables import TableName
+from pipelines.appxml.errors import BatchRefused, StagingError
+from pipelines.appxml.modulus import check_modulus, skipped_partitions, unfinished_partitions
+from pipelines.appxml.staging import StagingSpec, stage_partition
+from pipelines.common.database.engines import engine_from_url
+from pipelines.common.database.tables import TableName
 from tests.support.appxml_checks import custdata_c14n, first_staged_id_of_batch, index_exists, staging_refuses
 
 STAGING = TableName.parse("dbo.app_xml_staging")
@@ -48,7 +42,7 @@ def extracted_at(engine: sa.Engine) -> dict[int, str]:
 def test_two_partitions_stage_every_custdata_once(sqlite_db):
     engine, docs = sqlite_db
 
-    metrics = [stage_partition(engine, PartitionSpec(mod=2, rem=rem, batch=3)) for rem in (0, 1)]
+    metrics = [stage_partition(engine, StagingSpec(mod=2, rem=rem, batch=3)) for rem in (0, 1)]
 
     expected = {doc.app_id: custdata_c14n(doc.body) for doc in docs if doc.has_custdata}
     assert {app_id: custdata_c14n(xml) for app_id, xml in staged(engine).items()} == expected
@@ -59,11 +53,11 @@ def test_two_partitions_stage_every_custdata_once(sqlite_db):
 
 def test_a_rerun_resumes_after_the_last_staged_app_id(sqlite_db):
     engine, _ = sqlite_db
-    first = stage_partition(engine, PartitionSpec(mod=2, rem=0, batch=4, limit=6))
+    first = stage_partition(engine, StagingSpec(mod=2, rem=0, batch=4, limit=6))
     before = extracted_at(engine)
 
-    second = stage_partition(engine, PartitionSpec(mod=2, rem=0, batch=4))
-    third = stage_partition(engine, PartitionSpec(mod=2, rem=0, batch=4))
+    second = stage_partition(engine, StagingSpec(mod=2, rem=0, batch=4))
+    third = stage_partition(engine, StagingSpec(mod=2, rem=0, batch=4))
 
     assert first.processed == 6
     assert first.resumed_after is None
@@ -76,10 +70,10 @@ def test_a_rerun_resumes_after_the_last_staged_app_id(sqlite_db):
 
 def test_start_after_rewrites_rows_already_staged_without_conflict(sqlite_db):
     engine, docs = sqlite_db
-    stage_partition(engine, PartitionSpec(batch=7))
+    stage_partition(engine, StagingSpec(batch=7))
     rows_before = staged(engine)
 
-    again = stage_partition(engine, PartitionSpec(batch=7, start_after=0))
+    again = stage_partition(engine, StagingSpec(batch=7, start_after=0))
 
     assert again.processed == len(docs)
     assert staged(engine) == rows_before
@@ -93,7 +87,7 @@ def test_a_refused_batch_fails_the_partition_and_keeps_the_committed_batches(sql
     with staging_refuses(engine, third_batch_id), pytest.raises(
             BatchRefused, match=r"rem=0/1: dbo.app_xml_staging refused the batch of app_id \d+\.\.\d+ "
                                 r"\(IntegrityError\); 2 batch\(es\) committed before it stay staged"):
-        stage_partition(engine, PartitionSpec(batch=5))
+        stage_partition(engine, StagingSpec(batch=5))
 
     first_ten = sorted(doc.app_id for doc in docs)[:10]
     assert sorted(staged(engine)) == sorted(d.app_id for d in docs if d.has_custdata and d.app_id in first_ten)
@@ -101,14 +95,14 @@ def test_a_refused_batch_fails_the_partition_and_keeps_the_committed_batches(sql
 
 
 @pytest.mark.parametrize(("spec", "message"), [
-    (PartitionSpec(mod=0), "mod \\(workers\\) must be at least 1"),
-    (PartitionSpec(mod=4, rem=4), "rem must lie in 0..3"),
-    (PartitionSpec(rem=-1), "rem must lie in 0..0"),
-    (PartitionSpec(batch=-5), "batch must be at least 1"),
-    (PartitionSpec(limit=-1), "limit must be 0"),
-    (PartitionSpec(source_table="dbo.app_xml_staging_old"), "refusing to read from dbo.app_xml_staging_old"),
-    (PartitionSpec(source_table="dbo.app_xml_staging"), "source and staging table are the same"),
-    (PartitionSpec(source_column="app XML"), "not a valid source column name"),
+    (StagingSpec(mod=0), "mod \\(workers\\) must be at least 1"),
+    (StagingSpec(mod=4, rem=4), "rem must lie in 0..3"),
+    (StagingSpec(rem=-1), "rem must lie in 0..0"),
+    (StagingSpec(batch=-5), "batch must be at least 1"),
+    (StagingSpec(limit=-1), "limit must be 0"),
+    (StagingSpec(source_table="dbo.app_xml_staging_old"), "refusing to read from dbo.app_xml_staging_old"),
+    (StagingSpec(source_table="dbo.app_xml_staging"), "source and staging table are the same"),
+    (StagingSpec(source_column="app XML"), "not a valid source column name"),
 ])
 def test_bad_settings_are_refused_before_anything_is_read(sqlite_db, spec, message):
     engine, _ = sqlite_db
@@ -124,7 +118,7 @@ def test_force_allows_a_source_named_staging(sqlite_db):
     with engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE app_xml RENAME TO app_xml_staging_copy")
 
-    metrics = stage_partition(engine, PartitionSpec(source_table="dbo.app_xml_staging_copy", force=True))
+    metrics = stage_partition(engine, StagingSpec(source_table="dbo.app_xml_staging_copy", force=True))
 
     assert metrics.processed == 40
 
@@ -149,15 +143,15 @@ def test_a_failing_read_stops_every_thread_and_surfaces_the_error(sqlite_db):
         conn.exec_driver_sql("ALTER TABLE app_xml RENAME COLUMN app_XML TO other_column")
 
     with pytest.raises(sa.exc.OperationalError, match="app_XML"):
-        stage_partition(engine, PartitionSpec(batch=5, start_after=0))
+        stage_partition(engine, StagingSpec(batch=5, start_after=0))
 
     assert staged(engine) == {}
 
 
 def test_another_workers_value_waits_until_every_partition_of_the_last_one_reached_its_end(sqlite_db):
     engine, docs = sqlite_db
-    stage_partition(engine, PartitionSpec(mod=4, rem=0, batch=3))
-    stage_partition(engine, PartitionSpec(mod=4, rem=1, batch=3, limit=4))  # stopped before its end
+    stage_partition(engine, StagingSpec(mod=4, rem=0, batch=3))
+    stage_partition(engine, StagingSpec(mod=4, rem=1, batch=3, limit=4))  # stopped before its end
 
     assert unfinished_partitions(engine, STAGING, 2) == {4: [1, 2, 3]}  # 2 and 3 never ran
     assert unfinished_partitions(engine, STAGING, 4) == {}  # its own partitions resume where they stopped
@@ -166,9 +160,9 @@ def test_another_workers_value_waits_until_every_partition_of_the_last_one_reach
         check_modulus(engine, STAGING, 1, [0])
 
     for rem in (1, 2, 3):
-        stage_partition(engine, PartitionSpec(mod=4, rem=rem, batch=3))
+        stage_partition(engine, StagingSpec(mod=4, rem=rem, batch=3))
     check_modulus(engine, STAGING, 1, [0])
-    whole = stage_partition(engine, PartitionSpec(batch=5))
+    whole = stage_partition(engine, StagingSpec(batch=5))
 
     assert whole.processed == 0
     assert set(staged(engine)) == {doc.app_id for doc in docs if doc.has_custdata}
@@ -180,15 +174,15 @@ def test_a_partition_refused_midway_stays_unfinished(sqlite_db):
     refused = first_staged_id_of_batch(rem1, {doc.app_id for doc in docs if doc.has_custdata}, batch=3, number=2)
 
     with staging_refuses(engine, refused), pytest.raises(BatchRefused):
-        stage_partition(engine, PartitionSpec(mod=2, rem=1, batch=3))
-    stage_partition(engine, PartitionSpec(mod=2, rem=0, batch=3))
+        stage_partition(engine, StagingSpec(mod=2, rem=1, batch=3))
+    stage_partition(engine, StagingSpec(mod=2, rem=0, batch=3))
 
     assert unfinished_partitions(engine, STAGING, 3) == {2: [1]}
 
 
 def test_the_cli_refuses_another_modulus_in_one_line_unless_told_where_to_start(sqlite_db, capsys):
     engine, _ = sqlite_db
-    stage_partition(engine, PartitionSpec(mod=4, rem=0, batch=3, limit=2))
+    stage_partition(engine, StagingSpec(mod=4, rem=0, batch=3, limit=2))
     url = engine.url.render_as_string(hide_password=False)
 
     assert cli.main(["--url", url, "--mod", "2", "--rem", "0"]) == 1
@@ -202,7 +196,7 @@ def test_another_workers_value_goes_ahead_where_it_would_skip_nothing(sqlite_db)
     """Only partition rem=2/4 ran (to its end), as in the runbook's ``dags test`` example: workers=8 resumes
     rem=2/8 and rem=6/8 after ids rem=2/4 staged in order, and starts the others from scratch."""
     engine, docs = sqlite_db
-    stage_partition(engine, PartitionSpec(mod=4, rem=2, batch=3))
+    stage_partition(engine, StagingSpec(mod=4, rem=2, batch=3))
 
     assert unfinished_partitions(engine, STAGING, 8) == {4: [0, 1, 3]}
     assert skipped_partitions(engine, STAGING, 8, range(8)) == {}
@@ -210,6 +204,6 @@ def test_another_workers_value_goes_ahead_where_it_would_skip_nothing(sqlite_db)
     assert skipped_partitions(engine, STAGING, 2, [0, 1]) == {4: [0]}
 
     for rem in range(8):
-        stage_partition(engine, PartitionSpec(mod=8, rem=rem, batch=3))
+        stage_partition(engine, StagingSpec(mod=8, rem=rem, batch=3))
 
     assert set(staged(engine)) == {doc.app_id for doc in docs if doc.has_custdata}

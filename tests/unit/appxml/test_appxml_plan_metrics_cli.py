@@ -7,17 +7,17 @@ import random
 import pytest
 
 from devtools.appxml import generator
-from pipelines.appxml import cli, tasks
+from pipelines.appxml import cli, plan
+from pipelines.appxml.errors import StagingError
 from pipelines.appxml.metrics import MAX_IDS_PER_REASON, PartitionMetrics, aggregate, format_table
-from pipelines.appxml.pipeline import StagingError
 from pipelines.appxml.reduce import MALFORMED, Reduced
 
 PARAMS = {"workers": 4, "batch": 100, "limit": 0, "remainders": None}
 
 
 def test_plan_covers_every_remainder_or_only_the_requested_ones():
-    assert [entry["rem"] for entry in tasks.plan_partitions(PARAMS)] == [0, 1, 2, 3]
-    assert tasks.plan_partitions({**PARAMS, "remainders": [3, 1]}) == [
+    assert [entry["rem"] for entry in plan.plan_partitions(PARAMS)] == [0, 1, 2, 3]
+    assert plan.plan_partitions({**PARAMS, "remainders": [3, 1]}) == [
         {"mod": 4, "rem": 1, "batch": 100, "limit": 0}, {"mod": 4, "rem": 3, "batch": 100, "limit": 0}]
 
 
@@ -29,7 +29,7 @@ def test_plan_covers_every_remainder_or_only_the_requested_ones():
 ])
 def test_plan_refuses_bad_params(params, message):
     with pytest.raises(StagingError, match=message):
-        tasks.plan_partitions({**PARAMS, **params})
+        plan.plan_partitions({**PARAMS, **params})
 
 
 def test_metrics_keep_at_most_twenty_ids_per_reason_and_no_content():

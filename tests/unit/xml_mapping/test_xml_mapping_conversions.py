@@ -15,7 +15,7 @@ from pipelines.common.paths import config_path
 from pipelines.xml_mapping.contract import parse_contract
 from pipelines.xml_mapping.documents import Failure, Router
 from pipelines.xml_mapping.mapper import CompiledContract
-from pipelines.xml_mapping.pipeline import MappingMetrics, conversions_by_column
+from pipelines.xml_mapping.metrics import MappingMetrics, conversions_by_column
 from pipelines.xml_mapping.tasks import summarize
 
 APP = "/Provenir/Request/CustData/application"

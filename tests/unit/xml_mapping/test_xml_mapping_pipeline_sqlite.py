@@ -11,11 +11,13 @@ import sqlalchemy as sa
 
 from devtools.xml_mapping.generator import staged_document
 from devtools.xml_mapping.seed import stage_documents
-from pipelines.appxml.tables import TableName, staging_table
+from pipelines.appxml.tables import staging_table
+from pipelines.common.database.tables import TableName
 from pipelines.common.paths import config_path
 from pipelines.xml_mapping.config import load_contracts
-from pipelines.xml_mapping.pipeline import MappingRunError, MappingSpec, map_partition, select_batch
-from pipelines.xml_mapping.schema import build_schema, ensure_schema
+from pipelines.xml_mapping.errors import MappingRunError
+from pipelines.xml_mapping.partition import MappingSpec, map_partition, select_batch
+from pipelines.xml_mapping.target_tables import build_schema, ensure_schema
 from tests.support.appxml_checks import compile_sql
 
 

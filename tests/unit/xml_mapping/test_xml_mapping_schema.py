@@ -12,7 +12,7 @@ from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 
 from pipelines.xml_mapping.contract import load_contract
 from pipelines.xml_mapping.mapper import CompiledContract
-from pipelines.xml_mapping.schema import TargetSchema, _column_problem, build_schema, ddl_lock
+from pipelines.xml_mapping.target_tables import TargetSchema, _column_problem, build_schema, ddl_lock
 from tests.support.appxml_checks import dialect_for
 
 CONTRACTS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus" / "xml_mapping"

@@ -1,4 +1,4 @@
-"""SQLAlchemy engines for the staging loop, from a URL (CLI, benchmark) or an Airflow connection id.
+"""SQLAlchemy engines for a partition job, from a URL (CLI, benchmark) or an Airflow connection id.
 
 Each mapped partition builds its own engine: its connections are its own, nothing is shared between
 task instances or workers."""
@@ -9,7 +9,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-CONN_ID = "mssql_appxml"
 # Reader + writer + the short resume/count queries of one partition.
 _POOL = {"pool_size": 3, "max_overflow": 1, "pool_pre_ping": True}
 
@@ -25,7 +24,7 @@ def engine_from_url(url: str | sa.URL) -> sa.Engine:
     return sa.create_engine(parsed, **kwargs, **_dialect_kwargs(parsed.drivername))
 
 
-def engine_from_conn_id(conn_id: str = CONN_ID) -> sa.Engine:
+def engine_from_conn_id(conn_id: str) -> sa.Engine:
     """The engine of an Airflow connection, whatever its type (mssql in production, postgres in tests)."""
     from airflow.sdk import BaseHook
 

@@ -12,16 +12,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
 from sqlalchemy.schema import CreateSchema
 
-from pipelines.appxml.tables import UtcNow
-from pipelines.common.errors import PermanentError
+from pipelines.common.database.tables import UtcNow
 from pipelines.common.paths import read_sql
 from pipelines.xml_mapping.contract import PROCESSING_LOG, Mapping
 from pipelines.xml_mapping.creators import CreatorType
+from pipelines.xml_mapping.errors import TargetSchemaMismatch
 from pipelines.xml_mapping.mapper import ADDRESS, CONTACT, EMPLOYMENT, CompiledContract
 
 log = logging.getLogger(__name__)
@@ -246,10 +247,6 @@ def ensure_schema(engine: sa.Engine, target: TargetSchema) -> None:
 
 
 # -- the live tables against the contracts ----------------------------------------------------------------
-class TargetSchemaMismatch(PermanentError):
-    """Existing target tables that cannot hold what the contracts write; one line listing every column."""
-
-
 _INTEGER_BYTES = ((mssql.TINYINT, 1), (sa.SmallInteger, 2), (sa.BigInteger, 8), (sa.Integer, 4))
 
 
@@ -335,6 +332,14 @@ def target_report(engine: sa.Engine, target: TargetSchema) -> dict[str, object]:
         mismatches = schema_mismatches(conn, target)
     return {"schema": target.schema, "tables": len(target.order), "missing_tables": missing,
             "mismatched_columns": mismatches}
+
+
+def report_and_dispose(engine: sa.Engine, contracts: Iterable[CompiledContract]) -> dict[str, Any]:
+    """``target_report`` of the contracts' tables through ``engine``, which is disposed afterwards."""
+    try:
+        return target_report(engine, build_schema(contracts, engine.dialect.name))
+    finally:
+        engine.dispose()
 
 
 def check_target(engine: sa.Engine, target: TargetSchema) -> None:

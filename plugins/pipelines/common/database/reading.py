@@ -1,4 +1,4 @@
-"""How the reader thread fetches documents with the least work for the Python process.
+"""How the reader thread of a partition job fetches documents with the least work for the Python process.
 
 On PostgreSQL (psycopg 3) the document column comes back as the raw UTF-8 bytes the server sends:
 no decoding into a Python str (which a BOM would widen to two bytes a character), no re-encoding for
