@@ -39,6 +39,7 @@ from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule, task
 from pipelines.common.alerts import task_failure_alert
 from pipelines.common.deadlines import run_limits
 from pipelines.common.defaults import dag_defaults, default_args
+from pipelines.common.mapped import MAP_INDEX_TEMPLATE
 from pipelines.opendental import tasks
 from pipelines.opendental.config import load_settings
 from pipelines.opendental.params import nightly_params
@@ -46,9 +47,8 @@ from pipelines.opendental.stages import alert_details
 
 SETTINGS = load_settings()
 NIGHTLY = "0 1 * * *"  # 01:00 in the settings' schedule.timezone: five hours before the business-hours gate
-TABLE_LABEL = "{{ table_label }}"
 per_table = {
-    "map_index_template": TABLE_LABEL,
+    "map_index_template": MAP_INDEX_TEMPLATE,
     "max_active_tis_per_dagrun": SETTINGS.parallel_max,
     "on_failure_callback": task_failure_alert(details=alert_details),
 }

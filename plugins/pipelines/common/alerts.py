@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipelines.common.airflow_failures import needs_no_alert
 from pipelines.common.errors import is_missing_connection
-from pipelines.common.failures import needs_no_alert
 
 SLACK_CONN_ID = "slack_alerts"
 MAX_ERROR_CHARS = 300

@@ -7,8 +7,8 @@ from typing import Any
 
 import pendulum
 
+from pipelines.common.airflow_failures import reject_unknown_conf
 from pipelines.common.alerts import notify_dag_failure, notify_task_failure
-from pipelines.common.failures import reject_unknown_conf
 from pipelines.common.paths import sql_dir
 
 DEFAULT_OWNER = "data-platform"

@@ -1,9 +1,9 @@
 """One error policy for every family: what family code raises (no Airflow import at module level; the
-``AirflowFailException``s a task then ends with are in ``failures``).
+``AirflowFailException``s a task then ends with are in ``airflow_failures``).
 
 A ``PermanentError`` is a failure that no retry can fix: bad params or conf, bad configuration, a missing
 connection, a source that refuses the run, business hours. Each family subclasses it; a task body decorated
-with ``@fail_without_retry`` turns it into ``failures.Refused``, an ``AirflowFailException`` (the task fails
+with ``@fail_without_retry`` turns it into ``airflow_failures.Refused``, an ``AirflowFailException`` (the task fails
 at once, one alert, no retries, the message as its one line), while every other exception keeps the task's
 retries.
 """
@@ -37,7 +37,7 @@ def fail_without_retry(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except PermanentError as exc:
-            from pipelines.common.failures import Refused  # imports Airflow: only where a task runs
+            from pipelines.common.airflow_failures import Refused  # imports Airflow: only where a task runs
 
             raise Refused(str(exc)) from None
 

@@ -2,7 +2,7 @@
 
 A leaf module (it imports nothing of the package) because both the settings loader (``config``) and the
 trigger form's Params (``params``) need the rule, and ``params`` must not import the loader: the loader's
-errors lead to ``failures``, which imports ``params``.
+errors lead to ``airflow_failures``, which imports ``params``.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from pipelines.common.mapped import label_mapped_instance, mapped_label
 from pipelines.opendental.config import STAGES
 from pipelines.opendental.errors import BusinessCheckFailed, RowCountMismatch, StageError
 from pipelines.opendental.observability import declare_table, stage_figures
@@ -35,7 +36,7 @@ def run_table(plan: TablePlan, steps: Sequence[tuple[str, Step]]) -> dict[str, A
     that failed; once the last stage has finished the record goes and a later clear starts from extract.
     The task declares every copying stage's datasets (OpenLineage), their row counts once known, and each
     copying stage's figures (metrics); a failure names the table and the stage."""
-    context = label_this_task(plan.table)
+    context = label_mapped_instance(plan.table)
     run_id = context["run_id"]
     parallel = int(context["params"].get("parallel") or 1)
     declare_table(plan.table)
@@ -85,17 +86,7 @@ def scrub(message: str) -> str:
     return QUOTED.sub("'…'", first)[:300]
 
 
-def label_this_task(table: str) -> dict[str, Any]:
-    """Name the mapped task instance after its table (``map_index_template="{{ table_label }}"``) and hand
-    the same name to the Slack alert; returns the task context."""
-    from airflow.sdk import get_current_context
-
-    context = get_current_context()
-    context["table_label"] = table  # type: ignore[index]
-    return context  # type: ignore[return-value]
-
-
 def alert_details(context: Mapping[str, Any]) -> Mapping[str, Any]:
     """Extra Slack alert fields for a per-table task: the table's name."""
-    table = context.get("table_label")
+    table = mapped_label(context)
     return {"Table": table} if table else {}

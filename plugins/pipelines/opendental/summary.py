@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from pipelines.common.failures import AlreadyReported
+from pipelines.common.airflow_failures import AlreadyReported
 from pipelines.common.mapped import mapped_results
 from pipelines.opendental.config import STAGES
 from pipelines.opendental.errors import IncompleteRunError

@@ -1,7 +1,7 @@
-"""Settings of the mapping DAG: ``include/config/xml_mapping/settings.yaml``.
+"""Settings of the mapping DAG: ``include/config/xml_mapping.yaml``.
 
-Contracts are deployment configuration: bare names are read from ``contract_dir`` (default: the settings'
-own directory, ``include/config/xml_mapping/``), absolute paths as they are. Nothing here is read at DAG
+Contracts are deployment configuration: bare names are read from ``contract_dir`` (default:
+``include/config/xml_mapping/``, beside the settings file), absolute paths as they are. Nothing here is read at DAG
 parse time; the tasks load the settings and contracts when they run.
 """
 
@@ -19,7 +19,7 @@ from pipelines.xml_mapping.contract import CONTRACT_DIR, Contract, load_contract
 from pipelines.xml_mapping.errors import ContractError
 from pipelines.xml_mapping.mapper import CompiledContract
 
-SETTINGS_FILE = f"{CONTRACT_DIR}/settings.yaml"
+SETTINGS_FILE = "xml_mapping.yaml"
 #: The mapping reads what appxml staging wrote.
 DEFAULT_SOURCE_TABLE = "dbo.app_xml_staging"
 DEFAULT_SOURCE_COLUMN = STAGING_XML_COLUMN

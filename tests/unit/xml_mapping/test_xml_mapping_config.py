@@ -25,7 +25,7 @@ def test_contract_dir_points_elsewhere_and_the_include_dir_moves(tmp_path, monke
     deployment = tmp_path / "contracts"
     deployment.mkdir()
     shutil.copy(config_path("xml_mapping/example_cc.json"), deployment / "cc.json")
-    (include / "config" / "xml_mapping" / "settings.yaml").write_text(
+    (include / "config" / "xml_mapping.yaml").write_text(
         f"contracts: [cc.json]\ncontract_dir: {deployment}\nsource_table: stage.apps\n")
     monkeypatch.setenv(INCLUDE_DIR_ENV, str(include))
 
@@ -41,12 +41,12 @@ def test_contract_dir_points_elsewhere_and_the_include_dir_moves(tmp_path, monke
     ("contracts: [a.json]\nworkers: 3\n", "workers: Extra inputs are not permitted"),
 ])
 def test_bad_settings_are_one_line_naming_the_file_and_field(tmp_path, monkeypatch, text, message):
-    (tmp_path / "config" / "xml_mapping").mkdir(parents=True)
-    (tmp_path / "config" / "xml_mapping" / "settings.yaml").write_text(text)
+    (tmp_path / "config").mkdir(parents=True)
+    (tmp_path / "config" / "xml_mapping.yaml").write_text(text)
     monkeypatch.setenv(INCLUDE_DIR_ENV, str(tmp_path))
     with pytest.raises(ConfigError) as info:
         load_settings()
-    assert str(info.value).startswith("settings.yaml: ")
+    assert str(info.value).startswith("xml_mapping.yaml: ")
     assert message in str(info.value)
 
 
