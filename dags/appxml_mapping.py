@@ -30,8 +30,7 @@ from airflow.sdk import DAG, task
 from pipelines.appxml.assets import STAGED_DOCUMENTS
 from pipelines.common.deadlines import run_limits
 from pipelines.common.defaults import dag_defaults
-from pipelines.common.mapped import MAP_INDEX_TEMPLATE, label_mapped_instance
-from pipelines.common.partitions import partition_label
+from pipelines.common.mapped import MAP_INDEX_TEMPLATE
 from pipelines.xml_mapping import tasks
 from pipelines.xml_mapping.assets import MAPPED_APPLICATIONS
 from pipelines.xml_mapping.params import mapping_params
@@ -55,8 +54,7 @@ with DAG(
 
     @task(map_index_template=MAP_INDEX_TEMPLATE)
     def map_partition(entry: dict) -> dict:
-        context = label_mapped_instance(partition_label(entry["rem"], entry["mod"]))
-        return tasks.map_one_partition(entry, run_id=context["run_id"])
+        return tasks.map_partition(entry)
 
     @task(outlets=[MAPPED_APPLICATIONS])
     def summary(partitions: list[dict]) -> dict:

@@ -64,7 +64,7 @@ with DAG(
 
     @task(map_index_template=MAP_INDEX_TEMPLATE, max_active_tis_per_dagrun=max_parallel_partitions())
     def stage_partition(entry: dict) -> dict:
-        return tasks.stage(entry)
+        return tasks.stage_partition(entry)
 
     @teardown
     def recreate_index(params: dict) -> None:

@@ -10,12 +10,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipelines.appxml import ddl
+from pipelines.appxml import ddl, staging
 from pipelines.appxml.config import CONN_ID, load_settings
 from pipelines.appxml.metrics import aggregate, format_table
 from pipelines.appxml.modulus import check_modulus
 from pipelines.appxml.plan import plan_partitions, spec_for
-from pipelines.appxml.staging import stage_partition
 from pipelines.common import lineage, metrics
 from pipelines.common.database.engines import engine_from_conn_id
 from pipelines.common.database.tables import TableName
@@ -72,14 +71,14 @@ def recreate_index(params: dict[str, Any], conn_id: str = CONN_ID) -> None:
 
 
 @fail_without_retry
-def stage(entry: dict[str, int], conn_id: str = CONN_ID) -> dict[str, Any]:
+def stage_partition(entry: dict[str, int], conn_id: str = CONN_ID) -> dict[str, Any]:
     """Stage one partition (a mapped task) on its own engine and connections; returns its metrics."""
     label_mapped_instance(partition_label(entry["rem"], entry["mod"]))
     settings = load_settings()
     lineage.declare([lineage.table(conn_id, settings.source_table)], [lineage.table(conn_id, settings.staging_table)])
     engine = engine_from_conn_id(conn_id)
     try:
-        result = stage_partition(engine, spec_for(entry)).to_dict()
+        result = staging.stage_partition(engine, spec_for(entry)).to_dict()
     finally:
         engine.dispose()
     lineage.declare(outputs=[lineage.table(conn_id, settings.staging_table, rows=result["staged"], describe=True)])

@@ -9,13 +9,13 @@ from typing import Any
 from pipelines.common import lineage, metrics
 from pipelines.common.database.engines import engine_from_conn_id
 from pipelines.common.errors import fail_without_retry, require_connection
-from pipelines.common.mapped import mapped_results
+from pipelines.common.mapped import label_mapped_instance, mapped_results
 from pipelines.common.partitions import partition_label, plan_remainders
+from pipelines.xml_mapping import partition
 from pipelines.xml_mapping.config import load_contracts, load_settings
 from pipelines.xml_mapping.datasets import staging_datasets, target_datasets
 from pipelines.xml_mapping.errors import MappingRunError
 from pipelines.xml_mapping.metrics import aggregate
-from pipelines.xml_mapping.partition import map_partition, spec_for
 from pipelines.xml_mapping.target_tables import build_schema, ensure_schema, report_and_dispose
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def plan(params: dict[str, Any]) -> list[dict[str, Any]]:
     entries = [{"mod": workers, "rem": rem, "batch": batch, "limit": limit,
                 "retry_failed": bool(params.get("retry_failed"))} for rem in remainders]
     for entry in entries:
-        spec_for(entry, settings).validated()
+        partition.spec_for(entry, settings).validated()
     log.info("Mapping %d partition(s) of %d with %s", len(entries), workers,
              ", ".join(contract.name for contract in contracts))
     report_target(settings.conn_id, contracts)
@@ -63,17 +63,18 @@ def ensure_target_schema() -> None:
 
 
 @fail_without_retry
-def map_one_partition(entry: dict[str, Any], run_id: str = "") -> dict[str, Any]:
-    """Map one partition on its own engine and connections; returns its metrics."""
+def map_partition(entry: dict[str, Any]) -> dict[str, Any]:
+    """Map one partition (a mapped task) on its own engine and connections; returns its metrics."""
+    label = partition_label(entry["rem"], entry["mod"])
+    run_id = label_mapped_instance(label)["run_id"]
     settings = load_settings()
     contracts = load_contracts(settings.contract_paths())
-    label = partition_label(entry["rem"], entry["mod"])
     engine = engine_from_conn_id(settings.conn_id)
     try:
         target = build_schema(contracts, engine.dialect.name)
         lineage.declare(staging_datasets(settings), target_datasets(settings.conn_id, target))
-        spec = spec_for(entry, settings, f"{run_id}:{label}"[-100:])
-        result = map_partition(engine, contracts, target, spec).to_dict()
+        spec = partition.spec_for(entry, settings, f"{run_id}:{label}"[-100:])
+        result = partition.map_partition(engine, contracts, target, spec).to_dict()
     finally:
         engine.dispose()
     lineage.declare(outputs=target_datasets(settings.conn_id, target, result["rows_per_table"]))
@@ -81,6 +82,7 @@ def map_one_partition(entry: dict[str, Any], run_id: str = "") -> dict[str, Any]
     return result
 
 
+@fail_without_retry
 def summarize(partitions: list[dict[str, Any]]) -> dict[str, Any]:
     """Applications mapped and failed, failures by stage with the most frequent reasons, rows per table."""
     partitions = mapped_results(partitions)
