@@ -4,7 +4,11 @@ settings and contracts are read when a task runs, never when the DAG is parsed."
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+import sqlalchemy as sa
 
 from pipelines.common import lineage, metrics
 from pipelines.common.database.engines import engine_from_conn_id
@@ -12,11 +16,12 @@ from pipelines.common.errors import fail_without_retry, require_connection
 from pipelines.common.mapped import label_mapped_instance, mapped_results
 from pipelines.common.partitions import partition_label, plan_remainders
 from pipelines.xml_mapping import partition
-from pipelines.xml_mapping.config import load_contracts, load_settings
+from pipelines.xml_mapping.config import MappingSettings, load_contracts, load_settings
 from pipelines.xml_mapping.datasets import staging_datasets, target_datasets
 from pipelines.xml_mapping.errors import MappingRunError
+from pipelines.xml_mapping.mapper import CompiledContract
 from pipelines.xml_mapping.metrics import aggregate
-from pipelines.xml_mapping.target_tables import build_schema, ensure_schema, report_and_dispose
+from pipelines.xml_mapping.target_tables import TargetSchema, build_schema, ensure_schema, report_and_dispose
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +58,8 @@ def report_target(conn_id: str, contracts: list) -> dict[str, Any]:
 
 @fail_without_retry
 def ensure_target_schema() -> None:
-    settings = load_settings()
-    contracts = load_contracts(settings.contract_paths())
-    engine = engine_from_conn_id(settings.conn_id)
-    try:
-        ensure_schema(engine, build_schema(contracts, engine.dialect.name))
-    finally:
-        engine.dispose()
+    with mapping_target() as (_settings, _contracts, engine, target):
+        ensure_schema(engine, target)
 
 
 @fail_without_retry
@@ -67,19 +67,26 @@ def map_partition(entry: dict[str, Any]) -> dict[str, Any]:
     """Map one partition (a mapped task) on its own engine and connections; returns its metrics."""
     label = partition_label(entry["rem"], entry["mod"])
     run_id = label_mapped_instance(label)["run_id"]
+    with mapping_target() as (settings, contracts, engine, target):
+        lineage.declare(staging_datasets(settings), target_datasets(settings.conn_id, target))
+        spec = partition.spec_for(entry, settings, f"{run_id}:{label}"[-100:])
+        result = partition.map_partition(engine, contracts, target, spec).to_dict()
+    lineage.declare(outputs=target_datasets(settings.conn_id, target, result["rows_per_table"]))
+    metrics.mapping_partition(result)
+    return result
+
+
+@contextmanager
+def mapping_target() -> Iterator[tuple[MappingSettings, list[CompiledContract], sa.Engine, TargetSchema]]:
+    """The settings, the compiled contracts, an engine on the mapping database (disposed after) and the
+    target tables the contracts need in its dialect."""
     settings = load_settings()
     contracts = load_contracts(settings.contract_paths())
     engine = engine_from_conn_id(settings.conn_id)
     try:
-        target = build_schema(contracts, engine.dialect.name)
-        lineage.declare(staging_datasets(settings), target_datasets(settings.conn_id, target))
-        spec = partition.spec_for(entry, settings, f"{run_id}:{label}"[-100:])
-        result = partition.map_partition(engine, contracts, target, spec).to_dict()
+        yield settings, contracts, engine, build_schema(contracts, engine.dialect.name)
     finally:
         engine.dispose()
-    lineage.declare(outputs=target_datasets(settings.conn_id, target, result["rows_per_table"]))
-    metrics.mapping_partition(result)
-    return result
 
 
 @fail_without_retry
