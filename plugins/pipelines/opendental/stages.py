@@ -11,6 +11,7 @@ from typing import Any
 
 from pipelines.common.mapped import label_mapped_instance, mapped_label
 from pipelines.opendental.config import STAGES
+from pipelines.opendental.connections import DEFAULT_IDS, mysql
 from pipelines.opendental.errors import BusinessCheckFailed, RowCountMismatch, StageError
 from pipelines.opendental.observability import declare_table, stage_figures
 from pipelines.opendental.plan import TablePlan
@@ -34,23 +35,28 @@ def run_table(plan: TablePlan, steps: Sequence[tuple[str, Step]]) -> dict[str, A
 
     Each finished stage is recorded on the replica, so a retry or a cleared instance resumes at the stage
     that failed; once the last stage has finished the record goes and a later clear starts from extract.
-    The task declares every copying stage's datasets (OpenLineage), their row counts once known, and each
-    copying stage's figures (metrics); a failure names the table and the stage."""
+    The task declares every copying stage's datasets (OpenLineage) with the rows of the stages that
+    finished, on success and failure alike, and each copying stage's figures (metrics); a failure names the
+    table and the stage."""
     context = label_mapped_instance(plan.table)
     run_id = context["run_id"]
     parallel = int(context["params"].get("parallel") or 1)
     declare_table(plan.table)
-    with concurrency_slot(parallel, table=plan.table):
-        finished = finished_stages(run_id, plan.table)
-        run: TableRun | None = None
-        for stage, step in steps:
-            if stage in finished:
-                run = finished[stage]
-                log.info("%s of table %s: finished earlier in this run, not repeated", stage, plan.table)
-                continue
-            run = _stage(stage, plan, run, step, context)
-            mark_finished(run_id, stage, run)
-        forget_stages(run_id, plan.table)
+    run: TableRun | None = None
+    try:
+        # One replica session keeps the records for the whole table (the slot's lock holds its own).
+        with concurrency_slot(parallel, table=plan.table), mysql(DEFAULT_IDS.replica) as replica:
+            finished = finished_stages(replica, run_id, plan.table)
+            for stage, step in steps:
+                if stage in finished:
+                    run = finished[stage]
+                    log.info("%s of table %s: finished earlier in this run, not repeated", stage, plan.table)
+                    continue
+                run = _stage(stage, plan, run, step, context)
+                mark_finished(replica, run_id, stage, run)
+            forget_stages(replica, run_id, plan.table)
+    finally:
+        declare_table(plan.table, None if run is None else run.to_xcom())
     if run is None:
         raise ValueError("a table's night needs at least one step")
     return run.to_xcom()
@@ -59,7 +65,6 @@ def run_table(plan: TablePlan, steps: Sequence[tuple[str, Step]]) -> dict[str, A
 def _stage(stage: str, plan: TablePlan, run: TableRun | None, step: Step, context: Mapping[str, Any]) -> TableRun:
     result = run_stage(stage, plan.table, lambda: step(plan, run, context))
     if stage in STAGES:
-        declare_table(plan.table, result.to_xcom())  # a later stage's failure still reports these rows
         stage_figures(result.to_xcom(), stage)
     return result
 

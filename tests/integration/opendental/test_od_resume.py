@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from pipelines.opendental.connections import DEFAULT_IDS, mysql
 from pipelines.opendental.plan import TablePlan
 from pipelines.opendental.resume import finished_stages, forget_stages, mark_finished
 from pipelines.opendental.tablerun import StageMetrics, TableRun, Window
@@ -21,29 +22,36 @@ def table_run(table: str, *stages: str) -> TableRun:
         stage: StageMetrics(mode="incremental", rows=12, seconds=0.5, window=window) for stage in stages})
 
 
-def test_a_table_resumes_with_the_records_its_finished_stages_left(stack):
-    assert finished_stages(RUN, "procedurelog") == {}  # nothing recorded yet (the table is created here)
+@pytest.fixture
+def replica(stack):
+    with mysql(DEFAULT_IDS.replica) as conn:
+        yield conn
+
+
+def test_a_table_resumes_with_the_records_its_finished_stages_left(replica):
+    assert finished_stages(replica, RUN, "procedurelog") == {}  # nothing recorded yet (the table is created here)
     extracted, loaded = table_run("procedurelog", "extract"), table_run("procedurelog", "extract", "load")
-    mark_finished(RUN, "extract", extracted)
-    mark_finished(RUN, "load", loaded)
-    mark_finished(OTHER_RUN, "extract", table_run("procedurelog", "extract"))
-    mark_finished(RUN, "extract", table_run("definition", "extract"))
+    mark_finished(replica, RUN, "extract", extracted)
+    mark_finished(replica, RUN, "load", loaded)
+    mark_finished(replica, OTHER_RUN, "extract", table_run("procedurelog", "extract"))
+    mark_finished(replica, RUN, "extract", table_run("definition", "extract"))
 
-    assert finished_stages(RUN, "procedurelog") == {"extract": extracted, "load": loaded}  # the same records
-    assert set(finished_stages(OTHER_RUN, "procedurelog")) == {"extract"}  # per run
-    assert set(finished_stages(RUN, "definition")) == {"extract"}  # per table
+    assert finished_stages(replica, RUN, "procedurelog") == {"extract": extracted, "load": loaded}  # the same records
+    assert set(finished_stages(replica, OTHER_RUN, "procedurelog")) == {"extract"}  # per run
+    assert set(finished_stages(replica, RUN, "definition")) == {"extract"}  # per table
 
 
-def test_a_validated_table_forgets_its_stages_and_unresumed_runs_expire(stack):
-    mark_finished(RUN, "extract", table_run("procedurelog", "extract"))
-    mark_finished(OTHER_RUN, "extract", table_run("definition", "extract"))
-    mark_finished(OTHER_RUN, "extract", table_run("patient", "extract"))
+def test_a_validated_table_forgets_its_stages_and_unresumed_runs_expire(stack, replica):
+    finished_stages(replica, RUN, "procedurelog")  # a table's task looks first: the bookkeeping table is made
+    mark_finished(replica, RUN, "extract", table_run("procedurelog", "extract"))
+    mark_finished(replica, OTHER_RUN, "extract", table_run("definition", "extract"))
+    mark_finished(replica, OTHER_RUN, "extract", table_run("patient", "extract"))
     with stack.replica.connect() as conn:
         conn.cursor().execute("UPDATE etl_stage_done SET finished_at = UTC_TIMESTAMP() - INTERVAL 31 DAY "
                               "WHERE table_name = 'definition'")
 
-    forget_stages(RUN, "procedurelog")
+    forget_stages(replica, RUN, "procedurelog")
 
-    assert finished_stages(RUN, "procedurelog") == {}  # a later clear starts again from extract
-    assert finished_stages(OTHER_RUN, "definition") == {}  # 31 days old: expired
-    assert set(finished_stages(OTHER_RUN, "patient")) == {"extract"}  # another run's table is kept
+    assert finished_stages(replica, RUN, "procedurelog") == {}  # a later clear starts again from extract
+    assert finished_stages(replica, OTHER_RUN, "definition") == {}  # 31 days old: expired
+    assert set(finished_stages(replica, OTHER_RUN, "patient")) == {"extract"}  # another run's table is kept
