@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import time, timedelta
 from typing import Any, Literal, get_args
 
-from pydantic import Field, PositiveInt, field_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from pipelines.common.config import StrictModel, load_config
 from pipelines.common.identifiers import require_identifier
@@ -51,6 +51,14 @@ class Schedule(StrictModel):
     # The cron itself is in the DAG file (dags/opendental_nightly.py); its zone and the gate are settings.
     timezone: str = "America/Chicago"
     business_hours: BusinessHours = BusinessHours()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cron_moved(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "cron" in data:  # a settings file written before the cron moved
+            raise ValueError("cron is no longer a setting: the nightly cron is in dags/opendental_nightly.py "
+                             "(NIGHTLY); remove it here")
+        return data
 
 
 class Timeouts(StrictModel):

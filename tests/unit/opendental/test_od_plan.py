@@ -94,6 +94,11 @@ def test_yaml_overrides_are_validated():
         validate(Settings, {"tables": {"fee": {"stratgy": "full"}}}, CONFIG_FILE)
 
 
+def test_a_cron_left_in_the_settings_says_where_it_went():
+    with pytest.raises(ValueError, match=r"schedule: cron is no longer a setting: .* dags/opendental_nightly"):
+        validate(Settings, {"schedule": {"cron": "0 1 * * *"}}, CONFIG_FILE)
+
+
 def test_project_config_parses():
     from pipelines.opendental.config import load_settings
 
